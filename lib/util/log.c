@@ -9,11 +9,9 @@
 static enum log_level current_level = LOG_LEVEL_INFO;
 
 static const char *const level_names[] = {
-	[LOG_LEVEL_ERROR] = "error",
-	[LOG_LEVEL_WARNING] = "warning",
-	[LOG_LEVEL_NOTICE] = "notice",
-	[LOG_LEVEL_INFO] = "info",
-	[LOG_LEVEL_DEBUG] = "debug",
+    [LOG_LEVEL_ERROR] = "error",   [LOG_LEVEL_WARNING] = "warning",
+    [LOG_LEVEL_NOTICE] = "notice", [LOG_LEVEL_INFO] = "info",
+    [LOG_LEVEL_DEBUG] = "debug",
 };
 
 void log_set_level(enum log_level level)
@@ -28,7 +26,8 @@ enum log_level log_get_level(void)
 
 int log_level_parse(const char *name, enum log_level *ret_level)
 {
-	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]);
+	     i++) {
 		if (strcmp(name, level_names[i]) == 0) {
 			*ret_level = (enum log_level)i;
 			return 0;

@@ -30,9 +30,9 @@ const char *log_level_name(enum log_level level);
 /* Writes one line "<time> <level> <message>" to standard error. Callers use
  * the macros below, which skip formatting when the level is filtered out. */
 void log_write(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void log_writev(enum log_level level, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
+    __attribute__((format(printf, 2, 0)));
 
 static inline bool log_enabled(enum log_level level)
 {

@@ -11,9 +11,9 @@ START_TEST(parse_known_levels)
 		const char *name;
 		enum log_level level;
 	} rows[] = {
-		{ "error", LOG_LEVEL_ERROR }, { "warning", LOG_LEVEL_WARNING },
-		{ "notice", LOG_LEVEL_NOTICE }, { "info", LOG_LEVEL_INFO },
-		{ "debug", LOG_LEVEL_DEBUG },
+	    {"error", LOG_LEVEL_ERROR},   {"warning", LOG_LEVEL_WARNING},
+	    {"notice", LOG_LEVEL_NOTICE}, {"info", LOG_LEVEL_INFO},
+	    {"debug", LOG_LEVEL_DEBUG},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		enum log_level level = LOG_LEVEL_ERROR;
