@@ -1,0 +1,38 @@
+/* internal.h: what stasis.c and service.c of the calls feature share. */
+#ifndef APP_CALLS_INTERNAL_H
+#define APP_CALLS_INTERNAL_H
+
+#include <stdint.h>
+
+#include "calls/calls.h"
+#include "calls/state.h"
+#include "util/ids.h"
+#include "util/strmap.h"
+
+struct call {
+	struct calls *calls;
+	char *channel_id;
+	char playback_id[IDS_MAX];
+	char *caller;
+	enum call_state state;
+	uint64_t deadline_ms; /* loop time; 0 when the state has no limit */
+	unsigned refs;        /* the registry's, plus one per request */
+};
+
+struct calls {
+	uv_loop_t *loop;
+	struct ari_rest *rest;
+	struct strmap *by_channel;
+	uv_timer_t sweep;
+	char *prompt_sound;
+	unsigned long handled;
+};
+
+/* service.c */
+struct call *calls__add(struct calls *calls, const char *channel_id,
+			const char *caller);
+struct call *calls__find(struct calls *calls, const char *channel_id);
+void calls__input(struct call *call, enum call_input input);
+void calls__rekey(struct calls *calls, const char *old_id, const char *new_id);
+
+#endif /* APP_CALLS_INTERNAL_H */

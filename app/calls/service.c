@@ -1,0 +1,292 @@
+/* service.c: the operations on a call, run as its state machine moves. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calls/internal.h"
+#include "util/log.h"
+
+/* Period of the sweep that fires state timeouts. */
+#define CALLS_SWEEP_MS 500
+
+static struct call *call_ref(struct call *call)
+{
+	call->refs++;
+	return call;
+}
+
+static void call_unref(struct call *call)
+{
+	if (--call->refs > 0)
+		return;
+	free(call->channel_id);
+	free(call->caller);
+	free(call);
+}
+
+static void enter(struct call *call, enum call_state state);
+
+/* The reply to a request made on behalf of call: drives the machine unless
+ * the call has moved on or the registry is shutting down. */
+static void on_reply(struct call *call, const struct ari_response *resp,
+		     enum call_state expected, enum call_input on_success)
+{
+	if (resp->error != -ECANCELED && call->state == expected) {
+		if (resp->error == 0) {
+			calls__input(call, on_success);
+		} else if (resp->error == -ENOENT) {
+			/* The channel is already gone: StasisEnd follows. */
+			log_debug("call=%s gone during %s", call->channel_id,
+				  calls_state_name(expected));
+		} else {
+			log_warning("call=%s %s failed error=%s http=%ld",
+				    call->channel_id,
+				    calls_state_name(expected),
+				    strerror(-resp->error), resp->http_status);
+			calls__input(call, CALL_INPUT_FAILED);
+		}
+	}
+	call_unref(call);
+}
+
+static void on_answer(const struct ari_response *resp, void *userdata)
+{
+	on_reply(userdata, resp, CALL_STATE_ANSWERING, CALL_INPUT_ANSWERED);
+}
+
+static void on_play(const struct ari_response *resp, void *userdata)
+{
+	struct call *call = userdata;
+
+	/* Success only means the playback started; PlaybackFinished ends it. */
+	if (resp->error == 0) {
+		call_unref(call);
+		return;
+	}
+	on_reply(call, resp, CALL_STATE_PROMPTING, CALL_INPUT_PROMPT_DONE);
+}
+
+static void on_hangup(const struct ari_response *resp, void *userdata)
+{
+	struct call *call = userdata;
+
+	/* "Already gone" is success: StasisEnd may have raced the reply, or
+	 * been lost. Other failures leave the call in HANGING_UP, and its
+	 * timeout sends the hangup again. */
+	if (resp->error == -ENOENT && call->state == CALL_STATE_HANGING_UP)
+		calls__input(call, CALL_INPUT_LEFT);
+	else if (resp->error < 0 && resp->error != -ECANCELED)
+		log_warning("call=%s hangup failed error=%s, retrying",
+			    call->channel_id, strerror(-resp->error));
+	call_unref(call);
+}
+
+static void request(struct call *call, const char *method, const char *path,
+		    ari_rest_cb cb)
+{
+	int r = ari_rest_request(call->calls->rest, method, path, NULL, cb,
+				 call_ref(call));
+
+	if (r < 0) {
+		call_unref(call);
+		log_warning("call=%s %s %s not sent error=%s", call->channel_id,
+			    method, path, strerror(-r));
+		if (call->state != CALL_STATE_HANGING_UP)
+			calls__input(call, CALL_INPUT_FAILED);
+	}
+}
+
+static void start_prompt(struct call *call)
+{
+	char path[512];
+	int r = ids_new(call->playback_id, sizeof(call->playback_id), "pb");
+
+	if (r < 0) {
+		calls__input(call, CALL_INPUT_FAILED);
+		return;
+	}
+	snprintf(path, sizeof(path), "/channels/%s/play/%s?media=%s",
+		 call->channel_id, call->playback_id,
+		 call->calls->prompt_sound);
+	request(call, "POST", path, on_play);
+}
+
+static void forget(struct call *call)
+{
+	struct calls *calls = call->calls;
+
+	if (strmap_remove(calls->by_channel, call->channel_id) == call) {
+		calls->handled++;
+		log_info("call=%s ended caller=%s", call->channel_id,
+			 call->caller ? call->caller : "");
+		call_unref(call);
+	}
+}
+
+static void enter(struct call *call, enum call_state state)
+{
+	unsigned timeout = calls_state_timeout_ms(state);
+	char path[512];
+
+	call->state = state;
+	call->deadline_ms = timeout ? uv_now(call->calls->loop) + timeout : 0;
+	switch (state) {
+	case CALL_STATE_ANSWERING:
+		snprintf(path, sizeof(path), "/channels/%s/answer",
+			 call->channel_id);
+		request(call, "POST", path, on_answer);
+		break;
+	case CALL_STATE_PROMPTING:
+		start_prompt(call);
+		break;
+	case CALL_STATE_HANGING_UP:
+		snprintf(path, sizeof(path), "/channels/%s?reason_code=16",
+			 call->channel_id);
+		request(call, "DELETE", path, on_hangup);
+		break;
+	case CALL_STATE_GONE:
+	case CALL_STATE__COUNT:
+		forget(call);
+		break;
+	}
+}
+
+void calls__input(struct call *call, enum call_input input)
+{
+	enum call_state next = calls_state_next(call->state, input);
+
+	log_debug("call=%s %s --%s--> %s", call->channel_id,
+		  calls_state_name(call->state), calls_input_name(input),
+		  calls_state_name(next));
+	/* A timeout in HANGING_UP re-enters it, which re-sends the hangup. */
+	if (next != call->state || input == CALL_INPUT_TIMEOUT)
+		enter(call, next);
+}
+
+struct call *calls__find(struct calls *calls, const char *channel_id)
+{
+	return channel_id ? strmap_get(calls->by_channel, channel_id) : NULL;
+}
+
+struct call *calls__add(struct calls *calls, const char *channel_id,
+			const char *caller)
+{
+	struct call *call = calloc(1, sizeof(*call));
+
+	if (!call)
+		goto err;
+	call->calls = calls;
+	call->refs = 1;
+	call->channel_id = strdup(channel_id);
+	call->caller = caller ? strdup(caller) : NULL;
+	if (!call->channel_id ||
+	    strmap_put(calls->by_channel, channel_id, call) < 0)
+		goto err;
+	log_info("call=%s entered caller=%s", channel_id, caller ? caller : "");
+	enter(call, CALL_STATE_ANSWERING);
+	return call;
+err:
+	log_error("call=%s cannot be tracked: out of memory", channel_id);
+	if (call)
+		call_unref(call);
+	return NULL;
+}
+
+void calls__rekey(struct calls *calls, const char *old_id, const char *new_id)
+{
+	struct call *call = strmap_remove(calls->by_channel, old_id);
+	char *copy = strdup(new_id);
+
+	if (!call || !copy || strmap_put(calls->by_channel, new_id, call) < 0) {
+		free(copy);
+		if (call)
+			call_unref(call);
+		return;
+	}
+	log_info("call=%s replaced by channel=%s", old_id, new_id);
+	free(call->channel_id);
+	call->channel_id = copy;
+}
+
+static void sweep(uv_timer_t *timer)
+{
+	struct calls *calls = timer->data;
+	uint64_t now = uv_now(calls->loop);
+	struct call *expired[64];
+	size_t n = 0, cursor = 0;
+	const char *key;
+	void *value;
+
+	/* Collect first: inputs may remove calls from the map. Anything past
+	 * the batch waits for the next sweep. */
+	while (n < 64 &&
+	       strmap_next(calls->by_channel, &cursor, &key, &value)) {
+		struct call *call = value;
+		if (call->deadline_ms && call->deadline_ms <= now)
+			expired[n++] = call_ref(call);
+	}
+	for (size_t i = 0; i < n; i++) {
+		log_warning("call=%s timed out in %s", expired[i]->channel_id,
+			    calls_state_name(expired[i]->state));
+		calls__input(expired[i], CALL_INPUT_TIMEOUT);
+		call_unref(expired[i]);
+	}
+}
+
+int calls_new(uv_loop_t *loop, struct ari_rest *rest,
+	      const struct calls_config *cfg, struct calls **ret_calls)
+{
+	struct calls *calls = calloc(1, sizeof(*calls));
+
+	if (!calls)
+		return -ENOMEM;
+	calls->loop = loop;
+	calls->rest = rest;
+	calls->by_channel = strmap_new();
+	calls->prompt_sound = strdup(cfg->prompt_sound);
+	if (!calls->by_channel || !calls->prompt_sound) {
+		strmap_free(calls->by_channel);
+		free(calls->prompt_sound);
+		free(calls);
+		return -ENOMEM;
+	}
+	uv_timer_init(loop, &calls->sweep);
+	calls->sweep.data = calls;
+	uv_timer_start(&calls->sweep, sweep, CALLS_SWEEP_MS, CALLS_SWEEP_MS);
+	*ret_calls = calls;
+	return 0;
+}
+
+size_t calls_count(const struct calls *calls)
+{
+	return strmap_count(calls->by_channel);
+}
+
+unsigned long calls_handled(const struct calls *calls)
+{
+	return calls->handled;
+}
+
+static void on_sweep_closed(uv_handle_t *handle)
+{
+	struct calls *calls = handle->data;
+	size_t cursor = 0;
+	const char *key;
+	void *value;
+
+	while (strmap_next(calls->by_channel, &cursor, &key, &value)) {
+		struct call *call = value;
+		call->state = CALL_STATE_GONE;
+		call_unref(call);
+	}
+	strmap_free(calls->by_channel);
+	free(calls->prompt_sound);
+	free(calls);
+}
+
+void calls_close(struct calls *calls)
+{
+	if (!calls)
+		return;
+	uv_close((uv_handle_t *)&calls->sweep, on_sweep_closed);
+}

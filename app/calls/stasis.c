@@ -1,0 +1,81 @@
+/* stasis.c: maps ARI events to the calls they concern. */
+#include <string.h>
+
+#include "calls/internal.h"
+#include "util/log.h"
+
+static void on_stasis_start(struct calls *calls, const struct ari_event *ev)
+{
+	if (ev->replace_channel_id &&
+	    calls__find(calls, ev->replace_channel_id)) {
+		calls__rekey(calls, ev->replace_channel_id, ev->channel_id);
+		return;
+	}
+	if (calls__find(calls, ev->channel_id)) {
+		log_debug("call=%s StasisStart for a known call",
+			  ev->channel_id);
+		return;
+	}
+	calls__add(calls, ev->channel_id, ev->caller_number);
+}
+
+static void on_left(struct calls *calls, const struct ari_event *ev)
+{
+	struct call *call = calls__find(calls, ev->channel_id);
+
+	if (call)
+		calls__input(call, CALL_INPUT_LEFT);
+}
+
+static void on_playback_finished(struct calls *calls,
+				 const struct ari_event *ev)
+{
+	static const char prefix[] = "channel:";
+	struct call *call;
+
+	if (!ev->target_uri ||
+	    strncmp(ev->target_uri, prefix, sizeof(prefix) - 1) != 0)
+		return;
+	call = calls__find(calls, ev->target_uri + sizeof(prefix) - 1);
+	if (call && ev->playback_id &&
+	    strcmp(call->playback_id, ev->playback_id) == 0)
+		calls__input(call, CALL_INPUT_PROMPT_DONE);
+}
+
+static void on_hangup_request(struct calls *calls, const struct ari_event *ev)
+{
+	log_debug("call=%s hangup requested cause=%d", ev->channel_id,
+		  ev->cause);
+}
+
+typedef void (*event_handler)(struct calls *calls, const struct ari_event *ev);
+
+static const struct {
+	enum ari_event_type type;
+	event_handler handler;
+} handlers[] = {
+    {ARI_EVENT_STASIS_START, on_stasis_start},
+    {ARI_EVENT_STASIS_END, on_left},
+    {ARI_EVENT_CHANNEL_DESTROYED, on_left},
+    {ARI_EVENT_CHANNEL_HANGUP_REQUEST, on_hangup_request},
+    {ARI_EVENT_PLAYBACK_FINISHED, on_playback_finished},
+};
+
+void calls_handle_event(struct calls *calls, const struct ari_event *ev)
+{
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+		if (handlers[i].type == ev->type) {
+			if (!ev->channel_id &&
+			    ev->type != ARI_EVENT_PLAYBACK_FINISHED) {
+				log_warning("ARI event type=%s without a "
+					    "channel, ignoring",
+					    ev->type_name);
+				return;
+			}
+			handlers[i].handler(calls, ev);
+			return;
+		}
+	}
+	log_debug("ARI event type=%s channel=%s not used", ev->type_name,
+		  ev->channel_id ? ev->channel_id : "");
+}

@@ -1,0 +1,137 @@
+/* config.c: environment settings, one table. */
+#include "config.h"
+
+#include "buildinfo.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+#include <curl/curl.h>
+
+#define KEY(field, env, def, desc)                                             \
+	{                                                                      \
+		env, def, desc, offsetof(struct config, field)                 \
+	}
+
+static const struct config_key keys[] = {
+    KEY(ari_url, "ARI_URL", "http://127.0.0.1:8088",
+	"Asterisk HTTP server; ARI is under /ari"),
+    KEY(ari_username, "ARI_USERNAME", "welcomedly", "ARI user (ari.conf)"),
+    KEY(ari_password, "ARI_PASSWORD", "welcomedly", "ARI password"),
+    KEY(ari_app, "ARI_APP", "welcomedly",
+	"Stasis application name used in the dialplan"),
+    KEY(database_url, "DATABASE_URL", "",
+	"PostgreSQL libpq URI; empty runs without a database"),
+    KEY(api_listen, "API_LISTEN", "127.0.0.1:8090",
+	"Address of the admin REST API"),
+    KEY(api_token, "API_TOKEN", "", "First admin bearer token"),
+    KEY(log_level, "LOG_LEVEL", "info",
+	"error, warning, notice, info or debug"),
+    KEY(journal_dir, "JOURNAL_DIR", "/var/lib/welcomedly",
+	"Directory of the CDR journal kept while PostgreSQL is away"),
+    KEY(migrations_dir, "MIGRATIONS_DIR", WELCOMEDLY_MIGRATIONS_DIR,
+	"SQL migrations applied by 'welcomedlyd migrate'"),
+    KEY(prompt_sound, "PROMPT_SOUND", "sound:all-circuits-busy-now",
+	"Prompt played to a caller the daemon cannot serve"),
+    {NULL, NULL, NULL, 0},
+};
+
+const struct config_key *config_keys(void)
+{
+	return keys;
+}
+
+static char **field(struct config *cfg, const struct config_key *key)
+{
+	return (char **)((char *)cfg + key->offset);
+}
+
+static int check_url(const char *url, char *err, size_t errlen)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL;
+	int r = 0;
+
+	if (!u)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+		snprintf(err, errlen, "ARI_URL '%s' is not an http(s) URL",
+			 url);
+		r = -EINVAL;
+	}
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return r;
+}
+
+static int validate(const struct config *cfg, char *err, size_t errlen)
+{
+	enum log_level level;
+
+	if (log_level_parse(cfg->log_level, &level) < 0) {
+		snprintf(err, errlen,
+			 "LOG_LEVEL '%s' is not one of error, warning, notice, "
+			 "info, debug",
+			 cfg->log_level);
+		return -EINVAL;
+	}
+	if (strlen(cfg->ari_app) == 0 ||
+	    strspn(cfg->ari_app, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
+				 "TUVWXYZ0123456789_-") !=
+		strlen(cfg->ari_app)) {
+		snprintf(err, errlen, "ARI_APP '%s' must be [A-Za-z0-9_-]+",
+			 cfg->ari_app);
+		return -EINVAL;
+	}
+	if (!strchr(cfg->api_listen, ':')) {
+		snprintf(err, errlen, "API_LISTEN '%s' must be host:port",
+			 cfg->api_listen);
+		return -EINVAL;
+	}
+	return check_url(cfg->ari_url, err, errlen);
+}
+
+int config_load(struct config *cfg, char *err, size_t errlen)
+{
+	struct config c = {0};
+	int r;
+
+	for (const struct config_key *k = keys; k->name; k++) {
+		const char *v = getenv(k->name);
+
+		*field(&c, k) = strdup(v && *v ? v : k->fallback);
+		if (!*field(&c, k)) {
+			config_clear(&c);
+			return -ENOMEM;
+		}
+	}
+	r = validate(&c, err, errlen);
+	if (r < 0) {
+		config_clear(&c);
+		return r;
+	}
+	*cfg = c;
+	return 0;
+}
+
+void config_clear(struct config *cfg)
+{
+	for (const struct config_key *k = keys; k->name; k++) {
+		free(*field(cfg, k));
+		*field(cfg, k) = NULL;
+	}
+}
+
+void config_print_help(FILE *out)
+{
+	fprintf(out, "Environment:\n");
+	for (const struct config_key *k = keys; k->name; k++)
+		fprintf(out, "  %-16s %s (default: %s)\n", k->name,
+			k->description, *k->fallback ? k->fallback : "empty");
+}

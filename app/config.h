@@ -1,0 +1,46 @@
+/* config.h: the daemon's configuration, read from the environment. */
+#ifndef APP_CONFIG_H
+#define APP_CONFIG_H
+
+#include <stdio.h>
+
+struct config {
+	char *ari_url; /* http://host:port, ARI under /ari */
+	char *ari_username;
+	char *ari_password;
+	char *ari_app;
+	char *database_url; /* libpq URI; empty disables the database */
+	char *api_listen;   /* host:port */
+	char *api_token;
+	char *log_level;
+	char *journal_dir;
+	char *migrations_dir;
+	char *prompt_sound; /* played to callers until the queue exists */
+};
+
+/* One documented setting: the table in config.c is the single list that
+ * --help prints and that the README is checked against. */
+struct config_key {
+	const char *name;
+	const char *fallback;
+	const char *description;
+	size_t offset; /* of the char * inside struct config */
+};
+
+/* Returns the table of settings, terminated by an entry with name NULL. */
+const struct config_key *config_keys(void);
+
+/*
+ * Fills cfg from getenv(), each unset or empty variable taking its default.
+ * Returns 0, -ENOMEM, or -EINVAL with a message in err (size errlen) when
+ * a value is invalid. On failure cfg holds nothing to free.
+ */
+int config_load(struct config *cfg, char *err, size_t errlen);
+
+/* Frees the strings of cfg. */
+void config_clear(struct config *cfg);
+
+/* Prints the settings with defaults, for --help. */
+void config_print_help(FILE *out);
+
+#endif /* APP_CONFIG_H */

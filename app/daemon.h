@@ -1,0 +1,15 @@
+/* daemon.h: the daemon's commands, each running its own libuv loop. */
+#ifndef APP_DAEMON_H
+#define APP_DAEMON_H
+
+#include "config.h"
+
+/* Runs the Stasis application until SIGTERM or SIGINT, then closes every
+ * handle. Returns 0 after a clean stop, or a negative errno. */
+int daemon_run(const struct config *cfg);
+
+/* Applies pending migrations from cfg->migrations_dir to cfg->database_url.
+ * Returns 0 or a negative errno (the reason is logged). */
+int daemon_migrate(const struct config *cfg);
+
+#endif /* APP_DAEMON_H */

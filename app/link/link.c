@@ -1,0 +1,357 @@
+/* link.c: keeps the ARI events socket open and the daemon's view in sync. */
+#include "link/link.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <curl/curl.h>
+
+#include "ari/events.h"
+#include "util/backoff.h"
+#include "util/log.h"
+
+/* Cap on the event preview written to the log for a garbled event. */
+#define LINK_LOG_PREVIEW 120
+
+struct link {
+	uv_loop_t *loop;
+	struct ari_rest *rest;
+	struct ari_events *events;
+	uv_timer_t retry_timer;
+	struct backoff backoff;
+	struct link_handlers handlers;
+	void *userdata;
+	char *app;
+	unsigned generation; /* bumped per socket, to drop stale resyncs */
+	unsigned reconnects;
+	bool opened_once;
+	bool ready;
+	bool closing;
+};
+
+/* One resync in flight: three GETs whose replies are joined. */
+struct resync {
+	struct link *link;
+	unsigned generation;
+	int pending;
+	int error;
+	json_t *app;
+	json_t *channels;
+	json_t *bridges;
+};
+
+static uint32_t random_u32(void)
+{
+	uint32_t r = 0;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = (uint32_t)uv_hrtime();
+	return r;
+}
+
+static void resync_finish(struct resync *rs)
+{
+	struct link *link = rs->link;
+
+	if (rs->error == -ECANCELED || link->closing)
+		goto out;
+	if (rs->generation != link->generation) {
+		log_debug("link: stale resync dropped generation=%u",
+			  rs->generation);
+		goto out;
+	}
+	if (rs->error < 0) {
+		log_warning("ARI resync failed error=%s, will retry on the "
+			    "next connect, ignoring",
+			    strerror(-rs->error));
+		goto out;
+	}
+	link->ready = true;
+	link->handlers.resync(json_object_get(rs->app, "channel_ids"),
+			      rs->channels, rs->bridges, link->userdata);
+	log_info("ARI resync done channels=%zu bridges=%zu",
+		 json_array_size(rs->channels), json_array_size(rs->bridges));
+out:
+	json_decref(rs->app);
+	json_decref(rs->channels);
+	json_decref(rs->bridges);
+	free(rs);
+}
+
+static void resync_reply(struct resync *rs, json_t **slot,
+			 const struct ari_response *resp)
+{
+	/* A cancel wins over any other error: it means the link may be gone,
+	 * and resync_finish() must not touch it. */
+	if (resp->error == -ECANCELED || (resp->error < 0 && rs->error == 0))
+		rs->error = resp->error;
+	else if (resp->json)
+		*slot = json_incref(resp->json);
+	if (--rs->pending == 0)
+		resync_finish(rs);
+}
+
+static void on_app(const struct ari_response *resp, void *userdata)
+{
+	struct resync *rs = userdata;
+
+	resync_reply(rs, &rs->app, resp);
+}
+
+static void on_channels(const struct ari_response *resp, void *userdata)
+{
+	struct resync *rs = userdata;
+
+	resync_reply(rs, &rs->channels, resp);
+}
+
+static void on_bridges(const struct ari_response *resp, void *userdata)
+{
+	struct resync *rs = userdata;
+
+	resync_reply(rs, &rs->bridges, resp);
+}
+
+static void resync_start(struct link *link)
+{
+	struct resync *rs = calloc(1, sizeof(*rs));
+	char path[256];
+	int r = 0;
+
+	if (!rs) {
+		log_error("ARI resync: out of memory");
+		return;
+	}
+	rs->link = link;
+	rs->generation = link->generation;
+	/* Count all three first: a reply can only come from the loop, never
+	 * from inside ari_rest_request(), so the join cannot finish early. */
+	rs->pending = 3;
+	snprintf(path, sizeof(path), "/applications/%s", link->app);
+	if (ari_rest_request(link->rest, "GET", path, NULL, on_app, rs) < 0)
+		r = -1, rs->pending--, rs->error = -EIO;
+	if (ari_rest_request(link->rest, "GET", "/channels", NULL, on_channels,
+			     rs) < 0)
+		r = -1, rs->pending--, rs->error = -EIO;
+	if (ari_rest_request(link->rest, "GET", "/bridges", NULL, on_bridges,
+			     rs) < 0)
+		r = -1, rs->pending--, rs->error = -EIO;
+	if (r < 0 && rs->pending == 0)
+		resync_finish(rs);
+}
+
+static void retry_now(uv_timer_t *timer)
+{
+	struct link *link = timer->data;
+	int r = ari_events_connect(link->events);
+
+	if (r < 0 && r != -EALREADY)
+		log_warning("ARI connect failed to start error=%s, ignoring",
+			    strerror(-r));
+}
+
+static void schedule_retry(struct link *link)
+{
+	uint32_t delay = backoff_next(&link->backoff, random_u32());
+
+	log_info("ARI reconnect in %ums attempt=%u", delay,
+		 link->backoff.attempt);
+	uv_timer_start(&link->retry_timer, retry_now, delay, 0);
+}
+
+static void on_opened(struct ari_events *ev, void *userdata)
+{
+	struct link *link = userdata;
+
+	link->generation++;
+	if (link->opened_once)
+		link->reconnects++;
+	link->opened_once = true;
+	backoff_reset(&link->backoff);
+	log_notice("ARI connected app=%s reconnects=%u", link->app,
+		   link->reconnects);
+	resync_start(link);
+}
+
+static void on_closed(struct ari_events *ev, int error, void *userdata)
+{
+	struct link *link = userdata;
+
+	link->ready = false;
+	link->generation++;
+	if (error == -EACCES)
+		log_error("ARI refused the credentials (HTTP 401): check "
+			  "ARI_USERNAME and ARI_PASSWORD against ari.conf");
+	else
+		log_warning("ARI events socket down error=%s",
+			    strerror(-error));
+	schedule_retry(link);
+}
+
+static void on_oversized(struct ari_events *ev, size_t len, void *userdata)
+{
+	log_warning("ARI event of %zu bytes over the cap of %u, ignoring", len,
+		    ARI_EVENTS_MAX_MESSAGE);
+}
+
+static void on_message(struct ari_events *events, const char *data, size_t len,
+		       void *userdata)
+{
+	struct link *link = userdata;
+	struct ari_event ev;
+
+	if (ari_event_parse(data, len, &ev) < 0) {
+		log_warning(
+		    "garbled ARI event len=%zu start=\"%.*s\", ignoring", len,
+		    (int)(len < LINK_LOG_PREVIEW ? len : LINK_LOG_PREVIEW),
+		    data);
+		return;
+	}
+	if (ev.type == ARI_EVENT_UNKNOWN) {
+		log_debug("ARI event type=%s skipped", ev.type_name);
+	} else if (ev.type == ARI_EVENT_APPLICATION_REPLACED) {
+		log_warning(
+		    "ARI application app=%s replaced by another connection",
+		    link->app);
+		link->ready = false;
+		if (link->handlers.replaced)
+			link->handlers.replaced(link->userdata);
+	} else {
+		link->handlers.event(&ev, link->userdata);
+	}
+	ari_event_clear(&ev);
+}
+
+static const struct ari_events_callbacks events_callbacks = {
+    .opened = on_opened,
+    .message = on_message,
+    .oversized = on_oversized,
+    .closed = on_closed,
+};
+
+/* Splits http://host:port into the two halves of ARI. */
+static int parse_url(const char *url, char **ret_host, long *ret_port)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL;
+	int r = -EINVAL;
+
+	if (!u)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
+		CURLUE_OK) {
+		*ret_host = strdup(host);
+		*ret_port = strtol(port, NULL, 10);
+		r = *ret_host ? 0 : -ENOMEM;
+	}
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return r;
+}
+
+static int open_ari(struct link *link, const struct link_config *cfg)
+{
+	struct ari_rest_config rc = {0};
+	struct ari_events_config ec = {0};
+	char base[1024];
+	char *host = NULL;
+	long port = 0;
+	int r;
+
+	snprintf(base, sizeof(base), "%s/ari", cfg->ari_url);
+	rc.base_url = base;
+	rc.username = cfg->username;
+	rc.password = cfg->password;
+	r = ari_rest_new(link->loop, &rc, &link->rest);
+	if (r < 0)
+		return r;
+	r = parse_url(cfg->ari_url, &host, &port);
+	if (r < 0)
+		return r;
+	ec.host = host;
+	ec.port = (int)port;
+	ec.path_prefix = "/ari";
+	ec.username = cfg->username;
+	ec.password = cfg->password;
+	ec.app = cfg->app;
+	r = ari_events_new(link->loop, &ec, &events_callbacks, link,
+			   &link->events);
+	free(host);
+	return r;
+}
+
+int link_new(uv_loop_t *loop, const struct link_config *cfg,
+	     const struct link_handlers *handlers, void *userdata,
+	     struct link **ret_link)
+{
+	struct link *link = calloc(1, sizeof(*link));
+	int r = -ENOMEM;
+
+	if (!link)
+		return -ENOMEM;
+	link->loop = loop;
+	link->handlers = *handlers;
+	link->userdata = userdata;
+	link->app = strdup(cfg->app);
+	if (!link->app)
+		goto err;
+	backoff_init(&link->backoff,
+		     cfg->backoff_min_ms ? cfg->backoff_min_ms : 500,
+		     cfg->backoff_max_ms ? cfg->backoff_max_ms : 30000);
+	r = open_ari(link, cfg);
+	if (r < 0)
+		goto err;
+	uv_timer_init(loop, &link->retry_timer);
+	link->retry_timer.data = link;
+	*ret_link = link;
+	return 0;
+err:
+	ari_events_close(link->events);
+	ari_rest_close(link->rest);
+	free(link->app);
+	free(link);
+	return r;
+}
+
+int link_start(struct link *link)
+{
+	return ari_events_connect(link->events);
+}
+
+struct ari_rest *link_rest(struct link *link)
+{
+	return link->rest;
+}
+
+bool link_ready(const struct link *link)
+{
+	return link->ready;
+}
+
+unsigned link_reconnects(const struct link *link)
+{
+	return link->reconnects;
+}
+
+static void on_timer_closed(uv_handle_t *handle)
+{
+	struct link *link = handle->data;
+
+	free(link->app);
+	free(link);
+}
+
+void link_close(struct link *link)
+{
+	if (!link)
+		return;
+	link->closing = true;
+	ari_events_close(link->events);
+	ari_rest_close(link->rest);
+	uv_close((uv_handle_t *)&link->retry_timer, on_timer_closed);
+}

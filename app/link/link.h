@@ -1,0 +1,61 @@
+/* link.h: the daemon's ARI link: events socket, REST, reconnects and resync. */
+#ifndef APP_LINK_H
+#define APP_LINK_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "ari/event.h"
+#include "ari/rest.h"
+
+struct link; /* opaque */
+
+struct link_config {
+	const char *ari_url; /* http://host:port; copied */
+	const char *username;
+	const char *password;
+	const char *app;
+	unsigned backoff_min_ms; /* 0 means 500 */
+	unsigned backoff_max_ms; /* 0 means 30000 */
+};
+
+struct link_handlers {
+	/* One decoded event of a handled type; borrowed for the call. */
+	void (*event)(const struct ari_event *ev, void *userdata);
+	/*
+	 * After every (re)connect, once the application, channel and bridge
+	 * lists have been fetched: the owner reconciles what it believes it
+	 * owns. channel_ids lists the channels in our application; channels
+	 * and bridges are every one Asterisk has. All borrowed.
+	 */
+	void (*resync)(const json_t *channel_ids, const json_t *channels,
+		       const json_t *bridges, void *userdata);
+	/* Another connection took the application over: the owner stops. */
+	void (*replaced)(void *userdata);
+};
+
+/* Creates the link (nothing connects yet). Returns 0 or a negative errno;
+ * *ret_link is untouched on failure. */
+int link_new(uv_loop_t *loop, const struct link_config *cfg,
+	     const struct link_handlers *handlers, void *userdata,
+	     struct link **ret_link);
+
+/* Connects, and keeps reconnecting with capped backoff and jitter until
+ * link_close(). Returns 0 or a negative errno. */
+int link_start(struct link *link);
+
+/* The REST side, for the features' requests; owned by the link. */
+struct ari_rest *link_rest(struct link *link);
+
+/* True while the events socket is open and the last resync finished. */
+bool link_ready(const struct link *link);
+
+/* Reconnects since start, for metrics. */
+unsigned link_reconnects(const struct link *link);
+
+/* Closes everything; pending REST callbacks run with -ECANCELED. Memory is
+ * released once the uv handles have closed. NULL is a no-op. */
+void link_close(struct link *link);
+
+#endif /* APP_LINK_H */
