@@ -82,9 +82,9 @@ static int validate(const struct config *cfg, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	if (strlen(cfg->ari_app) == 0 ||
-	    strspn(cfg->ari_app, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
-				 "TUVWXYZ0123456789_-") !=
-		strlen(cfg->ari_app)) {
+	    strspn(cfg->ari_app,
+		   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
+		   "TUVWXYZ0123456789_-") != strlen(cfg->ari_app)) {
 		snprintf(err, errlen, "ARI_APP '%s' must be [A-Za-z0-9_-]+",
 			 cfg->ari_app);
 		return -EINVAL;

@@ -5,10 +5,14 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <uv.h>
 
 #include "calls/calls.h"
+#include "cdr/cdr.h"
+#include "db/migrate.h"
+#include "db/pool.h"
 #include "link/link.h"
 #include "util/log.h"
 
@@ -16,9 +20,15 @@ struct daemon {
 	uv_loop_t loop;
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
+	struct db_pool *db;
+	struct cdr_writer *cdr;
 	struct link *link;
 	struct calls *calls;
+	uv_timer_t deadline; /* of a one-shot command, when has_deadline */
+	bool has_deadline;
 	bool stopping;
+	int result; /* of a one-shot command */
+	const char *migrations_dir;
 };
 
 static void on_event(const struct ari_event *ev, void *userdata)
@@ -36,6 +46,25 @@ static void on_resync(const json_t *channel_ids, const json_t *channels,
 	calls_resync(d->calls, channel_ids, channels, bridges);
 }
 
+static void on_db_state(unsigned up, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	log_info("database connections up=%u", up);
+	if (d->cdr)
+		cdr_writer_db_state(d->cdr, up);
+}
+
+/* The pool goes last: the CDR writer may still hand it a statement until
+ * it has put everything unconfirmed in the journal. */
+static void on_cdr_closed(void *userdata)
+{
+	struct daemon *d = userdata;
+
+	db_pool_close(d->db);
+	d->db = NULL;
+}
+
 static void stop(struct daemon *d)
 {
 	if (d->stopping)
@@ -43,8 +72,14 @@ static void stop(struct daemon *d)
 	d->stopping = true;
 	link_close(d->link);
 	calls_close(d->calls);
+	if (d->cdr)
+		cdr_writer_close(d->cdr, on_cdr_closed, d);
+	else
+		on_cdr_closed(d);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
+	if (d->has_deadline)
+		uv_close((uv_handle_t *)&d->deadline, NULL);
 }
 
 /* Another process took the application over, which is how a new version
@@ -73,6 +108,28 @@ static const struct link_handlers link_handlers = {
     .replaced = on_replaced,
 };
 
+static int open_db(struct daemon *d, const struct config *cfg)
+{
+	struct db_pool_config pc = {.conninfo = cfg->database_url};
+	int r;
+
+	r = db_pool_new(&d->loop, &pc, &d->db);
+	if (r < 0)
+		return r;
+	db_pool_set_state_cb(d->db, on_db_state, d);
+	return 0;
+}
+
+static int open_cdr(struct daemon *d, const struct config *cfg)
+{
+	char path[4096];
+
+	if (snprintf(path, sizeof(path), "%s/cdr.journal", cfg->journal_dir) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return cdr_writer_new(&d->loop, d->db, path, &d->cdr);
+}
+
 static int start(struct daemon *d, const struct config *cfg)
 {
 	struct link_config lc = {
@@ -84,15 +141,49 @@ static int start(struct daemon *d, const struct config *cfg)
 	struct calls_config cc = {.prompt_sound = cfg->prompt_sound};
 	int r;
 
+	if (*cfg->database_url) {
+		r = open_db(d, cfg);
+		if (r < 0)
+			return r;
+		r = open_cdr(d, cfg);
+		if (r < 0)
+			return r;
+	} else {
+		log_warning("DATABASE_URL is empty: no CDRs are written");
+	}
 	r = link_new(&d->loop, &lc, &link_handlers, d, &d->link);
 	if (r < 0)
 		return r;
-	r = calls_new(&d->loop, link_rest(d->link), &cc, &d->calls);
+	r = calls_new(&d->loop, link_rest(d->link), d->cdr, &cc, &d->calls);
 	if (r < 0)
 		return r;
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
 	return link_start(d->link);
+}
+
+/* Sets up the loop and the signal handles every command owns. */
+static int daemon_init(struct daemon *d)
+{
+	int r = uv_loop_init(&d->loop);
+
+	if (r < 0)
+		return r;
+	uv_signal_init(&d->loop, &d->sigterm);
+	uv_signal_init(&d->loop, &d->sigint);
+	d->sigterm.data = d->sigint.data = d;
+	return 0;
+}
+
+/* Runs the loop until every handle has closed. */
+static int daemon_finish(struct daemon *d)
+{
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&d->loop) != 0) {
+		log_error("event loop still has handles at exit");
+		return -EBUSY;
+	}
+	return 0;
 }
 
 int daemon_run(const struct config *cfg)
@@ -101,29 +192,89 @@ int daemon_run(const struct config *cfg)
 	int r;
 
 	signal(SIGPIPE, SIG_IGN);
-	r = uv_loop_init(&d.loop);
+	r = daemon_init(&d);
 	if (r < 0)
 		return r;
 	log_notice("welcomedlyd %s starting ari=%s app=%s", WELCOMEDLY_VERSION,
 		   cfg->ari_url, cfg->ari_app);
-	uv_signal_init(&d.loop, &d.sigterm);
-	uv_signal_init(&d.loop, &d.sigint);
-	d.sigterm.data = d.sigint.data = &d;
 	r = start(&d, cfg);
 	if (r < 0) {
 		log_error("cannot start error=%s", strerror(-r));
 		stop(&d);
 	}
-	uv_run(&d.loop, UV_RUN_DEFAULT);
-	if (uv_loop_close(&d.loop) != 0) {
-		log_error("event loop still has handles at exit");
-		return -EBUSY;
-	}
+	if (daemon_finish(&d) < 0 && r == 0)
+		r = -EBUSY;
 	log_notice("stopped");
 	return r;
 }
 
+static void on_migrated(int error, unsigned applied, const char *detail,
+			void *userdata)
+{
+	struct daemon *d = userdata;
+
+	if (error < 0)
+		log_error("migration failed error=%s detail=%s",
+			  strerror(-error), detail ? detail : "");
+	else
+		log_notice("migrations applied=%u", applied);
+	d->result = error;
+	stop(d);
+}
+
+/* Migrations wait for a connection: the pool fails fast while none is up,
+ * and right after start none is. */
+static void on_migrate_db_state(unsigned up, void *userdata)
+{
+	struct daemon *d = userdata;
+	int r;
+
+	if (!up || d->stopping || d->result != 1)
+		return;
+	d->result = 0;
+	r = db_migrate_run(d->db, d->migrations_dir, on_migrated, d);
+	if (r < 0)
+		on_migrated(r, 0, "cannot start", d);
+}
+
+static void on_migrate_timeout(uv_timer_t *timer)
+{
+	struct daemon *d = timer->data;
+
+	log_error("migration: no database connection within 30 s");
+	d->result = -ETIMEDOUT;
+	stop(d);
+}
+
 int daemon_migrate(const struct config *cfg)
 {
-	return -ENOSYS;
+	struct daemon d = {0};
+	int r;
+
+	if (!*cfg->database_url) {
+		log_error("migrate needs DATABASE_URL");
+		return -EINVAL;
+	}
+	r = daemon_init(&d);
+	if (r < 0)
+		return r;
+	d.migrations_dir = cfg->migrations_dir;
+	d.result = 1; /* waiting for a connection */
+	uv_timer_init(&d.loop, &d.deadline);
+	d.deadline.data = &d;
+	d.has_deadline = true;
+	uv_timer_start(&d.deadline, on_migrate_timeout, 30000, 0);
+	r = open_db(&d, cfg);
+	if (r < 0) {
+		log_error("migrate: cannot open the database error=%s",
+			  strerror(-r));
+		d.result = r;
+		stop(&d);
+	} else {
+		db_pool_set_state_cb(d.db, on_migrate_db_state, &d);
+		uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+		uv_signal_start(&d.sigint, on_signal, SIGINT);
+	}
+	r = daemon_finish(&d);
+	return d.result < 0 ? d.result : r;
 }

@@ -8,6 +8,7 @@
 
 #include "ari/event.h"
 #include "ari/rest.h"
+#include "cdr/cdr.h"
 
 struct calls; /* opaque */
 
@@ -16,9 +17,10 @@ struct calls_config {
 	    *prompt_sound; /* media URI, e.g. "sound:vm-goodbye"; copied */
 };
 
-/* Creates the call registry; rest is borrowed and must outlive it.
+/* Creates the call registry; rest and cdr are borrowed and must outlive
+ * it; cdr may be NULL (no CDRs are written then).
  * Returns 0 or a negative errno; *ret_calls untouched on failure. */
-int calls_new(uv_loop_t *loop, struct ari_rest *rest,
+int calls_new(uv_loop_t *loop, struct ari_rest *rest, struct cdr_writer *cdr,
 	      const struct calls_config *cfg, struct calls **ret_calls);
 
 /* Feeds one ARI event (borrowed) to the calls it concerns. */

@@ -55,6 +55,19 @@ static const json_t *find_channel(const json_t *channels, const char *id)
 	return NULL;
 }
 
+static void adopt(struct calls *calls, const char *id, const json_t *ch)
+{
+	const json_t *caller = json_object_get(ch, "caller");
+	const json_t *dialplan = json_object_get(ch, "dialplan");
+	int64_t start_us = 0;
+
+	ari_timestamp_parse(
+	    json_string_value(json_object_get(ch, "creationtime")), &start_us);
+	calls__add(
+	    calls, id, json_string_value(json_object_get(caller, "number")),
+	    json_string_value(json_object_get(dialplan, "exten")), start_us);
+}
+
 /* Channels in our application that we do not know: calls that entered
  * while another process (or an earlier run of this one) owned them. */
 static void adopt_unknown(struct calls *calls, const json_t *channel_ids,
@@ -72,9 +85,7 @@ static void adopt_unknown(struct calls *calls, const json_t *channel_ids,
 			continue;
 		ch = find_channel(channels, id);
 		log_notice("call=%s adopted after resync", id);
-		calls__add(calls, id,
-			   json_string_value(json_object_get(
-			       json_object_get(ch, "caller"), "number")));
+		adopt(calls, id, ch);
 	}
 }
 

@@ -20,11 +20,26 @@ static void call_unref(struct call *call)
 	if (--call->refs > 0)
 		return;
 	free(call->channel_id);
-	free(call->caller);
+	cdr_clear(&call->cdr);
 	free(call);
 }
 
 static void enter(struct call *call, enum call_state state);
+
+static void write_cdr(struct call *call)
+{
+	json_t *snapshot;
+
+	if (!call->calls->cdr)
+		return;
+	snapshot = cdr_snapshot(&call->cdr);
+	if (!snapshot) {
+		log_error("call=%s CDR snapshot: out of memory",
+			  call->channel_id);
+		return;
+	}
+	cdr_writer_submit(call->calls->cdr, snapshot);
+}
 
 /* The reply to a request made on behalf of call: drives the machine unless
  * the call has moved on or the registry is shutting down. */
@@ -117,8 +132,14 @@ static void forget(struct call *call)
 
 	if (strmap_remove(calls->by_channel, call->channel_id) == call) {
 		calls->handled++;
-		log_info("call=%s ended caller=%s", call->channel_id,
-			 call->caller ? call->caller : "");
+		cdr_finish(&call->cdr, cdr_now_us(), call->cause, NULL,
+			   call->hangup_by ? call->hangup_by : "caller");
+		write_cdr(call);
+		log_info(
+		    "call=%s ended caller=%s by=%s cause=%d disposition=%s",
+		    call->channel_id,
+		    call->cdr.caller_number ? call->cdr.caller_number : "",
+		    call->cdr.hangup_by, call->cause, call->cdr.disposition);
 		call_unref(call);
 	}
 }
@@ -137,9 +158,13 @@ static void enter(struct call *call, enum call_state state)
 		request(call, "POST", path, on_answer);
 		break;
 	case CALL_STATE_PROMPTING:
+		call->cdr.answer_us = cdr_now_us();
+		write_cdr(call);
 		start_prompt(call);
 		break;
 	case CALL_STATE_HANGING_UP:
+		if (!call->hangup_by)
+			call->hangup_by = "system";
 		snprintf(path, sizeof(path), "/channels/%s?reason_code=16",
 			 call->channel_id);
 		request(call, "DELETE", path, on_hangup);
@@ -168,8 +193,15 @@ struct call *calls__find(struct calls *calls, const char *channel_id)
 	return channel_id ? strmap_get(calls->by_channel, channel_id) : NULL;
 }
 
+void calls__hangup_cause(struct call *call, int cause)
+{
+	if (cause && !call->cause)
+		call->cause = cause;
+}
+
 struct call *calls__add(struct calls *calls, const char *channel_id,
-			const char *caller)
+			const char *caller, const char *callee,
+			int64_t start_us)
 {
 	struct call *call = calloc(1, sizeof(*call));
 
@@ -178,11 +210,16 @@ struct call *calls__add(struct calls *calls, const char *channel_id,
 	call->calls = calls;
 	call->refs = 1;
 	call->channel_id = strdup(channel_id);
-	call->caller = caller ? strdup(caller) : NULL;
+	/* The caller's channel id names the call: Asterisk makes it unique,
+	 * and a restarted daemon finds the same one. */
 	if (!call->channel_id ||
+	    cdr_init_inbound(&call->cdr, channel_id, caller, callee, channel_id,
+			     start_us ? start_us : cdr_now_us()) < 0 ||
 	    strmap_put(calls->by_channel, channel_id, call) < 0)
 		goto err;
-	log_info("call=%s entered caller=%s", channel_id, caller ? caller : "");
+	log_info("call=%s entered caller=%s callee=%s", channel_id,
+		 caller ? caller : "", callee ? callee : "");
+	write_cdr(call);
 	enter(call, CALL_STATE_ANSWERING);
 	return call;
 err:
@@ -233,7 +270,7 @@ static void sweep(uv_timer_t *timer)
 	}
 }
 
-int calls_new(uv_loop_t *loop, struct ari_rest *rest,
+int calls_new(uv_loop_t *loop, struct ari_rest *rest, struct cdr_writer *cdr,
 	      const struct calls_config *cfg, struct calls **ret_calls)
 {
 	struct calls *calls = calloc(1, sizeof(*calls));
@@ -242,6 +279,7 @@ int calls_new(uv_loop_t *loop, struct ari_rest *rest,
 		return -ENOMEM;
 	calls->loop = loop;
 	calls->rest = rest;
+	calls->cdr = cdr;
 	calls->by_channel = strmap_new();
 	calls->prompt_sound = strdup(cfg->prompt_sound);
 	if (!calls->by_channel || !calls->prompt_sound) {

@@ -16,15 +16,18 @@ static void on_stasis_start(struct calls *calls, const struct ari_event *ev)
 			  ev->channel_id);
 		return;
 	}
-	calls__add(calls, ev->channel_id, ev->caller_number);
+	calls__add(calls, ev->channel_id, ev->caller_number, ev->dialed_exten,
+		   0);
 }
 
 static void on_left(struct calls *calls, const struct ari_event *ev)
 {
 	struct call *call = calls__find(calls, ev->channel_id);
 
-	if (call)
+	if (call) {
+		calls__hangup_cause(call, ev->cause);
 		calls__input(call, CALL_INPUT_LEFT);
+	}
 }
 
 static void on_playback_finished(struct calls *calls,
@@ -44,8 +47,12 @@ static void on_playback_finished(struct calls *calls,
 
 static void on_hangup_request(struct calls *calls, const struct ari_event *ev)
 {
+	struct call *call = calls__find(calls, ev->channel_id);
+
 	log_debug("call=%s hangup requested cause=%d", ev->channel_id,
 		  ev->cause);
+	if (call)
+		calls__hangup_cause(call, ev->cause);
 }
 
 typedef void (*event_handler)(struct calls *calls, const struct ari_event *ev);

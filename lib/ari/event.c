@@ -2,7 +2,9 @@
 #include "ari/event.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const type_names[ARI_EVENT__COUNT] = {
     [ARI_EVENT_UNKNOWN] = "Unknown",
@@ -151,4 +153,32 @@ void ari_event_clear(struct ari_event *event)
 const char *ari_event_arg(const struct ari_event *event, size_t i)
 {
 	return json_string_value(json_array_get(event->args, i));
+}
+
+int ari_timestamp_parse(const char *text, int64_t *ret_us)
+{
+	int year, mon, day, hour, min, sec, frac = 0, off = 0, n = 0;
+	char sign = '+';
+	struct tm tm = {0};
+	int64_t secs;
+
+	if (!text ||
+	    sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c%4d%n", &year, &mon,
+		   &day, &hour, &min, &sec, &frac, &sign, &off, &n) != 9 ||
+	    text[n] != '\0' || (sign != '+' && sign != '-') || mon < 1 ||
+	    mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 ||
+	    sec > 60 || frac < 0 || off < 0 || off > 1400 || off % 100 > 59)
+		return -EINVAL;
+	tm.tm_year = year - 1900;
+	tm.tm_mon = mon - 1;
+	tm.tm_mday = day;
+	tm.tm_hour = hour;
+	tm.tm_min = min;
+	tm.tm_sec = sec;
+	secs = (int64_t)timegm(&tm);
+	/* The offset is +HHMM east of UTC: subtract it to reach UTC. */
+	secs -=
+	    (sign == '+' ? 1 : -1) * ((off / 100) * 3600 + (off % 100) * 60);
+	*ret_us = secs * 1000000 + (int64_t)frac * 1000;
+	return 0;
 }

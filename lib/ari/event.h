@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The event types the daemon acts on. Anything else decodes as
  * ARI_EVENT_UNKNOWN, which callers skip. */
@@ -77,6 +78,10 @@ enum ari_event_type ari_event_type_from_name(const char *name);
 
 /* Returns the ARI name of a type ("Unknown" for ARI_EVENT_UNKNOWN). */
 const char *ari_event_type_name(enum ari_event_type type);
+
+/* Parses an ARI timestamp ("2026-11-24T17:30:01.123+0000") into Unix
+ * microseconds. Returns 0, or -EINVAL with *ret_us untouched. */
+int ari_timestamp_parse(const char *text, int64_t *ret_us);
 
 /* Returns the i-th StasisStart argument, or NULL. */
 const char *ari_event_arg(const struct ari_event *event, size_t i);

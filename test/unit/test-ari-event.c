@@ -135,6 +135,31 @@ START_TEST(type_names_round_trip)
 }
 END_TEST
 
+START_TEST(timestamps)
+{
+	int64_t us = 7;
+
+	ck_assert_int_eq(
+	    ari_timestamp_parse("2026-11-24T17:30:01.123+0000", &us), 0);
+	ck_assert_int_eq(us, 1795541401123000LL);
+	ck_assert_int_eq(
+	    ari_timestamp_parse("2026-11-24T18:30:01.123+0100", &us), 0);
+	ck_assert_int_eq(us, 1795541401123000LL);
+	ck_assert_int_eq(
+	    ari_timestamp_parse("2026-11-24T12:00:01.123-0530", &us), 0);
+	ck_assert_int_eq(us, 1795541401123000LL);
+	us = 7;
+	ck_assert_int_eq(ari_timestamp_parse("2026-11-24T17:30:01+0000", &us),
+			 -EINVAL);
+	ck_assert_int_eq(
+	    ari_timestamp_parse("2026-13-24T17:30:01.000+0000", &us), -EINVAL);
+	ck_assert_int_eq(
+	    ari_timestamp_parse("2026-11-24T17:30:01.000+0000x", &us), -EINVAL);
+	ck_assert_int_eq(ari_timestamp_parse(NULL, &us), -EINVAL);
+	ck_assert_int_eq(us, 7);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ari-event");
@@ -147,6 +172,7 @@ int main(void)
 	tcase_add_test(tc, unknown_type_is_not_an_error);
 	tcase_add_test(tc, garbled_is_refused);
 	tcase_add_test(tc, type_names_round_trip);
+	tcase_add_test(tc, timestamps);
 	suite_add_tcase(s, tc);
 	return testlib_run(s);
 }

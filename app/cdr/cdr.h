@@ -1,0 +1,115 @@
+/* cdr.h: call detail records, written to PostgreSQL and never lost. */
+#ifndef APP_CDR_H
+#define APP_CDR_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "db/pool.h"
+
+/*
+ * What the daemon knows about one call, in the terms of the `calls` table.
+ * Times are Unix microseconds, 0 when unknown. Strings are owned.
+ */
+struct cdr {
+	char *call_id;
+	const char *direction; /* "inbound" or "outbound", static */
+	char *caller_number;
+	char *callee_number;
+	char *caller_channel_id;
+	char *agent_channel_id;
+	char *bridge_id;
+	char *recording_url;
+	int64_t agent_id, campaign_id, lead_id; /* 0 when none */
+	int64_t start_us, answer_us, end_us;
+	int queue_wait_seconds; /* -1 when the call never queued */
+	bool abandoned;
+	int hangup_cause;
+	char *hangup_cause_text;
+	const char *hangup_by;   /* "caller", "agent", "system" or NULL */
+	const char *disposition; /* NULL while up; see cdr_finish() */
+	int64_t revision;        /* of the last snapshot taken */
+};
+
+/* Wall-clock now in Unix microseconds. */
+int64_t cdr_now_us(void);
+
+/* Sets the fields of a new inbound call. Returns 0 or -ENOMEM. */
+int cdr_init_inbound(struct cdr *cdr, const char *call_id, const char *caller,
+		     const char *callee, const char *channel_id,
+		     int64_t start_us);
+
+/* Ends the record: end time, cause, who hung up, and the disposition in
+ * Asterisk's terms (ANSWERED when answered, else NO ANSWER, BUSY or
+ * FAILED from the cause). */
+void cdr_finish(struct cdr *cdr, int64_t end_us, int cause,
+		const char *cause_text, const char *hangup_by);
+
+/*
+ * Returns a new JSON snapshot of the record (the caller owns it), with a
+ * revision higher than any taken before for this call, even by an earlier
+ * process: revisions are wall-clock microseconds, bumped when equal.
+ * Returns NULL when out of memory.
+ */
+json_t *cdr_snapshot(struct cdr *cdr);
+
+/* Frees the strings of cdr. */
+void cdr_clear(struct cdr *cdr);
+
+/* The writer ------------------------------------------------------------ */
+
+struct cdr_writer; /* opaque */
+
+/* Named caps: records in one database statement, and records kept in
+ * memory when neither the database nor the journal takes them. */
+#define CDR_BATCH_MAX 500
+#define CDR_MEMORY_MAX 100000
+
+/*
+ * Creates a writer that upserts snapshots into `calls` through db (borrowed,
+ * may be NULL: then every record stays in the journal) and keeps a journal
+ * at journal_path for the times the database cannot take them. The journal
+ * is opened asynchronously; records submitted before that wait in memory.
+ * Returns 0 or a negative errno; *ret_writer untouched on failure.
+ */
+int cdr_writer_new(uv_loop_t *loop, struct db_pool *db,
+		   const char *journal_path, struct cdr_writer **ret_writer);
+
+/*
+ * Queues one snapshot (stolen). Records reach the database in submission
+ * order, batched; while the database is away they go to the journal and
+ * are replayed in order when it returns, or on the next start. Returns 0,
+ * or -ENOBUFS when CDR_MEMORY_MAX records are already waiting (the record is
+ * then logged whole at error level so that an operator can recover it).
+ */
+int cdr_writer_submit(struct cdr_writer *w, json_t *snapshot);
+
+/* Tells the writer the database may be back (from db_pool's state
+ * callback). */
+void cdr_writer_db_state(struct cdr_writer *w, unsigned up);
+
+/* Counters, for metrics and tests. */
+struct cdr_writer_stats {
+	uint64_t written;       /* records the database confirmed */
+	uint64_t journaled;     /* records appended to the journal */
+	uint64_t replayed;      /* journal records the database confirmed */
+	uint64_t rejected;      /* records the database refused (logged) */
+	size_t waiting;         /* in memory, not yet in the journal */
+	size_t journal_records; /* in the journal, not yet confirmed */
+	uint64_t journal_bytes;
+};
+void cdr_writer_get_stats(const struct cdr_writer *w,
+			  struct cdr_writer_stats *ret_stats);
+
+/*
+ * Stops: every record not confirmed by the database (waiting, or in a
+ * statement still in flight) is appended to the journal, the journal is
+ * closed, and cb (may be NULL) runs once on the loop; then the writer is
+ * freed. Close the db pool only after cb.
+ */
+void cdr_writer_close(struct cdr_writer *w, void (*cb)(void *userdata),
+		      void *userdata);
+
+#endif /* APP_CDR_H */
