@@ -41,7 +41,7 @@ static const char upsert_sql[] =
     " t AS (SELECT r.*, to_timestamp(start_us / 1e6) AS st,"
     " to_timestamp(answer_us / 1e6) AS an, to_timestamp(end_us / 1e6) AS en "
     "FROM r)"
-    " INSERT INTO calls AS c (call_id, journal_seq, direction, caller_number,"
+    " INSERT INTO calls AS c (call_id, revision, direction, caller_number,"
     " callee_number, caller_channel_id, agent_channel_id, bridge_id, "
     "recording_url,"
     " agent_id, campaign_id, lead_id, start_time, answer_time, end_time,"
@@ -56,7 +56,7 @@ static const char upsert_sql[] =
     " queue_wait_seconds, coalesce(abandoned, false), hangup_cause,"
     " hangup_cause_text, hangup_by, disposition FROM t"
     " ON CONFLICT (call_id) DO UPDATE SET"
-    " journal_seq = EXCLUDED.journal_seq,"
+    " revision = EXCLUDED.revision,"
     " caller_number = coalesce(EXCLUDED.caller_number, c.caller_number),"
     " callee_number = coalesce(EXCLUDED.callee_number, c.callee_number),"
     " caller_channel_id = coalesce(EXCLUDED.caller_channel_id, "
@@ -85,7 +85,7 @@ static const char upsert_sql[] =
     "c.hangup_cause_text),"
     " hangup_by = coalesce(EXCLUDED.hangup_by, c.hangup_by),"
     " disposition = coalesce(EXCLUDED.disposition, c.disposition)"
-    " WHERE c.journal_seq IS NULL OR c.journal_seq < EXCLUDED.journal_seq";
+    " WHERE c.revision < EXCLUDED.revision";
 
 /* A statement in flight. Orphaned (w = NULL) when the writer closes first. */
 struct batch {
