@@ -90,7 +90,8 @@ static void on_hangup(const struct ari_response *resp, void *userdata)
 	 * timeout sends the hangup again. */
 	if (resp->error == -ENOENT && call->state == CALL_STATE_HANGING_UP)
 		calls__input(call, CALL_INPUT_LEFT);
-	else if (resp->error < 0 && resp->error != -ECANCELED)
+	else if (resp->error < 0 && resp->error != -ENOENT &&
+		 resp->error != -ECANCELED)
 		log_warning("call=%s hangup failed error=%s, retrying",
 			    call->channel_id, strerror(-resp->error));
 	call_unref(call);
@@ -197,6 +198,9 @@ void calls__hangup_cause(struct call *call, int cause)
 {
 	if (cause && !call->cause)
 		call->cause = cause;
+	/* A hangup request before ours comes from the caller's side. */
+	if (!call->hangup_by && call->state != CALL_STATE_HANGING_UP)
+		call->hangup_by = "caller";
 }
 
 struct call *calls__add(struct calls *calls, const char *channel_id,

@@ -60,11 +60,58 @@ def asterisk_args():
             "--sip-port", str(SIP_PORT), "--rtp-start", str(RTP_START)]
 
 
-def asterisk_start(db_url=None):
+def pg_dir():
+    state = os.environ.get("WELCOMEDLY_STATE", "/var/tmp/welcomedly")
+    return os.path.join(state, f"pg-{PG_PORT}")
+
+
+def pg_stop():
+    subprocess.run([os.path.join(TOOLS, "sandbox-pg"), "stop", "--port", str(PG_PORT)],
+                   check=True, capture_output=True)
+
+
+def sql(query, db_url=None):
+    """Runs SQL with psql as the application's role; returns rows of text."""
+    out = subprocess.run(["psql", db_url or pg_url(), "-X", "-q", "-A", "-t", "-F", "|",
+                          "-v", "ON_ERROR_STOP=1", "-c", query],
+                         check=True, capture_output=True, text=True).stdout
+    return [line.split("|") for line in out.splitlines() if line]
+
+
+def sql_admin(query):
+    """Runs SQL as the cluster's superuser over its private socket."""
+    subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-h", pg_dir(),
+                    "-p", str(PG_PORT), "-d", "postgres", "-X", "-q",
+                    "-v", "ON_ERROR_STOP=1", "-c", query],
+                   check=True, capture_output=True, text=True)
+
+
+_pg_url = None
+
+
+def pg_url():
+    global _pg_url
+    if _pg_url is None:
+        _pg_url = pg_start()
+    return _pg_url
+
+
+def migrate(db_url=None):
+    env = dict(os.environ, DATABASE_URL=db_url or pg_url(),
+               MIGRATIONS_DIR=os.path.join(SOURCE, "migrations"))
+    res = subprocess.run([DAEMON, "migrate"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    if res.returncode != 0:
+        raise AssertionError(f"migrate failed: {res.stdout}{res.stderr}")
+    return res.stdout + res.stderr
+
+
+def asterisk_start():
+    """Starts the test Asterisk, its realtime tables in the test database."""
+    url = pg_url()
+    migrate(url)
     args = [os.path.join(TOOLS, "sandbox-asterisk"), "start"] + asterisk_args()
-    if db_url:
-        args += ["--db-url", db_url]
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(args + ["--db-url", url], check=True, stdout=subprocess.DEVNULL)
 
 
 def asterisk_restart():
