@@ -61,7 +61,7 @@ static void adopt(struct calls *calls, const char *id, const json_t *ch)
 	const json_t *dialplan = json_object_get(ch, "dialplan");
 	int64_t start_us = 0;
 
-	ari_timestamp_parse(
+	ari_event_timestamp_parse(
 	    json_string_value(json_object_get(ch, "creationtime")), &start_us);
 	calls__add(
 	    calls, id, json_string_value(json_object_get(caller, "number")),

@@ -155,7 +155,7 @@ const char *ari_event_arg(const struct ari_event *event, size_t i)
 	return json_string_value(json_array_get(event->args, i));
 }
 
-int ari_timestamp_parse(const char *text, int64_t *ret_us)
+int ari_event_timestamp_parse(const char *text, int64_t *ret_us)
 {
 	int year, mon, day, hour, min, sec, frac = 0, off = 0, n = 0;
 	char sign = '+';

@@ -81,7 +81,7 @@ const char *ari_event_type_name(enum ari_event_type type);
 
 /* Parses an ARI timestamp ("2026-11-24T17:30:01.123+0000") into Unix
  * microseconds. Returns 0, or -EINVAL with *ret_us untouched. */
-int ari_timestamp_parse(const char *text, int64_t *ret_us);
+int ari_event_timestamp_parse(const char *text, int64_t *ret_us);
 
 /* Returns the i-th StasisStart argument, or NULL. */
 const char *ari_event_arg(const struct ari_event *event, size_t i);

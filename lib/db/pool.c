@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/backoff.h"
 #include "util/log.h"
 
 enum query_kind {
@@ -74,7 +75,7 @@ struct db_conn {
 	bool listener;
 	size_t nprepared; /* pool->stmts[0, nprepared) exist in this session */
 	size_t nlistened; /* pool->chans[0, nlistened) are listened to */
-	long backoff_ms;
+	struct backoff backoff;
 };
 
 struct db_pool {
@@ -141,9 +142,10 @@ static void on_notice(void *arg, const char *message)
 		  message);
 }
 
-/* Spreads the reconnects of many daemons apart after a server restart;
- * xorshift64 is enough since nobody gains from predicting it. */
-static long pool_jitter(struct db_pool *pool, long delay_ms)
+/* The jitter that spreads the reconnects of many daemons apart after a
+ * server restart; xorshift64 is enough since nobody gains from predicting
+ * it. */
+static uint32_t pool_random(struct db_pool *pool)
 {
 	uint64_t x = pool->rng;
 
@@ -151,7 +153,7 @@ static long pool_jitter(struct db_pool *pool, long delay_ms)
 	x ^= x >> 7;
 	x ^= x << 17;
 	pool->rng = x;
-	return delay_ms / 2 + (long)(x % (uint64_t)(delay_ms / 2 + 1));
+	return (uint32_t)(x >> 32);
 }
 
 static void pool_report_state(struct db_pool *pool)
@@ -271,13 +273,9 @@ static int conn_rewatch(struct db_conn *c, int events)
 
 static void conn_schedule(struct db_conn *c)
 {
-	struct db_pool *pool = c->pool;
-	long delay_ms = pool_jitter(pool, c->backoff_ms);
+	uint32_t delay_ms = backoff_next(&c->backoff, pool_random(c->pool));
 
-	c->backoff_ms = c->backoff_ms > pool->reconnect_max_ms / 2
-			    ? pool->reconnect_max_ms
-			    : c->backoff_ms * 2;
-	uv_timer_start(&c->timer, on_timer, (uint64_t)delay_ms, 0);
+	uv_timer_start(&c->timer, on_timer, delay_ms, 0);
 }
 
 /* A connection attempt failed before the connection was up. */
@@ -301,7 +299,7 @@ static void conn_established(struct db_conn *c)
 		return;
 	}
 	c->state = CONN_IDLE;
-	c->backoff_ms = pool->reconnect_min_ms;
+	backoff_reset(&c->backoff);
 	c->nprepared = 0;
 	c->nlistened = 0;
 	log_debug("db: connected fd=%d listener=%d", c->fd, c->listener);
@@ -680,7 +678,8 @@ static void conn_init(struct db_pool *pool, struct db_conn *c, bool listener)
 	c->pool = pool;
 	c->fd = -1;
 	c->listener = listener;
-	c->backoff_ms = pool->reconnect_min_ms;
+	backoff_init(&c->backoff, (uint32_t)pool->reconnect_min_ms,
+		     (uint32_t)pool->reconnect_max_ms);
 	/* uv_timer_init cannot fail: it only fills in the handle. */
 	uv_timer_init(pool->loop, &c->timer);
 	c->timer.data = c;
