@@ -8,9 +8,9 @@ static const struct {
 	long status;
 	int error;
 } status_map[] = {
-	{ 400, -EINVAL }, { 401, -EACCES }, { 403, -EPERM },   { 404, -ENOENT },
-	{ 409, -EEXIST }, { 412, -EAGAIN }, { 422, -EAGAIN },  { 500, -EIO },
-	{ 501, -ENOSYS }, { 503, -EAGAIN },
+    {400, -EINVAL}, {401, -EACCES}, {403, -EPERM},  {404, -ENOENT},
+    {409, -EEXIST}, {412, -EAGAIN}, {422, -EAGAIN}, {500, -EIO},
+    {501, -ENOSYS}, {503, -EAGAIN},
 };
 
 int ari_status_to_errno(long http_status)
@@ -19,7 +19,8 @@ int ari_status_to_errno(long http_status)
 		return 0;
 	if (http_status == 0)
 		return -ECONNREFUSED;
-	for (size_t i = 0; i < sizeof(status_map) / sizeof(status_map[0]); i++) {
+	for (size_t i = 0; i < sizeof(status_map) / sizeof(status_map[0]);
+	     i++) {
 		if (status_map[i].status == http_status)
 			return status_map[i].error;
 	}

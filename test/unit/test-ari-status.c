@@ -11,15 +11,15 @@ START_TEST(status_table)
 		long status;
 		int error;
 	} rows[] = {
-		{ 200, 0 },	    { 201, 0 },		{ 204, 0 },
-		{ 0, -ECONNREFUSED }, { 400, -EINVAL },	{ 401, -EACCES },
-		{ 403, -EPERM },    { 404, -ENOENT },	{ 405, -EPROTO },
-		{ 409, -EEXIST },   { 412, -EAGAIN },	{ 422, -EAGAIN },
-		{ 500, -EIO },	    { 501, -ENOSYS },	{ 502, -EIO },
-		{ 503, -EAGAIN },   { 302, -EPROTO },	{ 999, -EPROTO },
+	    {200, 0},       {201, 0},       {204, 0},       {0, -ECONNREFUSED},
+	    {400, -EINVAL}, {401, -EACCES}, {403, -EPERM},  {404, -ENOENT},
+	    {405, -EPROTO}, {409, -EEXIST}, {412, -EAGAIN}, {422, -EAGAIN},
+	    {500, -EIO},    {501, -ENOSYS}, {502, -EIO},    {503, -EAGAIN},
+	    {302, -EPROTO}, {999, -EPROTO},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		ck_assert_msg(ari_status_to_errno(rows[i].status) == rows[i].error,
+		ck_assert_msg(ari_status_to_errno(rows[i].status) ==
+				  rows[i].error,
 			      "status %ld", rows[i].status);
 }
 END_TEST
