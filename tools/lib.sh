@@ -84,11 +84,17 @@ lib_port_busy() {
 }
 
 # lib_pid_alive PID: succeed if PID names a live process (zombies excluded).
+# A multi-threaded process whose main thread has exited shows that thread as
+# a zombie while its other threads still run and still hold its sockets, so
+# the process counts as alive while any of its threads is not a zombie.
 lib_pid_alive() {
-    local state
-    [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
-    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ "$state" != Z ]
+    local t state
+    [ -n "$1" ] && [ -d "/proc/$1/task" ] || return 1
+    for t in /proc/"$1"/task/*/stat; do
+        state=$(awk '{ print $3 }' "$t" 2>/dev/null) || continue
+        [ -n "$state" ] && [ "$state" != Z ] && return 0
+    done
+    return 1
 }
 
 # lib_urldecode STRING: decode %XX escapes, as found in the user and password

@@ -6,6 +6,7 @@ environment (tools/test sets them) so that a developer's own sandbox on the
 default ports is left alone.
 """
 
+import atexit
 import base64
 import json
 import os
@@ -183,6 +184,19 @@ def sipp(scenario, *args, calls=1, timeout=60, local_port=None):
 
 # -- the daemon ----------------------------------------------------------------
 
+_daemons = []
+
+
+@atexit.register
+def _kill_leftover_daemons():
+    """A test that failed before its tearDown must not leave a daemon that
+    later takes the application over from the next test."""
+    for d in _daemons:
+        if d.alive():
+            d.proc.kill()
+            d.proc.wait()
+
+
 class Daemon:
     """welcomedlyd as a child process with its log in LOG_DIR."""
 
@@ -200,7 +214,15 @@ class Daemon:
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen([DAEMON], env=self.env, stdout=self._log,
                                      stderr=subprocess.STDOUT)
+        _daemons.append(self)
         return self
+
+    def kill(self):
+        """SIGKILL, for cleanups after a failure; no-op once stopped."""
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
 
     def log(self):
         with open(self.log_path, errors="replace") as f:

@@ -58,13 +58,14 @@ class CdrTest(unittest.TestCase):
     def setUp(self):
         harness.sql("TRUNCATE calls")
         self.journal = os.path.join(harness.LOG_DIR, "journal-" + uuid.uuid4().hex[:8])
-        self.daemon = self.start_daemon()
+        self.addCleanup(lambda: self.daemon.kill())
+        self.start_daemon()
 
     def start_daemon(self):
-        d = harness.Daemon(DATABASE_URL=harness.pg_url(), JOURNAL_DIR=self.journal).start()
-        d.wait_log(r"ARI resync done")
-        d.wait_log(r"database connections up=\d", timeout=10)
-        return d
+        self.daemon = harness.Daemon(DATABASE_URL=harness.pg_url(),
+                                     JOURNAL_DIR=self.journal).start()
+        self.daemon.wait_log(r"ARI resync done")
+        self.daemon.wait_log(r"database connections up=\d", timeout=10)
 
     def tearDown(self):
         # The database must be back whatever a test did to it.
@@ -120,7 +121,7 @@ class CdrTest(unittest.TestCase):
         self.daemon.proc.wait()
         self.assertGreater(os.path.getsize(os.path.join(self.journal, "cdr.journal")), 32)
         harness.pg_start()
-        self.daemon = self.start_daemon()
+        self.start_daemon()
         self.daemon.wait_log(r"CDR journal holds records=\d+ to replay")
         harness.wait_for(lambda: len(cdr_rows()) == 5 and
                          all(r[5] == "t" for r in cdr_rows()), 30,

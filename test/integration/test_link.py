@@ -22,6 +22,7 @@ class LinkTest(unittest.TestCase):
 
     def setUp(self):
         self.daemon = harness.Daemon().start()
+        self.addCleanup(lambda: self.daemon.kill())
         self.daemon.wait_log(r"ARI resync done")
 
     def tearDown(self):
@@ -98,13 +99,14 @@ class FaultyEventsTest(unittest.TestCase):
 
     def setUp(self):
         self.fake = FakeAri().start()
+        self.addCleanup(self.fake.stop)
         self.daemon = harness.Daemon(
             ARI_URL=f"http://127.0.0.1:{self.fake.port}").start()
+        self.addCleanup(lambda: self.daemon.kill())
         self.daemon.wait_log(r"ARI resync done")
 
     def tearDown(self):
         self.assertEqual(self.daemon.stop(), 0)
-        self.fake.stop()
 
     def test_garbled_oversized_and_unknown_events_are_skipped(self):
         self.fake.send_text('{"type":"StasisStart","channel":')
