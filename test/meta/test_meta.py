@@ -44,7 +44,28 @@ def allowed_prefixes(top, folder, obj):
     return (feature + "_", feature + "__")
 
 
+def snapshot_keys():
+    with open(os.path.join(SOURCE, "app", "cdr", "record.c")) as f:
+        return set(re.findall(r'(?:set_str|set_int|json_object_set_new)\(o, "(\w+)"', f.read()))
+
+
+def upsert_columns():
+    with open(os.path.join(SOURCE, "app", "cdr", "writer.c")) as f:
+        text = f.read()
+    cols = text.split("json_to_recordset($1::json) AS x(", 1)[1].split(")", 1)[0]
+    return set(re.findall(r"(\w+) (?:text|bigint|int|boolean)", cols))
+
+
 class MetaTest(unittest.TestCase):
+    def test_cdr_snapshot_matches_schema_and_upsert(self):
+        import json
+        with open(os.path.join(SOURCE, "schemas", "cdr-snapshot.schema.json")) as f:
+            schema = set(json.load(f)["properties"])
+        keys = snapshot_keys()
+        self.assertGreater(len(keys), 10)
+        self.assertEqual(keys, schema, "cdr_snapshot() keys vs the JSON schema")
+        self.assertEqual(upsert_columns(), schema, "the upsert's recordset vs the JSON schema")
+
     def test_config_keys_documented_both_ways(self):
         code, doc = help_keys(), readme_keys()
         self.assertTrue(code, "no settings found in --help")
