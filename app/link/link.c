@@ -161,6 +161,34 @@ static void schedule_retry(struct link *link)
 	uv_timer_start(&link->retry_timer, retry_now, delay, 0);
 }
 
+static void on_filter_set(const struct ari_response *resp, void *userdata)
+{
+	if (resp->error < 0 && resp->error != -ECANCELED)
+		log_warning(
+		    "ARI event filter not set error=%s http=%ld, ignoring",
+		    strerror(-resp->error), resp->http_status);
+}
+
+/* Asterisk serializes every event it sends, and we parse every one we
+ * receive: ask for only the types the daemon decodes. */
+static void set_event_filter(struct link *link)
+{
+	json_t *allowed = json_array();
+	json_t *body = json_pack("{s:o}", "allowed", allowed);
+	char path[256];
+
+	for (int t = ARI_EVENT_UNKNOWN + 1; t < ARI_EVENT__COUNT; t++)
+		json_array_append_new(
+		    allowed,
+		    json_pack("{s:s}", "type",
+			      ari_event_type_name((enum ari_event_type)t)));
+	snprintf(path, sizeof(path), "/applications/%s/eventFilter", link->app);
+	if (ari_rest_request(link->rest, "PUT", path, body, on_filter_set,
+			     NULL) < 0)
+		log_warning("ARI event filter not sent, ignoring");
+	json_decref(body);
+}
+
 static void on_opened(struct ari_events *ev, void *userdata)
 {
 	struct link *link = userdata;
@@ -172,6 +200,7 @@ static void on_opened(struct ari_events *ev, void *userdata)
 	backoff_reset(&link->backoff);
 	log_notice("ARI connected app=%s reconnects=%u", link->app,
 		   link->reconnects);
+	set_event_filter(link);
 	resync_start(link);
 }
 
