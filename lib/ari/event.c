@@ -25,6 +25,7 @@ static const char *const type_names[ARI_EVENT__COUNT] = {
     [ARI_EVENT_RECORDING_FAILED] = "RecordingFailed",
     [ARI_EVENT_CHANNEL_VARSET] = "ChannelVarset",
     [ARI_EVENT_APPLICATION_REPLACED] = "ApplicationReplaced",
+    [ARI_EVENT_ENDPOINT_STATE_CHANGE] = "EndpointStateChange",
 };
 
 enum ari_event_type ari_event_type_from_name(const char *name)
@@ -90,6 +91,9 @@ static void decode_fields(struct ari_event *ev, json_t *root)
 	    str_at(json_object_get(root, "replace_channel"), "id");
 	ev->bridge_id = str_at(json_object_get(root, "bridge"), "id");
 	decode_media(ev, root);
+	ev->endpoint_resource =
+	    str_at(json_object_get(root, "endpoint"), "resource");
+	ev->endpoint_state = str_at(json_object_get(root, "endpoint"), "state");
 	ev->dial_status = str_at(root, "dialstatus");
 	ev->digit = str_at(root, "digit");
 	ev->variable = str_at(root, "variable");

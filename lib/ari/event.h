@@ -27,6 +27,7 @@ enum ari_event_type {
 	ARI_EVENT_RECORDING_FAILED,
 	ARI_EVENT_CHANNEL_VARSET,
 	ARI_EVENT_APPLICATION_REPLACED,
+	ARI_EVENT_ENDPOINT_STATE_CHANGE,
 	ARI_EVENT__COUNT,
 };
 
@@ -48,10 +49,12 @@ struct ari_event {
 	const char *bridge_id;
 	const char *playback_id;
 	const char *recording_name;
-	const char *target_uri;  /* playback or recording target */
-	const char *dial_status; /* Dial */
-	const char *digit;       /* ChannelDtmfReceived */
-	const char *variable;    /* ChannelVarset */
+	const char *target_uri;        /* playback or recording target */
+	const char *dial_status;       /* Dial */
+	const char *digit;             /* ChannelDtmfReceived */
+	const char *endpoint_resource; /* EndpointStateChange: e.g. "agent1" */
+	const char *endpoint_state;    /* "online", "offline" or "unknown" */
+	const char *variable;          /* ChannelVarset */
 	const char *value;
 	json_t
 	    *args; /* borrowed from json: StasisStart's args array, or NULL */

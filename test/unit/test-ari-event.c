@@ -92,6 +92,19 @@ START_TEST(media_and_bridge_events)
 }
 END_TEST
 
+START_TEST(endpoint_state)
+{
+	struct ari_event ev;
+
+	ck_assert_int_eq(parse_file("endpoint-state-change.json", &ev), 0);
+	ck_assert_int_eq(ev.type, ARI_EVENT_ENDPOINT_STATE_CHANGE);
+	ck_assert_str_eq(ev.endpoint_resource, "agent1000");
+	ck_assert_str_eq(ev.endpoint_state, "online");
+	ck_assert_ptr_null(ev.channel_id);
+	ari_event_clear(&ev);
+}
+END_TEST
+
 START_TEST(unknown_type_is_not_an_error)
 {
 	struct ari_event ev;
@@ -172,6 +185,7 @@ int main(void)
 	tcase_add_test(tc, stasis_start_after_masquerade);
 	tcase_add_test(tc, dial_uses_peer);
 	tcase_add_test(tc, media_and_bridge_events);
+	tcase_add_test(tc, endpoint_state);
 	tcase_add_test(tc, unknown_type_is_not_an_error);
 	tcase_add_test(tc, garbled_is_refused);
 	tcase_add_test(tc, type_names_round_trip);

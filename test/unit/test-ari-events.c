@@ -1,5 +1,7 @@
 /* test-ari-events.c: the ARI events WebSocket against a fake server. */
 #include <check.h>
+
+#include "testlib.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <libwebsockets.h>
@@ -707,8 +709,6 @@ int main(void)
 {
 	Suite *s = suite_create("ari-events");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	/* The fake server's context logs before any ari_events_new() routes
 	 * lws's log to log_debug: keep its notices out of the test output. */
@@ -738,9 +738,5 @@ int main(void)
 	tcase_add_test(tc, no_signal_handlers);
 	tcase_add_test(tc, new_rejects_bad_config);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testlib_run(s);
 }

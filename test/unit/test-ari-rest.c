@@ -1,6 +1,8 @@
 /* test-ari-rest.c: ARI REST requests against a local test server. */
 #include <arpa/inet.h>
 #include <check.h>
+
+#include "testlib.h"
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -782,8 +784,6 @@ int main(void)
 {
 	Suite *s = suite_create("ari-rest");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	/* The test server writes with plain write(2): a client that has
 	 * already gone must not kill the process. */
@@ -810,9 +810,5 @@ int main(void)
 	tcase_add_test(tc, curl_codes_map_to_errno);
 	tcase_add_test(tc, json_content_types);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testlib_run(s);
 }

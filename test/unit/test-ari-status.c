@@ -1,5 +1,7 @@
 /* test-ari-status.c: the HTTP status to errno table. */
 #include <check.h>
+
+#include "testlib.h"
 #include <errno.h>
 #include <stdlib.h>
 
@@ -28,14 +30,8 @@ int main(void)
 {
 	Suite *s = suite_create("ari-status");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, status_table);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testlib_run(s);
 }

@@ -1,5 +1,7 @@
 /* test-util-journal.c: the local journal, through real files in a temp dir. */
 #include <check.h>
+
+#include "testlib.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -680,8 +682,6 @@ int main(void)
 {
 	Suite *s = suite_create("util-journal");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, crc32c_vector);
@@ -701,9 +701,5 @@ int main(void)
 	tcase_add_test(tc, close_and_ack_from_callback);
 	tcase_add_test(tc, open_failure);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testlib_run(s);
 }

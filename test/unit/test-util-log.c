@@ -1,5 +1,7 @@
 /* test-util-log.c: level parsing and filtering. */
 #include <check.h>
+
+#include "testlib.h"
 #include <errno.h>
 #include <stdlib.h>
 
@@ -49,16 +51,10 @@ int main(void)
 {
 	Suite *s = suite_create("util-log");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, parse_known_levels);
 	tcase_add_test(tc, parse_rejects_unknown_and_leaves_output);
 	tcase_add_test(tc, enabled_follows_level);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return testlib_run(s);
 }
