@@ -9,7 +9,9 @@
 #include <string.h>
 #include <uv.h>
 
+#include "agents/agents.h"
 #include "calls/calls.h"
+#include "campaigns/campaigns.h"
 #include "cdr/cdr.h"
 #include "db/migrate.h"
 #include "db/pool.h"
@@ -22,6 +24,9 @@ struct daemon {
 	uv_signal_t sigint;
 	struct db_pool *db;
 	struct cdr_writer *cdr;
+	struct agents *agents;
+	struct campaigns *campaigns;
+	bool loading;
 	struct link *link;
 	struct calls *calls;
 	uv_timer_t deadline; /* of a one-shot command, when has_deadline */
@@ -46,6 +51,43 @@ static void on_resync(const json_t *channel_ids, const json_t *channels,
 	calls_resync(d->calls, channel_ids, channels, bridges);
 }
 
+static void on_campaigns_loaded(int error, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	d->loading = false;
+	if (error < 0)
+		log_warning("campaigns not loaded error=%s, retrying when the "
+			    "database returns",
+			    strerror(-error));
+	else
+		calls_dispatch(d->calls);
+}
+
+static void on_agents_loaded(int error, void *userdata)
+{
+	struct daemon *d = userdata;
+	int r = error;
+
+	if (r == 0)
+		r = campaigns_load(d->campaigns, on_campaigns_loaded, d);
+	if (r < 0)
+		on_campaigns_loaded(r, d);
+}
+
+/* Agents, then campaigns (whose members point at agents). */
+static void load_config(struct daemon *d)
+{
+	int r;
+
+	if (!d->agents || d->loading || d->stopping)
+		return;
+	d->loading = true;
+	r = agents_load(d->agents, on_agents_loaded, d);
+	if (r < 0)
+		on_campaigns_loaded(r, d);
+}
+
 static void on_db_state(unsigned up, void *userdata)
 {
 	struct daemon *d = userdata;
@@ -53,6 +95,57 @@ static void on_db_state(unsigned up, void *userdata)
 	log_info("database connections up=%u", up);
 	if (d->cdr)
 		cdr_writer_db_state(d->cdr, up);
+	if (up)
+		load_config(d);
+}
+
+static void on_agent_changed(struct agent *agent, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	if (d->calls)
+		calls_dispatch(d->calls);
+}
+
+/* NOTIFY welcomedly_agent, '<agent id> <login|pause|logout> [reason]': how
+ * agents log in until the admin API does it. */
+static void on_agent_notify(const char *channel, const char *payload,
+			    void *userdata)
+{
+	static const struct {
+		const char *word;
+		enum agents_input input;
+	} words[] = {
+	    {"login", AGENTS_INPUT_LOGIN},
+	    {"pause", AGENTS_INPUT_PAUSE},
+	    {"logout", AGENTS_INPUT_LOGOUT},
+	};
+	struct daemon *d = userdata;
+	char word[16] = "", reason[64] = "";
+	long long id = 0;
+	struct agent *agent;
+
+	if (sscanf(payload, "%lld %15s %63s", &id, word, reason) < 2 ||
+	    !(agent = agents_by_id(d->agents, id))) {
+		log_warning("agent request \"%s\" not understood, ignoring",
+			    payload);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (strcmp(word, words[i].word) == 0) {
+			agents_request(d->agents, agent, words[i].input,
+				       *reason ? reason : NULL);
+			return;
+		}
+	}
+	log_warning("agent request \"%s\": unknown action, ignoring", payload);
+}
+
+/* NOTIFY welcomedly_config: campaigns, members or agents changed. */
+static void on_config_notify(const char *channel, const char *payload,
+			     void *userdata)
+{
+	load_config(userdata);
 }
 
 /* The pool goes last: the CDR writer may still hand it a statement until
@@ -72,6 +165,9 @@ static void stop(struct daemon *d)
 	d->stopping = true;
 	link_close(d->link);
 	calls_close(d->calls);
+	agents_close(d->agents);
+	campaigns_free(d->campaigns);
+	d->campaigns = NULL;
 	if (d->cdr)
 		cdr_writer_close(d->cdr, on_cdr_closed, d);
 	else
@@ -130,6 +226,21 @@ static int open_cdr(struct daemon *d, const struct config *cfg)
 	return cdr_writer_new(&d->loop, d->db, path, &d->cdr);
 }
 
+static int open_acd(struct daemon *d)
+{
+	int r = agents_new(&d->loop, d->db, on_agent_changed, d, &d->agents);
+
+	if (r < 0)
+		return r;
+	r = campaigns_new(d->db, d->agents, &d->campaigns);
+	if (r < 0)
+		return r;
+	r = db_pool_listen(d->db, "welcomedly_agent", on_agent_notify, d);
+	if (r < 0)
+		return r;
+	return db_pool_listen(d->db, "welcomedly_config", on_config_notify, d);
+}
+
 static int start(struct daemon *d, const struct config *cfg)
 {
 	struct link_config lc = {
@@ -138,7 +249,9 @@ static int start(struct daemon *d, const struct config *cfg)
 	    .password = cfg->ari_password,
 	    .app = cfg->ari_app,
 	};
-	struct calls_config cc = {.prompt_sound = cfg->prompt_sound};
+	struct calls_config cc = {.prompt_sound = cfg->prompt_sound,
+				  .app = cfg->ari_app};
+	struct calls_deps deps = {0};
 	int r;
 
 	if (*cfg->database_url) {
@@ -148,13 +261,21 @@ static int start(struct daemon *d, const struct config *cfg)
 		r = open_cdr(d, cfg);
 		if (r < 0)
 			return r;
+		r = open_acd(d);
+		if (r < 0)
+			return r;
 	} else {
 		log_warning("DATABASE_URL is empty: no CDRs are written");
 	}
 	r = link_new(&d->loop, &lc, &link_handlers, d, &d->link);
 	if (r < 0)
 		return r;
-	r = calls_new(&d->loop, link_rest(d->link), d->cdr, &cc, &d->calls);
+	deps.rest = link_rest(d->link);
+	deps.cdr = d->cdr;
+	deps.db = d->db;
+	deps.agents = d->agents;
+	deps.campaigns = d->campaigns;
+	r = calls_new(&d->loop, &deps, &cc, &d->calls);
 	if (r < 0)
 		return r;
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);

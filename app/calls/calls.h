@@ -15,13 +15,28 @@ struct calls; /* opaque */
 struct calls_config {
 	const char
 	    *prompt_sound; /* media URI, e.g. "sound:vm-goodbye"; copied */
+	const char *app;   /* the Stasis application; copied */
 };
 
-/* Creates the call registry; rest and cdr are borrowed and must outlive
- * it; cdr may be NULL (no CDRs are written then).
- * Returns 0 or a negative errno; *ret_calls untouched on failure. */
-int calls_new(uv_loop_t *loop, struct ari_rest *rest, struct cdr_writer *cdr,
+struct agents;
+struct campaigns;
+
+/* What the registry works with; all borrowed, and all must outlive it. */
+struct calls_deps {
+	struct ari_rest *rest;
+	struct cdr_writer *cdr;      /* NULL: no CDRs */
+	struct db_pool *db;          /* NULL: queue entries not stored */
+	struct agents *agents;       /* NULL: no queues, every call prompted */
+	struct campaigns *campaigns; /* NULL: likewise */
+};
+
+/* Creates the call registry. Returns 0 or a negative errno; *ret_calls
+ * untouched on failure. */
+int calls_new(uv_loop_t *loop, const struct calls_deps *deps,
 	      const struct calls_config *cfg, struct calls **ret_calls);
+
+/* Offers waiting calls to available agents; call after agent changes. */
+void calls_dispatch(struct calls *calls);
 
 /* Feeds one ARI event (borrowed) to the calls it concerns. */
 void calls_handle_event(struct calls *calls, const struct ari_event *ev);

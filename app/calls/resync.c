@@ -19,6 +19,28 @@ static bool array_has(const json_t *ids, const char *id)
 	return false;
 }
 
+/* Agent legs that ended while we were not listening. */
+static void end_missing_legs(struct calls *calls, const json_t *channel_ids)
+{
+	size_t n = strmap_count(calls->legs), k = 0, cursor = 0;
+	char **gone = calloc(n ? n : 1, sizeof(*gone));
+	const char *key;
+	void *value;
+
+	if (!gone)
+		return;
+	while (strmap_next(calls->legs, &cursor, &key, &value)) {
+		if (!array_has(channel_ids, key))
+			gone[k++] = strdup(key);
+	}
+	for (size_t i = 0; i < k; i++) {
+		if (gone[i])
+			calls__on_leg_left(calls, gone[i], 0);
+		free(gone[i]);
+	}
+	free(gone);
+}
+
 /* Calls whose channel left our application while we were not listening. */
 static void end_missing(struct calls *calls, const json_t *channel_ids)
 {
@@ -39,6 +61,7 @@ static void end_missing(struct calls *calls, const json_t *channel_ids)
 		calls__input(gone[i], CALL_INPUT_LEFT);
 	}
 	free(gone);
+	end_missing_legs(calls, channel_ids);
 }
 
 static const json_t *find_channel(const json_t *channels, const char *id)
@@ -63,9 +86,27 @@ static void adopt(struct calls *calls, const char *id, const json_t *ch)
 
 	ari_event_timestamp_parse(
 	    json_string_value(json_object_get(ch, "creationtime")), &start_us);
-	calls__add(
-	    calls, id, json_string_value(json_object_get(caller, "number")),
-	    json_string_value(json_object_get(dialplan, "exten")), start_us);
+	calls__add(calls, id,
+		   json_string_value(json_object_get(caller, "number")),
+		   json_string_value(json_object_get(dialplan, "exten")), NULL,
+		   start_us);
+}
+
+static void on_orphan_gone(const struct ari_response *resp, void *userdata)
+{
+	if (resp->error < 0 && resp->error != -ENOENT &&
+	    resp->error != -ECANCELED)
+		log_warning("orphan hangup failed error=%s, ignoring",
+			    strerror(-resp->error));
+}
+
+static void hang_up_orphan(struct calls *calls, const char *id)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/channels/%s", id);
+	ari_rest_request(calls->rest, "DELETE", path, NULL, on_orphan_gone,
+			 NULL);
 }
 
 /* Channels in our application that we do not know: calls that entered
@@ -81,24 +122,36 @@ static void adopt_unknown(struct calls *calls, const json_t *channel_ids,
 		const char *id = json_string_value(v);
 		const json_t *ch;
 
-		if (!id || calls__find(calls, id) || ids_is_ours(id, NULL))
+		if (!id || calls__find(calls, id) || calls__is_leg(calls, id))
 			continue;
+		if (ids_is_ours(id, NULL)) {
+			/* An agent leg of an earlier process: its call is
+			 * being re-queued, so the leg goes. */
+			log_notice("leg=%s orphaned, hanging up", id);
+			hang_up_orphan(calls, id);
+			continue;
+		}
 		ch = find_channel(channels, id);
 		log_notice("call=%s adopted after resync", id);
 		adopt(calls, id, ch);
 	}
 }
 
-static void on_bridge_deleted(const struct ari_response *resp, void *userdata)
+static bool bridge_owned(struct calls *calls, const char *id)
 {
-	if (resp->error < 0 && resp->error != -ENOENT &&
-	    resp->error != -ECANCELED)
-		log_warning("orphan bridge delete failed error=%s, ignoring",
-			    strerror(-resp->error));
+	size_t cursor = 0;
+	const char *key;
+	void *value;
+
+	while (strmap_next(calls->by_channel, &cursor, &key, &value)) {
+		const struct call *call = value;
+		if (strcmp(call->bridge_id, id) == 0)
+			return true;
+	}
+	return false;
 }
 
-/* Bridges we created and no call owns any more. Nothing owns a bridge yet
- * at this stage, so every bridge of ours is an orphan. */
+/* Bridges we created and no call owns any more. */
 static void destroy_orphan_bridges(struct calls *calls, const json_t *bridges)
 {
 	char path[256];
@@ -109,12 +162,12 @@ static void destroy_orphan_bridges(struct calls *calls, const json_t *bridges)
 	{
 		const char *id = json_string_value(json_object_get(b, "id"));
 
-		if (!id || !ids_is_ours(id, NULL))
+		if (!id || !ids_is_ours(id, NULL) || bridge_owned(calls, id))
 			continue;
 		log_notice("bridge=%s orphaned, destroying", id);
 		snprintf(path, sizeof(path), "/bridges/%s", id);
 		ari_rest_request(calls->rest, "DELETE", path, NULL,
-				 on_bridge_deleted, NULL);
+				 on_orphan_gone, NULL);
 	}
 }
 

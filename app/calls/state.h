@@ -1,22 +1,31 @@
-/* state.h: the state machine of a call the daemon handles. */
+/* state.h: the state machine of a caller's call. */
 #ifndef APP_CALLS_STATE_H
 #define APP_CALLS_STATE_H
 
 /*
- * Until the queue exists, every call entering Stasis is answered, hears a
- * short prompt and is hung up:
+ *   ANSWERING --answered--> ROUTING --queue--> QUEUED --agent_answered-->
+ *                              |                 |
+ *                            refuse            refuse (overflow, max wait)
+ *                              v                 v
+ *                           PROMPTING <----------+
+ *                              |
+ *                         prompt_done         CONNECTING --bridged--> TALKING
+ *                              v                  |                      |
+ *                          HANGING_UP <--failed/timeout/agent_left-------+
  *
- *   ANSWERING --answered--> PROMPTING --prompt_done--> HANGING_UP
- *       |                      |                          |
- *       +------failed/timeout--+--------------------------+
- *                                                         v
- *   (any) --left (StasisEnd or destroyed)--> GONE
+ *   (any) --left (StasisEnd)--> GONE
  *
- * A timeout in HANGING_UP stays there, so the hangup is sent again.
+ * ROUTING decides at once where an answered call goes: a campaign queue,
+ * or a prompt (unknown number, full queue, no agents). A timeout in
+ * HANGING_UP stays there, so the hangup is sent again.
  */
 enum call_state {
 	CALL_STATE_ANSWERING = 0,
+	CALL_STATE_ROUTING,
 	CALL_STATE_PROMPTING,
+	CALL_STATE_QUEUED,
+	CALL_STATE_CONNECTING,
+	CALL_STATE_TALKING,
 	CALL_STATE_HANGING_UP,
 	CALL_STATE_GONE,
 	CALL_STATE__COUNT,
@@ -24,14 +33,20 @@ enum call_state {
 
 enum call_input {
 	CALL_INPUT_ANSWERED = 0,
+	CALL_INPUT_QUEUE,
+	CALL_INPUT_REFUSE,
+	CALL_INPUT_AGENT_ANSWERED,
+	CALL_INPUT_BRIDGED,
 	CALL_INPUT_PROMPT_DONE,
+	CALL_INPUT_AGENT_LEFT,
 	CALL_INPUT_FAILED,
 	CALL_INPUT_TIMEOUT,
 	CALL_INPUT_LEFT,
 	CALL_INPUT__COUNT,
 };
 
-/* Returns the state that follows state on input; pure. */
+/* Returns the state that follows state on input; pure. An input a state
+ * does not handle leaves it where it is. */
 enum call_state calls_state_next(enum call_state state, enum call_input input);
 
 /* Returns how long a call may stay in state before CALL_INPUT_TIMEOUT, in

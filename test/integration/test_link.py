@@ -63,7 +63,7 @@ class LinkTest(unittest.TestCase):
         harness.ari("POST", "/channels", query={
             "endpoint": "Local/s@welcomedly-local", "app": "welcomedly",
             "appArgs": "inbound"})
-        self.daemon.wait_log(r"--answered--> prompting")
+        self.daemon.wait_log(r"--refuse--> prompting")
         self.assertEqual(self.daemon.stop(), 0)
         self.assertTrue(harness.channels(), "the call must outlive its owner")
         # The next owner finds it in the application and finishes it.

@@ -1,0 +1,91 @@
+/* agents.h: the agents the daemon dispatches to, their states and phones. */
+#ifndef APP_AGENTS_H
+#define APP_AGENTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "acd/dispatcher.h"
+#include "agents/state.h"
+#include "db/pool.h"
+
+struct agents; /* opaque */
+
+struct agent {
+	int64_t id;
+	uint32_t index; /* in agents_acd(): stable for the process's life */
+	char *name;
+	char *sip_username; /* NULL: the agent has no phone */
+	char *reason;       /* why paused, or NULL */
+	char *call_id;      /* the call ringing or connected, or NULL */
+	unsigned no_answer_streak;
+	uint64_t wrapup_deadline_ms; /* loop time, while in wrap-up */
+	/* A request made while busy, applied when wrap-up ends. */
+	bool has_pending;
+	enum agents_input pending;
+	char *pending_reason;
+};
+
+/* Called after every change of an agent's state, so that the dispatcher
+ * can offer waiting calls. */
+typedef void (*agents_changed_cb)(struct agent *agent, void *userdata);
+
+/* Creates the registry; db is borrowed and may be NULL (states are then not
+ * persisted). Returns 0 or a negative errno. */
+int agents_new(uv_loop_t *loop, struct db_pool *db, agents_changed_cb changed,
+	       void *userdata, struct agents **ret_agents);
+
+/*
+ * (Re)loads agents and their SIP usernames from the database. Agents already
+ * known keep their live state; new ones start in the state stored in the
+ * database, except that ringing or in-call states from an earlier process
+ * become available (their calls are reconciled separately). cb runs once
+ * with 0 or a negative errno. Returns 0 or a negative errno.
+ */
+int agents_load(struct agents *agents, void (*cb)(int error, void *userdata),
+		void *userdata);
+
+struct agent *agents_by_id(const struct agents *agents, int64_t id);
+struct agent *agents_by_sip(const struct agents *agents, const char *username);
+struct agent *agents_at(const struct agents *agents, uint32_t index);
+
+/* The dispatcher's view: one acd_agent per agent, by index. Borrowed. */
+const struct acd_agent *agents_acd(const struct agents *agents,
+				   uint32_t *ret_count);
+
+/*
+ * Feeds input to agent. Returns the new state, or -EINVAL when the state
+ * refuses it (nothing changes). Every change is persisted to agents and
+ * agent_state_events and reported through the changed callback.
+ * wrapup_s applies to AGENTS_INPUT_CALL_END; reason to pauses.
+ */
+int agents_input(struct agents *agents, struct agent *agent,
+		 enum agents_input input, const char *reason,
+		 unsigned wrapup_s);
+
+/*
+ * A request from the agent or a supervisor: login, pause or logout. While
+ * the agent is busy with a call it waits until after-call work ends.
+ * Returns 0 when applied, 1 when deferred, or -EINVAL.
+ */
+int agents_request(struct agents *agents, struct agent *agent,
+		   enum agents_input input, const char *reason);
+
+/* Marks the agent whose phone is username as reachable or not. */
+void agents_set_reachable(struct agents *agents, const char *username,
+			  bool reachable);
+
+/* Raises the agent's level in skill to at least level (skills come from
+ * campaign memberships; the dispatcher sees one set per agent). Returns 0
+ * or -ENOSPC past ACD_MAX_SKILLS. */
+int agents_set_skill(struct agents *agents, struct agent *agent, uint16_t skill,
+		     uint8_t level);
+
+/* Stores which call the agent is busy with (copied; NULL clears). */
+void agents_set_call(struct agent *agent, const char *call_id);
+
+/* Frees the registry after its timer closed; the loop must run. */
+void agents_close(struct agents *agents);
+
+#endif /* APP_AGENTS_H */

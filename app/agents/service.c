@@ -1,0 +1,424 @@
+/* service.c: the agent registry, its transitions and their persistence. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents/agents.h"
+#include "cdr/cdr.h"
+#include "util/log.h"
+#include "util/strmap.h"
+
+/* Period of the sweep that ends wrap-up times. */
+#define AGENTS_SWEEP_MS 250
+/* Registrations are read every this many sweeps (1 s). */
+#define AGENTS_POLL_SWEEPS 4
+/* Named cap on agents loaded from the database. */
+#define AGENTS_MAX 100000
+
+struct agents {
+	uv_loop_t *loop;
+	struct db_pool *db;
+	agents_changed_cb changed;
+	void *userdata;
+	struct agent **list;
+	struct acd_agent *acd;
+	uint32_t count, capacity;
+	struct strmap *by_sip;
+	uv_timer_t sweep;
+	unsigned sweeps;
+	bool polling;
+};
+
+static const char persist_sql[] =
+    "WITH u AS (UPDATE agents SET state = $2, state_reason = $4,"
+    " state_since = now() WHERE id = $1 RETURNING id)"
+    " INSERT INTO agent_state_events (agent_id, from_state, to_state, reason)"
+    " SELECT id, $3, $2, $4 FROM u";
+
+static const char load_sql[] =
+    "SELECT a.id, a.name, a.state, a.state_reason,"
+    " (extract(epoch FROM a.state_since) * 1000000)::bigint, p.sip_username"
+    " FROM agents a LEFT JOIN sip_peers p ON p.agent_id = a.id ORDER BY a.id";
+
+static void on_persisted(int error, const PGresult *res, void *userdata)
+{
+	if (error < 0 && error != -ECANCELED)
+		log_warning("agent state not stored error=%s %s, ignoring",
+			    strerror(-error),
+			    res ? PQresultErrorMessage(res) : "");
+}
+
+static void persist(struct agents *agents, const struct agent *agent,
+		    enum acd_agent_state from, enum acd_agent_state to)
+{
+	char id[32];
+	const char *params[4];
+	int r;
+
+	if (!agents->db)
+		return;
+	snprintf(id, sizeof(id), "%lld", (long long)agent->id);
+	params[0] = id;
+	params[1] = acd_agent_state_name(to);
+	params[2] = acd_agent_state_name(from);
+	params[3] = agent->reason;
+	r = db_pool_query(agents->db, persist_sql, 4, params, on_persisted,
+			  NULL);
+	if (r < 0)
+		log_warning("agent=%lld state=%s not stored error=%s, ignoring",
+			    (long long)agent->id, params[1], strerror(-r));
+}
+
+static void set_str(char **slot, const char *value)
+{
+	free(*slot);
+	*slot = value ? strdup(value) : NULL;
+}
+
+static void apply_pending(struct agents *agents, struct agent *agent)
+{
+	enum agents_input input = agent->pending;
+	char *reason = agent->pending_reason;
+
+	agent->has_pending = false;
+	agent->pending_reason = NULL;
+	agents_input(agents, agent, input, reason, 0);
+	free(reason);
+}
+
+int agents_input(struct agents *agents, struct agent *agent,
+		 enum agents_input input, const char *reason, unsigned wrapup_s)
+{
+	struct acd_agent *acd = &agents->acd[agent->index];
+	enum acd_agent_state from = acd->state;
+	int next = agents_state_next(from, input);
+
+	if (next < 0)
+		return next;
+	acd->state = (enum acd_agent_state)next;
+	acd->state_since_us = cdr_now_us();
+	set_str(&agent->reason, next == ACD_AGENT_PAUSED ? reason : NULL);
+	if (input == AGENTS_INPUT_CALL_END) {
+		acd->last_call_end_us = acd->state_since_us;
+		acd->calls_taken++;
+		agent->wrapup_deadline_ms =
+		    uv_now(agents->loop) + (uint64_t)wrapup_s * 1000;
+	}
+	if (next == ACD_AGENT_AVAILABLE || next == ACD_AGENT_OFFLINE ||
+	    next == ACD_AGENT_PAUSED)
+		agents_set_call(agent, NULL);
+	log_info("agent=%lld %s --%s--> %s%s%s", (long long)agent->id,
+		 acd_agent_state_name(from), agents_input_name(input),
+		 acd_agent_state_name(acd->state),
+		 agent->reason ? " reason=" : "",
+		 agent->reason ? agent->reason : "");
+	if (from != acd->state)
+		persist(agents, agent, from, acd->state);
+	if (acd->state == ACD_AGENT_AVAILABLE && agent->has_pending)
+		apply_pending(agents, agent);
+	else if (agents->changed)
+		agents->changed(agent, agents->userdata);
+	return acd->state;
+}
+
+int agents_request(struct agents *agents, struct agent *agent,
+		   enum agents_input input, const char *reason)
+{
+	if (input != AGENTS_INPUT_LOGIN && input != AGENTS_INPUT_PAUSE &&
+	    input != AGENTS_INPUT_LOGOUT)
+		return -EINVAL;
+	if (agents_state_busy(agents->acd[agent->index].state)) {
+		agent->has_pending = true;
+		agent->pending = input;
+		set_str(&agent->pending_reason, reason);
+		log_info("agent=%lld %s deferred until the call ends",
+			 (long long)agent->id, agents_input_name(input));
+		return 1;
+	}
+	agent->has_pending = false;
+	return agents_input(agents, agent, input, reason, 0) < 0 ? -EINVAL : 0;
+}
+
+struct agent *agents_by_id(const struct agents *agents, int64_t id)
+{
+	for (uint32_t i = 0; i < agents->count; i++) {
+		if (agents->list[i]->id == id)
+			return agents->list[i];
+	}
+	return NULL;
+}
+
+struct agent *agents_by_sip(const struct agents *agents, const char *username)
+{
+	return username ? strmap_get(agents->by_sip, username) : NULL;
+}
+
+struct agent *agents_at(const struct agents *agents, uint32_t index)
+{
+	return index < agents->count ? agents->list[index] : NULL;
+}
+
+const struct acd_agent *agents_acd(const struct agents *agents,
+				   uint32_t *ret_count)
+{
+	*ret_count = agents->count;
+	return agents->acd;
+}
+
+void agents_set_reachable(struct agents *agents, const char *username,
+			  bool reachable)
+{
+	struct agent *agent = agents_by_sip(agents, username);
+
+	if (!agent || agents->acd[agent->index].reachable == reachable)
+		return;
+	agents->acd[agent->index].reachable = reachable;
+	log_info("agent=%lld phone=%s %s", (long long)agent->id, username,
+		 reachable ? "reachable" : "unreachable");
+	if (agents->changed)
+		agents->changed(agent, agents->userdata);
+}
+
+int agents_set_skill(struct agents *agents, struct agent *agent, uint16_t skill,
+		     uint8_t level)
+{
+	struct acd_agent *acd = &agents->acd[agent->index];
+
+	for (uint8_t i = 0; i < acd->nskills; i++) {
+		if (acd->skills[i].id == skill) {
+			if (acd->skills[i].level < level)
+				acd->skills[i].level = level;
+			return 0;
+		}
+	}
+	if (acd->nskills == ACD_MAX_SKILLS)
+		return -ENOSPC;
+	acd->skills[acd->nskills++] = (struct acd_skill){skill, level};
+	return 0;
+}
+
+void agents_set_call(struct agent *agent, const char *call_id)
+{
+	set_str(&agent->call_id, call_id);
+}
+
+static int grow(struct agents *agents)
+{
+	uint32_t cap = agents->capacity ? agents->capacity * 2 : 64;
+	struct agent **list;
+	struct acd_agent *acd;
+
+	if (cap > AGENTS_MAX)
+		return -E2BIG;
+	list = realloc(agents->list, cap * sizeof(*list));
+	if (!list)
+		return -ENOMEM;
+	agents->list = list;
+	acd = realloc(agents->acd, cap * sizeof(*acd));
+	if (!acd)
+		return -ENOMEM;
+	agents->acd = acd;
+	agents->capacity = cap;
+	return 0;
+}
+
+/* A state stored by an earlier process: calls do not survive in memory, so
+ * an agent that was ringing or talking starts available (or in wrap-up),
+ * and resync reconciles what is left in Asterisk. */
+static enum acd_agent_state restored_state(const char *name)
+{
+	enum acd_agent_state state = ACD_AGENT_OFFLINE;
+
+	if (acd_agent_state_parse(name, &state) < 0)
+		return ACD_AGENT_OFFLINE;
+	if (state == ACD_AGENT_RINGING || state == ACD_AGENT_IN_CALL ||
+	    state == ACD_AGENT_AFTER_CALL_WORK)
+		return ACD_AGENT_AVAILABLE;
+	return state;
+}
+
+static int add_row(struct agents *agents, const PGresult *res, int row)
+{
+	int64_t id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+	const char *sip =
+	    PQgetisnull(res, row, 5) ? NULL : PQgetvalue(res, row, 5);
+	struct agent *agent = agents_by_id(agents, id);
+	struct acd_agent *acd;
+	int r;
+
+	if (agent) {
+		if (sip && !agents_by_sip(agents, sip) &&
+		    !agent->sip_username) {
+			set_str(&agent->sip_username, sip);
+			strmap_put(agents->by_sip, sip, agent);
+		}
+		return 0;
+	}
+	if (agents->count == agents->capacity && (r = grow(agents)) < 0)
+		return r;
+	agent = calloc(1, sizeof(*agent));
+	if (!agent)
+		return -ENOMEM;
+	agent->id = id;
+	agent->index = agents->count;
+	agent->name = strdup(PQgetvalue(res, row, 1));
+	agent->sip_username = sip ? strdup(sip) : NULL;
+	if (!PQgetisnull(res, row, 3))
+		agent->reason = strdup(PQgetvalue(res, row, 3));
+	acd = &agents->acd[agents->count];
+	memset(acd, 0, sizeof(*acd));
+	acd->id = id;
+	acd->state = restored_state(PQgetvalue(res, row, 2));
+	acd->state_since_us = strtoll(PQgetvalue(res, row, 4), NULL, 10);
+	agents->list[agents->count++] = agent;
+	if (sip)
+		strmap_put(agents->by_sip, sip, agent);
+	return 0;
+}
+
+struct load {
+	struct agents *agents;
+	void (*cb)(int error, void *userdata);
+	void *userdata;
+};
+
+static void on_loaded(int error, const PGresult *res, void *userdata)
+{
+	struct load *load = userdata;
+	int r = error;
+
+	for (int i = 0; r == 0 && i < PQntuples(res); i++)
+		r = add_row(load->agents, res, i);
+	if (r == 0)
+		log_info("agents loaded count=%u", load->agents->count);
+	load->cb(r, load->userdata);
+	free(load);
+}
+
+int agents_load(struct agents *agents, void (*cb)(int error, void *userdata),
+		void *userdata)
+{
+	struct load *load;
+	int r;
+
+	if (!agents->db)
+		return -ENOTCONN;
+	load = malloc(sizeof(*load));
+	if (!load)
+		return -ENOMEM;
+	*load = (struct load){agents, cb, userdata};
+	r = db_pool_query(agents->db, load_sql, 0, NULL, on_loaded, load);
+	if (r < 0)
+		free(load);
+	return r;
+}
+
+/* Which phones are registered, straight from Asterisk's realtime contacts:
+ * for realtime endpoints loaded after Asterisk started, ARI's endpoint
+ * state stays "offline" even with a contact. sip_peers follows along. */
+static const char contacts_sql[] =
+    "WITH live AS (SELECT DISTINCT endpoint FROM ps_contacts"
+    " WHERE expiration_time > extract(epoch FROM now())),"
+    " now_status AS (SELECT agent_id, CASE WHEN sip_username IN"
+    " (SELECT endpoint FROM live) THEN 'registered' ELSE 'offline' END AS st"
+    " FROM sip_peers),"
+    " upd AS (UPDATE sip_peers p SET status = n.st, last_registered ="
+    " CASE WHEN n.st = 'registered' THEN now() ELSE p.last_registered END"
+    " FROM now_status n WHERE p.agent_id = n.agent_id AND p.status <> n.st)"
+    " SELECT endpoint FROM live";
+
+static void on_contacts(int error, const PGresult *res, void *userdata)
+{
+	struct agents *agents = userdata;
+	struct strmap *live;
+
+	agents->polling = false;
+	if (error < 0)
+		return;
+	live = strmap_new();
+	if (!live)
+		return;
+	for (int i = 0; i < PQntuples(res); i++)
+		strmap_put(live, PQgetvalue(res, i, 0), agents);
+	for (uint32_t i = 0; i < agents->count; i++) {
+		const char *sip = agents->list[i]->sip_username;
+		if (sip)
+			agents_set_reachable(agents, sip,
+					     strmap_get(live, sip) != NULL);
+	}
+	strmap_free(live);
+}
+
+static void poll_contacts(struct agents *agents)
+{
+	if (!agents->db || agents->polling || agents->count == 0)
+		return;
+	if (db_pool_query(agents->db, contacts_sql, 0, NULL, on_contacts,
+			  agents) == 0)
+		agents->polling = true;
+}
+
+static void sweep(uv_timer_t *timer)
+{
+	struct agents *agents = timer->data;
+	uint64_t now = uv_now(agents->loop);
+
+	for (uint32_t i = 0; i < agents->count; i++) {
+		struct agent *agent = agents->list[i];
+		if (agents->acd[i].state == ACD_AGENT_AFTER_CALL_WORK &&
+		    agent->wrapup_deadline_ms <= now)
+			agents_input(agents, agent, AGENTS_INPUT_WRAPUP_DONE,
+				     NULL, 0);
+	}
+	if (++agents->sweeps % AGENTS_POLL_SWEEPS == 0)
+		poll_contacts(agents);
+}
+
+int agents_new(uv_loop_t *loop, struct db_pool *db, agents_changed_cb changed,
+	       void *userdata, struct agents **ret_agents)
+{
+	struct agents *agents = calloc(1, sizeof(*agents));
+
+	if (!agents)
+		return -ENOMEM;
+	agents->by_sip = strmap_new();
+	if (!agents->by_sip) {
+		free(agents);
+		return -ENOMEM;
+	}
+	agents->loop = loop;
+	agents->db = db;
+	agents->changed = changed;
+	agents->userdata = userdata;
+	uv_timer_init(loop, &agents->sweep);
+	agents->sweep.data = agents;
+	uv_timer_start(&agents->sweep, sweep, AGENTS_SWEEP_MS, AGENTS_SWEEP_MS);
+	*ret_agents = agents;
+	return 0;
+}
+
+static void on_sweep_closed(uv_handle_t *handle)
+{
+	struct agents *agents = handle->data;
+
+	for (uint32_t i = 0; i < agents->count; i++) {
+		struct agent *agent = agents->list[i];
+		free(agent->name);
+		free(agent->sip_username);
+		free(agent->reason);
+		free(agent->call_id);
+		free(agent->pending_reason);
+		free(agent);
+	}
+	free(agents->list);
+	free(agents->acd);
+	strmap_free(agents->by_sip);
+	free(agents);
+}
+
+void agents_close(struct agents *agents)
+{
+	if (!agents)
+		return;
+	uv_close((uv_handle_t *)&agents->sweep, on_sweep_closed);
+}

@@ -1,0 +1,336 @@
+/* service.c: campaigns loaded from PostgreSQL, kept in memory. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "campaigns/campaigns.h"
+#include "util/log.h"
+#include "util/strmap.h"
+
+/* Named caps on what the database may hand us. */
+#define CAMPAIGNS_MAX 10000
+#define CAMPAIGNS_MAX_SKILL_NAMES 4096
+
+struct campaigns {
+	struct db_pool *db;
+	struct agents *agents;
+	struct campaign **list;
+	uint32_t count;
+	struct strmap *dids;   /* number -> campaign */
+	struct strmap *skills; /* name -> id + 1 */
+	uint16_t nskills;
+	void (*cb)(int error, void *userdata);
+	void *userdata;
+};
+
+static const char campaigns_sql[] =
+    "SELECT id, name, strategy, ring_timeout, retry_delay, max_queue_length,"
+    " wrapup_time, announce_frequency, moh_class, coalesce(max_wait_time, 0),"
+    " no_agents_action = 'overflow', coalesce(overflow_campaign_id, 0),"
+    " max_no_answer, skill_requirements::text, skill_relax_seconds"
+    " FROM campaigns ORDER BY id";
+static const char members_sql[] =
+    "SELECT campaign_id, agent_id, penalty, skills::text FROM campaign_agents"
+    " ORDER BY campaign_id, agent_id";
+static const char dids_sql[] =
+    "SELECT number, campaign_id FROM dids WHERE campaign_id IS NOT NULL";
+
+struct campaign *campaigns_by_id(const struct campaigns *campaigns, int64_t id)
+{
+	for (uint32_t i = 0; i < campaigns->count; i++) {
+		if (campaigns->list[i]->id == id)
+			return campaigns->list[i];
+	}
+	return NULL;
+}
+
+static struct campaign *by_name(const struct campaigns *campaigns,
+				const char *name)
+{
+	for (uint32_t i = 0; i < campaigns->count; i++) {
+		if (strcmp(campaigns->list[i]->name, name) == 0)
+			return campaigns->list[i];
+	}
+	return NULL;
+}
+
+struct campaign *campaigns_route(const struct campaigns *campaigns,
+				 const char *arg, const char *dialed)
+{
+	struct campaign *c = NULL;
+	char *end;
+
+	if (arg && *arg) {
+		long long id = strtoll(arg, &end, 10);
+		c = *end == '\0' ? campaigns_by_id(campaigns, id)
+				 : by_name(campaigns, arg);
+		if (c)
+			return c;
+	}
+	return dialed ? strmap_get(campaigns->dids, dialed) : NULL;
+}
+
+bool campaigns_has_member(const struct campaign *campaign, uint32_t agent)
+{
+	for (uint32_t i = 0; i < campaign->nmembers; i++) {
+		if (campaign->members[i].agent == agent)
+			return true;
+	}
+	return false;
+}
+
+void campaigns_foreach(struct campaigns *campaigns,
+		       void (*fn)(struct campaign *campaign, void *userdata),
+		       void *userdata)
+{
+	for (uint32_t i = 0; i < campaigns->count; i++)
+		fn(campaigns->list[i], userdata);
+}
+
+/* Returns the id of a skill name, assigning one the first time. */
+static int skill_id(struct campaigns *campaigns, const char *name,
+		    uint16_t *ret_id)
+{
+	uintptr_t v = (uintptr_t)strmap_get(campaigns->skills, name);
+
+	if (!v) {
+		if (campaigns->nskills >= CAMPAIGNS_MAX_SKILL_NAMES)
+			return -E2BIG;
+		v = ++campaigns->nskills;
+		if (strmap_put(campaigns->skills, name, (void *)v) < 0)
+			return -ENOMEM;
+	}
+	*ret_id = (uint16_t)(v - 1);
+	return 0;
+}
+
+/* Fills reqs from {"skill": level}; unknown shapes are skipped. */
+static uint8_t parse_skills(struct campaigns *campaigns, const char *text,
+			    struct acd_requirement *reqs)
+{
+	json_t *obj = json_loads(text, 0, NULL);
+	const char *name;
+	json_t *level;
+	uint8_t n = 0;
+
+	json_object_foreach(obj, name, level)
+	{
+		uint16_t id;
+		if (n == ACD_MAX_SKILLS || !json_is_integer(level) ||
+		    skill_id(campaigns, name, &id) < 0)
+			continue;
+		reqs[n++] = (struct acd_requirement){
+		    id, (uint8_t)json_integer_value(level)};
+	}
+	json_decref(obj);
+	return n;
+}
+
+static unsigned uval(const PGresult *res, int row, int col)
+{
+	return (unsigned)strtoul(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static int campaign_row(struct campaigns *campaigns, const PGresult *res,
+			int row)
+{
+	int64_t id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+	struct campaign *c = campaigns_by_id(campaigns, id);
+	bool fresh = !c;
+
+	if (fresh) {
+		struct campaign **list;
+		if (campaigns->count >= CAMPAIGNS_MAX)
+			return -E2BIG;
+		list = realloc(campaigns->list,
+			       (campaigns->count + 1) * sizeof(*list));
+		c = calloc(1, sizeof(*c));
+		if (!list || !c) {
+			free(c);
+			if (list)
+				campaigns->list = list;
+			return -ENOMEM;
+		}
+		campaigns->list = list;
+		campaigns->list[campaigns->count++] = c;
+		c->id = id;
+		c->acd.id = id;
+		c->acd.rr_last = UINT32_MAX;
+	}
+	free(c->name);
+	free(c->moh_class);
+	c->name = strdup(PQgetvalue(res, row, 1));
+	if (acd_strategy_parse(PQgetvalue(res, row, 2), &c->acd.strategy) < 0)
+		c->acd.strategy = ACD_RRMEMORY;
+	c->ring_timeout_s = uval(res, row, 3);
+	c->retry_delay_s = uval(res, row, 4);
+	c->max_queue_length = uval(res, row, 5);
+	c->wrapup_s = uval(res, row, 6);
+	c->announce_s = uval(res, row, 7);
+	c->moh_class = strdup(PQgetvalue(res, row, 8));
+	c->max_wait_s = uval(res, row, 9);
+	c->overflow_on_no_agents = PQgetvalue(res, row, 10)[0] == 't';
+	c->overflow_id = strtoll(PQgetvalue(res, row, 11), NULL, 10);
+	c->max_no_answer = uval(res, row, 12);
+	c->acd.nreqs =
+	    parse_skills(campaigns, PQgetvalue(res, row, 13), c->acd.reqs);
+	c->acd.relax_step_s = uval(res, row, 14);
+	c->nmembers = 0;
+	c->acd.nmembers = 0;
+	return c->name && c->moh_class ? 0 : -ENOMEM;
+}
+
+static int member_row(struct campaigns *campaigns, const PGresult *res, int row)
+{
+	struct campaign *c = campaigns_by_id(
+	    campaigns, strtoll(PQgetvalue(res, row, 0), NULL, 10));
+	struct agent *agent = agents_by_id(
+	    campaigns->agents, strtoll(PQgetvalue(res, row, 1), NULL, 10));
+	struct acd_requirement skills[ACD_MAX_SKILLS];
+	struct acd_member *members;
+	uint8_t n;
+
+	if (!c || !agent)
+		return 0; /* added since the agents were loaded: next reload */
+	members = realloc(c->members, (c->nmembers + 1) * sizeof(*members));
+	if (!members)
+		return -ENOMEM;
+	c->members = members;
+	c->members[c->nmembers++] =
+	    (struct acd_member){agent->index, (uint16_t)uval(res, row, 2)};
+	c->acd.members = c->members;
+	c->acd.nmembers = c->nmembers;
+	n = parse_skills(campaigns, PQgetvalue(res, row, 3), skills);
+	for (uint8_t i = 0; i < n; i++)
+		agents_set_skill(campaigns->agents, agent, skills[i].skill,
+				 skills[i].min_level);
+	return 0;
+}
+
+static int did_row(struct campaigns *campaigns, const PGresult *res, int row)
+{
+	struct campaign *c = campaigns_by_id(
+	    campaigns, strtoll(PQgetvalue(res, row, 1), NULL, 10));
+	const char *number = PQgetvalue(res, row, 0);
+
+	if (!c)
+		return 0;
+	strmap_remove(campaigns->dids, number);
+	return strmap_put(campaigns->dids, number, c);
+}
+
+typedef int (*row_fn)(struct campaigns *campaigns, const PGresult *res,
+		      int row);
+
+static void load_step(struct campaigns *campaigns, int step);
+
+static int each_row(struct campaigns *campaigns, const PGresult *res, row_fn fn)
+{
+	int r = 0;
+
+	for (int i = 0; r == 0 && i < PQntuples(res); i++)
+		r = fn(campaigns, res, i);
+	return r;
+}
+
+static void finish(struct campaigns *campaigns, int error)
+{
+	if (error == 0)
+		log_info("campaigns loaded count=%u numbers=%zu",
+			 campaigns->count, strmap_count(campaigns->dids));
+	campaigns->cb(error, campaigns->userdata);
+}
+
+static void on_campaigns(int error, const PGresult *res, void *userdata)
+{
+	struct campaigns *campaigns = userdata;
+	int r = error ? error : each_row(campaigns, res, campaign_row);
+
+	if (r < 0)
+		finish(campaigns, r);
+	else
+		load_step(campaigns, 1);
+}
+
+static void on_members(int error, const PGresult *res, void *userdata)
+{
+	struct campaigns *campaigns = userdata;
+	int r = error ? error : each_row(campaigns, res, member_row);
+
+	if (r < 0)
+		finish(campaigns, r);
+	else
+		load_step(campaigns, 2);
+}
+
+static void on_dids(int error, const PGresult *res, void *userdata)
+{
+	struct campaigns *campaigns = userdata;
+
+	finish(campaigns, error ? error : each_row(campaigns, res, did_row));
+}
+
+static void load_step(struct campaigns *campaigns, int step)
+{
+	static const struct {
+		const char *sql;
+		db_result_cb cb;
+	} steps[] = {
+	    {campaigns_sql, on_campaigns},
+	    {members_sql, on_members},
+	    {dids_sql, on_dids},
+	};
+	int r = db_pool_query(campaigns->db, steps[step].sql, 0, NULL,
+			      steps[step].cb, campaigns);
+
+	if (r < 0)
+		finish(campaigns, r);
+}
+
+int campaigns_load(struct campaigns *campaigns,
+		   void (*cb)(int error, void *userdata), void *userdata)
+{
+	if (!campaigns->db)
+		return -ENOTCONN;
+	campaigns->cb = cb;
+	campaigns->userdata = userdata;
+	load_step(campaigns, 0);
+	return 0;
+}
+
+int campaigns_new(struct db_pool *db, struct agents *agents,
+		  struct campaigns **ret_campaigns)
+{
+	struct campaigns *campaigns = calloc(1, sizeof(*campaigns));
+
+	if (!campaigns)
+		return -ENOMEM;
+	campaigns->db = db;
+	campaigns->agents = agents;
+	campaigns->dids = strmap_new();
+	campaigns->skills = strmap_new();
+	if (!campaigns->dids || !campaigns->skills) {
+		campaigns_free(campaigns);
+		return -ENOMEM;
+	}
+	*ret_campaigns = campaigns;
+	return 0;
+}
+
+void campaigns_free(struct campaigns *campaigns)
+{
+	if (!campaigns)
+		return;
+	for (uint32_t i = 0; i < campaigns->count; i++) {
+		free(campaigns->list[i]->name);
+		free(campaigns->list[i]->moh_class);
+		free(campaigns->list[i]->members);
+		free(campaigns->list[i]);
+	}
+	free(campaigns->list);
+	strmap_free(campaigns->dids);
+	strmap_free(campaigns->skills);
+	free(campaigns);
+}
