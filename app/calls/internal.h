@@ -46,6 +46,9 @@ struct call {
 	int cause;             /* the Q.850 cause ARI reported, 0 until then */
 	enum call_state state;
 	uint64_t deadline_ms; /* loop time; 0 when the state has no limit */
+	/* For the ring latency: StasisStart handled, answer sent, answered
+	 * (uv_hrtime() nanoseconds). */
+	uint64_t entered_ns, answer_sent_ns, answered_ns;
 	unsigned refs;        /* the registry's, plus one per request */
 	/* In a queue. */
 	struct campaign *campaign;

@@ -325,6 +325,21 @@ out:
 	leg_unref(leg);
 }
 
+/* The ring latency: since StasisStart, and the part of it spent inside
+ * the daemon (everything but waiting for Asterisk to answer the caller). */
+static void log_offer(const struct call *call, const struct agent *agent,
+		      const struct leg *leg)
+{
+	uint64_t now = uv_hrtime();
+	uint64_t inside = (call->answer_sent_ns - call->entered_ns) +
+			  (now - call->answered_ns);
+
+	log_info("call=%s offered agent=%lld leg=%s since_stasis_us=%llu inside_us=%llu",
+		 call->channel_id, (long long)agent->id, leg->id,
+		 (unsigned long long)((now - call->entered_ns) / 1000),
+		 (unsigned long long)(inside / 1000));
+}
+
 static int offer(struct call *call, struct agent *agent)
 {
 	struct calls *calls = call->calls;
@@ -354,8 +369,7 @@ static int offer(struct call *call, struct agent *agent)
 		      call->cdr.caller_number ? call->cdr.caller_number : "");
 	r = ari_rest_request(calls->rest, "POST", path, body, on_created, leg);
 	json_decref(body);
-	log_info("call=%s offered agent=%lld leg=%s", call->channel_id,
-		 (long long)agent->id, leg->id);
+	log_offer(call, agent, leg);
 	if (r < 0) {
 		leg->refs--;
 		strmap_remove(calls->legs, leg->id);

@@ -67,7 +67,10 @@ static void on_reply(struct call *call, const struct ari_response *resp,
 
 static void on_answer(const struct ari_response *resp, void *userdata)
 {
-	on_reply(userdata, resp, CALL_STATE_ANSWERING, CALL_INPUT_ANSWERED);
+	struct call *call = userdata;
+
+	call->answered_ns = uv_hrtime();
+	on_reply(call, resp, CALL_STATE_ANSWERING, CALL_INPUT_ANSWERED);
 }
 
 static void on_play(const struct ari_response *resp, void *userdata)
@@ -195,6 +198,7 @@ static void enter(struct call *call, enum call_state state)
 		snprintf(path, sizeof(path), "/channels/%s/answer",
 			 call->channel_id);
 		calls__request(call, "POST", path, NULL, on_answer);
+		call->answer_sent_ns = uv_hrtime();
 		break;
 	case CALL_STATE_ROUTING:
 		calls__route(call);
@@ -266,6 +270,7 @@ struct call *calls__add(struct calls *calls, const char *channel_id,
 		goto err;
 	call->calls = calls;
 	call->refs = 1;
+	call->entered_ns = uv_hrtime();
 	call->channel_id = strdup(channel_id);
 	call->route_arg = route_arg ? strdup(route_arg) : NULL;
 	/* The caller's channel id names the call: Asterisk makes it unique,
