@@ -18,6 +18,10 @@
 #include "link/link.h"
 #include "util/log.h"
 
+/* How long `run` waits for PostgreSQL before taking calls without
+ * campaigns (callers then hear the prompt, and CDRs go to the journal). */
+#define DAEMON_CONFIG_WAIT_MS 5000
+
 struct daemon {
 	uv_loop_t loop;
 	uv_signal_t sigterm;
@@ -29,8 +33,11 @@ struct daemon {
 	bool loading;
 	struct link *link;
 	struct calls *calls;
-	uv_timer_t deadline; /* of a one-shot command, when has_deadline */
+	/* A one-shot command's time limit; for `run`, how long ARI waits for
+	 * the first configuration load. */
+	uv_timer_t deadline;
 	bool has_deadline;
+	bool link_started;
 	bool stopping;
 	int result; /* of a one-shot command */
 	const char *migrations_dir;
@@ -51,11 +58,38 @@ static void on_resync(const json_t *channel_ids, const json_t *channels,
 	calls_resync(d->calls, channel_ids, channels, bridges);
 }
 
+/* Calls are taken only once campaigns are known, so that calls adopted
+ * after a restart go back to their queue rather than to a prompt. */
+static void start_link(struct daemon *d)
+{
+	int r;
+
+	if (d->link_started || d->stopping)
+		return;
+	d->link_started = true;
+	r = link_start(d->link);
+	if (r < 0)
+		log_error("ARI link cannot start error=%s", strerror(-r));
+}
+
+static void on_config_deadline(uv_timer_t *timer)
+{
+	struct daemon *d = timer->data;
+
+	if (!d->link_started)
+		log_warning("no campaigns loaded within %d ms: taking calls "
+			    "without them",
+			    DAEMON_CONFIG_WAIT_MS);
+	start_link(d);
+}
+
 static void on_campaigns_loaded(int error, void *userdata)
 {
 	struct daemon *d = userdata;
 
 	d->loading = false;
+	if (error == 0)
+		start_link(d);
 	if (error < 0)
 		log_warning("campaigns not loaded error=%s, retrying when the "
 			    "database returns",
@@ -280,7 +314,16 @@ static int start(struct daemon *d, const struct config *cfg)
 		return r;
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
-	return link_start(d->link);
+	if (!d->agents) {
+		start_link(d);
+		return 0;
+	}
+	uv_timer_init(&d->loop, &d->deadline);
+	d->deadline.data = d;
+	d->has_deadline = true;
+	uv_timer_start(&d->deadline, on_config_deadline, DAEMON_CONFIG_WAIT_MS,
+		       0);
+	return 0;
 }
 
 /* Sets up the loop and the signal handles every command owns. */

@@ -58,6 +58,8 @@ struct call {
 	uint64_t next_announce_ms; /* 0: no announcements */
 	uint64_t max_wait_ms;      /* 0: no limit */
 	bool announcing;
+	bool adopted; /* found in Stasis after a restart: its place in the
+			 queue comes back from queue_entries */
 	struct leg *legs[ACD_MAX_RING];
 	unsigned nlegs;
 	struct leg *winner;

@@ -140,6 +140,39 @@ static void stop_moh(struct call *call)
 	calls__request(call, "DELETE", path, NULL, NULL);
 }
 
+/* A call adopted after a restart keeps the place it had: the join time and
+ * priority come back from its queue_entries row. */
+static void on_place(int error, const PGresult *res, void *userdata)
+{
+	struct call *call = userdata;
+
+	if (error == 0 && PQntuples(res) == 1 &&
+	    call->state == CALL_STATE_QUEUED) {
+		call->joined_us = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		call->priority =
+		    (int32_t)strtol(PQgetvalue(res, 0, 1), NULL, 10);
+		log_info("call=%s keeps its place joined_us=%lld priority=%d",
+			 call->channel_id, (long long)call->joined_us,
+			 call->priority);
+		calls__dispatch(call->calls);
+	}
+	calls__unref(call);
+}
+
+static void restore_place(struct call *call)
+{
+	const char *params[1] = {call->channel_id};
+
+	if (!call->calls->db)
+		return;
+	if (db_pool_query(
+		call->calls->db,
+		"SELECT (extract(epoch FROM joined_at) * 1000000)::bigint,"
+		" priority FROM queue_entries WHERE call_id = $1",
+		1, params, on_place, calls__ref(call)) < 0)
+		calls__unref(call);
+}
+
 void calls__queue_enter(struct call *call)
 {
 	struct calls *calls = call->calls;
@@ -170,6 +203,8 @@ void calls__queue_enter(struct call *call)
 		 5, params);
 	log_info("call=%s queued campaign=%lld waiting=%u", call->channel_id,
 		 (long long)c->id, waiting_in(calls, c));
+	if (call->adopted)
+		restore_place(call);
 	calls__dispatch(calls);
 }
 
@@ -334,7 +369,8 @@ static void log_offer(const struct call *call, const struct agent *agent,
 	uint64_t inside = (call->answer_sent_ns - call->entered_ns) +
 			  (now - call->answered_ns);
 
-	log_info("call=%s offered agent=%lld leg=%s since_stasis_us=%llu inside_us=%llu",
+	log_info("call=%s offered agent=%lld leg=%s since_stasis_us=%llu "
+		 "inside_us=%llu",
 		 call->channel_id, (long long)agent->id, leg->id,
 		 (unsigned long long)((now - call->entered_ns) / 1000),
 		 (unsigned long long)(inside / 1000));

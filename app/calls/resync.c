@@ -78,18 +78,39 @@ static const json_t *find_channel(const json_t *channels, const char *id)
 	return NULL;
 }
 
+/* The campaign named in Stasis(app,inbound,campaign), read back from the
+ * dialplan application data ("app,inbound,campaign") into buf. */
+static const char *stasis_campaign(const json_t *dialplan, char *buf,
+				   size_t size)
+{
+	const char *data =
+	    json_string_value(json_object_get(dialplan, "app_data"));
+	const char *second, *third;
+
+	if (!data || !(second = strchr(data, ',')) ||
+	    strncmp(second + 1, "inbound,", 8) != 0)
+		return NULL;
+	third = second + 9;
+	snprintf(buf, size, "%.*s", (int)strcspn(third, ","), third);
+	return *buf ? buf : NULL;
+}
+
 static void adopt(struct calls *calls, const char *id, const json_t *ch)
 {
 	const json_t *caller = json_object_get(ch, "caller");
 	const json_t *dialplan = json_object_get(ch, "dialplan");
+	struct call *call;
 	int64_t start_us = 0;
+	char campaign[128];
 
 	ari_event_timestamp_parse(
 	    json_string_value(json_object_get(ch, "creationtime")), &start_us);
-	calls__add(calls, id,
-		   json_string_value(json_object_get(caller, "number")),
-		   json_string_value(json_object_get(dialplan, "exten")), NULL,
-		   start_us);
+	call = calls__add(
+	    calls, id, json_string_value(json_object_get(caller, "number")),
+	    json_string_value(json_object_get(dialplan, "exten")),
+	    stasis_campaign(dialplan, campaign, sizeof(campaign)), start_us);
+	if (call)
+		call->adopted = true;
 }
 
 static void on_orphan_gone(const struct ari_response *resp, void *userdata)

@@ -51,6 +51,9 @@ static uint32_t random_u32(void)
 	return r;
 }
 
+static bool filter_matches(const json_t *allowed);
+static void set_event_filter(struct link *link);
+
 static void resync_finish(struct resync *rs)
 {
 	struct link *link = rs->link;
@@ -71,6 +74,8 @@ static void resync_finish(struct resync *rs)
 	link->ready = true;
 	link->handlers.resync(json_object_get(rs->app, "channel_ids"),
 			      rs->channels, rs->bridges, link->userdata);
+	if (!filter_matches(json_object_get(rs->app, "events_allowed")))
+		set_event_filter(link);
 	log_info("ARI resync done channels=%zu bridges=%zu",
 		 json_array_size(rs->channels), json_array_size(rs->bridges));
 out:
@@ -169,8 +174,32 @@ static void on_filter_set(const struct ari_response *resp, void *userdata)
 		    strerror(-resp->error), resp->http_status);
 }
 
+/* True when the application already allows exactly the types we decode
+ * (an earlier process set them, and Asterisk kept the application). */
+static bool filter_matches(const json_t *allowed)
+{
+	size_t i;
+	json_t *f;
+
+	if (json_array_size(allowed) != ARI_EVENT__COUNT - 1)
+		return false;
+	json_array_foreach(allowed, i, f)
+	{
+		const char *type =
+		    json_string_value(json_object_get(f, "type"));
+		if (!type ||
+		    ari_event_type_from_name(type) == ARI_EVENT_UNKNOWN)
+			return false;
+	}
+	return true;
+}
+
 /* Asterisk serializes every event it sends, and we parse every one we
- * receive: ask for only the types the daemon decodes. */
+ * receive: ask for only the types the daemon decodes. It is set after the
+ * resync, never while another request reads the application, and only when
+ * it differs: Asterisk 22 has been seen answering 500 to GET
+ * /applications/{app} when the filter changed under an application that
+ * still held channels. */
 static void set_event_filter(struct link *link)
 {
 	json_t *allowed = json_array();
@@ -200,7 +229,6 @@ static void on_opened(struct ari_events *ev, void *userdata)
 	backoff_reset(&link->backoff);
 	log_notice("ARI connected app=%s reconnects=%u", link->app,
 		   link->reconnects);
-	set_event_filter(link);
 	resync_start(link);
 }
 

@@ -171,6 +171,27 @@ class AcdTest(unittest.TestCase):
         acd.wait_calls(1, campaign_id=cid)
         self.assertEqual(int(cdrs(cid)[0][1]), agent)
 
+    def test_queued_caller_keeps_place_across_restart(self):
+        cid, did, (agent,) = self.setup_campaign(1, wrapup_time=0)
+        acd.login(agent, "pause", "break")
+        self.daemon.wait_log(rf"agent={agent} available --pause--> paused")
+        caller = self.call(did, talk_ms=12000, wait=False)
+        self.daemon.wait_log(rf"queued campaign={cid}")
+        self.assertEqual(self.daemon.stop(), 0)
+        time.sleep(2)
+        self.daemon = harness.Daemon(DATABASE_URL=harness.pg_url(),
+                                     JOURNAL_DIR=os.path.join(harness.LOG_DIR, "j-acd")).start()
+        self.daemon.wait_log(r"adopted after resync")
+        self.daemon.wait_log(r"keeps its place")
+        acd.login(agent)
+        self.daemon.wait_log(r"answered by agent=")
+        out, _ = caller.communicate(timeout=30)
+        self.assertEqual(caller.returncode, 0, out)
+        acd.wait_calls(1, campaign_id=cid)
+        row = cdrs(cid)[0]
+        self.assertEqual((int(row[1]), row[2]), (agent, "ANSWERED"))
+        self.assertGreaterEqual(int(row[4]), 2, "the wait counts from before the restart")
+
     def test_recording_and_cdr_of_an_answered_call(self):
         cid, did, (agent,) = self.setup_campaign(1, ring_ms=500, wrapup_time=0)
         self.call(did, talk_ms=3000)
