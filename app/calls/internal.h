@@ -49,7 +49,7 @@ struct call {
 	/* For the ring latency: StasisStart handled, answer sent, answered
 	 * (uv_hrtime() nanoseconds). */
 	uint64_t entered_ns, answer_sent_ns, answered_ns;
-	unsigned refs;        /* the registry's, plus one per request */
+	unsigned refs; /* the registry's, plus one per request */
 	/* In a queue. */
 	struct campaign *campaign;
 	int32_t priority;
