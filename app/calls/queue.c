@@ -802,6 +802,8 @@ static void announce(struct call *call)
 		 call->channel_id, call->playback_id, position_of(calls, call),
 		 minutes ? minutes : 1);
 	calls__request(call, "POST", path, NULL, on_announced);
+	log_info("call=%s announced position=%u wait_min=%u", call->channel_id,
+		 position_of(calls, call), minutes ? minutes : 1);
 	call->next_announce_ms =
 	    now_ms(calls) + call->campaign->announce_s * 1000ull;
 }

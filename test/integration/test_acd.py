@@ -171,6 +171,43 @@ class AcdTest(unittest.TestCase):
         acd.wait_calls(1, campaign_id=cid)
         self.assertEqual(int(cdrs(cid)[0][1]), agent)
 
+    def test_other_strategies_share_calls(self):
+        # Sequential calls with no wrap-up: the three strategies that look
+        # at history alternate; the random ones spread over the members.
+        for strategy, alternate in (("leastrecent", True), ("fewestcalls", True),
+                                    ("longest_idle", True), ("random", False),
+                                    ("wrandom", False)):
+            with self.subTest(strategy=strategy):
+                cid, did, agents = self.setup_campaign(2, strategy=strategy,
+                                                       wrapup_time=0)
+                for _ in range(4):
+                    self.call(did, talk_ms=800)
+                    acd.wait_stable(agents)
+                acd.wait_calls(4, campaign_id=cid)
+                order = [int(r[1]) for r in cdrs(cid)]
+                self.assertTrue(set(order) <= set(agents), order)
+                if alternate:
+                    self.assertEqual(order, [order[0], order[1]] * 2, order)
+                    self.assertNotEqual(order[0], order[1], order)
+                for p in self.phones:
+                    p.stop()
+                self.phones = []
+                for a in agents:
+                    acd.login(a, "logout")
+
+    def test_announcements_and_max_wait(self):
+        cid, did, (agent,) = self.setup_campaign(1, announce_frequency=1,
+                                                 max_wait_time=4)
+        acd.login(agent, "pause", "lunch")
+        self.daemon.wait_log(rf"agent={agent} available --pause--> paused")
+        # Nobody can answer: a position announcement after a second, then the
+        # campaign's maximum wait sends the caller to the prompt.
+        self.call(did, scenario="uac-expect-bye.xml")
+        self.assertGreaterEqual(self.daemon.count(r"announced position=1"), 1)
+        self.daemon.wait_log(r"waited the campaign's maximum")
+        acd.wait_calls(1, campaign_id=cid)
+        self.assertEqual(acd.agent_state(agent), ["paused", "lunch"])
+
     def test_queued_caller_keeps_place_across_restart(self):
         cid, did, (agent,) = self.setup_campaign(1, wrapup_time=0)
         acd.login(agent, "pause", "break")
