@@ -5,6 +5,7 @@
 
 #include "calls/internal.h"
 #include "util/log.h"
+#include "util/rand.h"
 
 /* Named caps: overflow hops from one campaign to the next, waiting callers
  * looked at per campaign in one dispatch, and candidates recorded. */
@@ -15,11 +16,6 @@
 static uint64_t now_ms(const struct calls *calls)
 {
 	return uv_now(calls->loop);
-}
-
-static uint64_t random_u64(void)
-{
-	return ((uint64_t)rand() << 32) ^ (uint64_t)rand() ^ uv_hrtime();
 }
 
 /* Best-effort writes of the queue's durable mirror: a lost row is logged;
@@ -493,7 +489,7 @@ static void offer_call(struct call *call)
 	d.max_candidates = CALLS_MAX_CANDIDATES;
 	chosen = acd_choose(acd, n, &call->campaign->acd, &caller, cdr_now_us(),
 			    call->campaign->retry_delay_s * 1000000ll,
-			    random_u64(), &d);
+			    rand_u64(), &d);
 	if (chosen <= 0)
 		return;
 	record_decision(call, &d);

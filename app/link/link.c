@@ -4,13 +4,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <curl/curl.h>
 
 #include "ari/events.h"
 #include "util/backoff.h"
 #include "util/log.h"
+#include "util/rand.h"
 
 /* Cap on the event preview written to the log for a garbled event. */
 #define LINK_LOG_PREVIEW 120
@@ -41,15 +41,6 @@ struct resync {
 	json_t *channels;
 	json_t *bridges;
 };
-
-static uint32_t random_u32(void)
-{
-	uint32_t r = 0;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
-		r = (uint32_t)uv_hrtime();
-	return r;
-}
 
 static bool filter_matches(const json_t *allowed);
 static void set_event_filter(struct link *link);
@@ -123,7 +114,14 @@ static void resync_start(struct link *link)
 {
 	struct resync *rs = calloc(1, sizeof(*rs));
 	char path[256];
-	int r = 0;
+	const struct {
+		const char *path;
+		ari_rest_cb cb;
+	} gets[] = {
+	    {path, on_app},
+	    {"/channels", on_channels},
+	    {"/bridges", on_bridges},
+	};
 
 	if (!rs) {
 		log_error("ARI resync: out of memory");
@@ -131,19 +129,18 @@ static void resync_start(struct link *link)
 	}
 	rs->link = link;
 	rs->generation = link->generation;
+	snprintf(path, sizeof(path), "/applications/%s", link->app);
 	/* Count all three first: a reply can only come from the loop, never
 	 * from inside ari_rest_request(), so the join cannot finish early. */
 	rs->pending = 3;
-	snprintf(path, sizeof(path), "/applications/%s", link->app);
-	if (ari_rest_request(link->rest, "GET", path, NULL, on_app, rs) < 0)
-		r = -1, rs->pending--, rs->error = -EIO;
-	if (ari_rest_request(link->rest, "GET", "/channels", NULL, on_channels,
-			     rs) < 0)
-		r = -1, rs->pending--, rs->error = -EIO;
-	if (ari_rest_request(link->rest, "GET", "/bridges", NULL, on_bridges,
-			     rs) < 0)
-		r = -1, rs->pending--, rs->error = -EIO;
-	if (r < 0 && rs->pending == 0)
+	for (size_t i = 0; i < 3; i++) {
+		if (ari_rest_request(link->rest, "GET", gets[i].path, NULL,
+				     gets[i].cb, rs) < 0) {
+			rs->error = -EIO;
+			rs->pending--;
+		}
+	}
+	if (rs->pending == 0)
 		resync_finish(rs);
 }
 
@@ -159,7 +156,7 @@ static void retry_now(uv_timer_t *timer)
 
 static void schedule_retry(struct link *link)
 {
-	uint32_t delay = backoff_next(&link->backoff, random_u32());
+	uint32_t delay = backoff_next(&link->backoff, (uint32_t)rand_u64());
 
 	log_info("ARI reconnect in %ums attempt=%u", delay,
 		 link->backoff.attempt);

@@ -10,6 +10,7 @@
 
 #include "util/backoff.h"
 #include "util/log.h"
+#include "util/rand.h"
 
 enum query_kind {
 	QUERY_PARAMS,
@@ -97,7 +98,6 @@ struct db_pool {
 	 * callback from inside the call that queued the work. */
 	uv_timer_t kick;
 	unsigned handles; /* open uv handles: the pool is freed at zero */
-	uint64_t rng;
 	bool closing;
 	db_state_cb state_cb;
 	void *state_userdata;
@@ -140,20 +140,6 @@ static void on_notice(void *arg, const char *message)
 {
 	log_debug("db: server notice: %.*s", (int)strcspn(message, "\n"),
 		  message);
-}
-
-/* The jitter that spreads the reconnects of many daemons apart after a
- * server restart; xorshift64 is enough since nobody gains from predicting
- * it. */
-static uint32_t pool_random(struct db_pool *pool)
-{
-	uint64_t x = pool->rng;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	pool->rng = x;
-	return (uint32_t)(x >> 32);
 }
 
 static void pool_report_state(struct db_pool *pool)
@@ -273,7 +259,7 @@ static int conn_rewatch(struct db_conn *c, int events)
 
 static void conn_schedule(struct db_conn *c)
 {
-	uint32_t delay_ms = backoff_next(&c->backoff, pool_random(c->pool));
+	uint32_t delay_ms = backoff_next(&c->backoff, (uint32_t)rand_u64());
 
 	uv_timer_start(&c->timer, on_timer, delay_ms, 0);
 }
@@ -726,7 +712,6 @@ int db_pool_new(uv_loop_t *loop, const struct db_pool_config *cfg,
 		free(pool);
 		return r;
 	}
-	pool->rng = (uv_hrtime() ^ (uintptr_t)pool) | 1;
 	uv_timer_init(loop, &pool->kick);
 	pool->kick.data = pool;
 	pool->handles++;
