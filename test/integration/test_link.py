@@ -54,6 +54,22 @@ class LinkTest(unittest.TestCase):
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         self.daemon.wait_log(r"call=\S+ ended")
 
+    def test_a_new_process_takes_over_without_a_gap(self):
+        # Make-before-break across processes: the new one connects while the
+        # old one still holds the application; Asterisk tells the old one
+        # (ApplicationReplaced), which hands over and exits cleanly.
+        old = self.daemon
+        self.daemon = harness.Daemon().start()
+        self.daemon.wait_log(r"ARI resync done")
+        old.wait_log(r"replaced by another connection")
+        old.wait_log(r"handing over")
+        harness.wait_for(lambda: not old.alive(), 10, what="the old process gone")
+        self.assertEqual(old.stop(), 0, old.log_path)
+        self.assertTrue(harness.app_registered())
+        res = harness.sipp("uac-expect-bye.xml", "-s", "5002")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.daemon.wait_log(r"call=\S+ ended")
+
     def test_calls_left_in_stasis_are_adopted_after_restart(self):
         # The first owner plays ten seconds of silence and is stopped in the
         # middle: the channel stays in Stasis with nobody listening.
