@@ -117,17 +117,19 @@ static void on_orphan_gone(const struct ari_response *resp, void *userdata)
 {
 	if (resp->error < 0 && resp->error != -ENOENT &&
 	    resp->error != -ECANCELED)
-		log_warning("orphan hangup failed error=%s, ignoring",
-			    strerror(-resp->error));
+		log_warning("orphan %s not removed error=%s, ignoring",
+			    (const char *)userdata, strerror(-resp->error));
 }
 
-static void hang_up_orphan(struct calls *calls, const char *id)
+/* Deletes a channel or bridge of ours that nothing owns any more; kind is
+ * "channels" or "bridges" (a static string). */
+static void delete_orphan(struct calls *calls, const char *kind, const char *id)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), "/channels/%s", id);
+	snprintf(path, sizeof(path), "/%s/%s", kind, id);
 	ari_rest_request(calls->rest, "DELETE", path, NULL, on_orphan_gone,
-			 NULL);
+			 (void *)kind);
 }
 
 /* Channels in our application that we do not know: calls that entered
@@ -149,7 +151,7 @@ static void adopt_unknown(struct calls *calls, const json_t *channel_ids,
 			/* An agent leg of an earlier process: its call is
 			 * being re-queued, so the leg goes. */
 			log_notice("leg=%s orphaned, hanging up", id);
-			hang_up_orphan(calls, id);
+			delete_orphan(calls, "channels", id);
 			continue;
 		}
 		ch = find_channel(channels, id);
@@ -175,7 +177,6 @@ static bool bridge_owned(struct calls *calls, const char *id)
 /* Bridges we created and no call owns any more. */
 static void destroy_orphan_bridges(struct calls *calls, const json_t *bridges)
 {
-	char path[256];
 	size_t i;
 	json_t *b;
 
@@ -186,9 +187,7 @@ static void destroy_orphan_bridges(struct calls *calls, const json_t *bridges)
 		if (!id || !ids_is_ours(id, NULL) || bridge_owned(calls, id))
 			continue;
 		log_notice("bridge=%s orphaned, destroying", id);
-		snprintf(path, sizeof(path), "/bridges/%s", id);
-		ari_rest_request(calls->rest, "DELETE", path, NULL,
-				 on_orphan_gone, NULL);
+		delete_orphan(calls, "bridges", id);
 	}
 }
 
