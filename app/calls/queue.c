@@ -264,6 +264,20 @@ static unsigned declined_count(const struct call *call)
 						    : CALLS_MAX_DECLINED;
 }
 
+/* What an unanswered offer does to the agent: a ring-out counts towards the
+ * campaign's auto-pause; busy or unreachable is not the agent's doing. */
+static enum agents_input offer_outcome(const struct campaign *c,
+				       const struct agent *agent,
+				       bool no_answer)
+{
+	if (!no_answer)
+		return AGENTS_INPUT_CANCEL;
+	if (c && c->max_no_answer &&
+	    agent->no_answer_streak >= c->max_no_answer)
+		return AGENTS_INPUT_NO_ANSWER_MAX;
+	return AGENTS_INPUT_NO_ANSWER;
+}
+
 static void leg_failed(struct leg *leg, const char *status)
 {
 	struct call *call = leg->call;
@@ -286,12 +300,7 @@ static void leg_failed(struct leg *leg, const char *status)
 	if (call->state == CALL_STATE_QUEUED && call->nlegs == 0)
 		call->next_offer_ms = now_ms(call->calls) +
 				      call->campaign->retry_delay_s * 1000ull;
-	settle(leg,
-	       no_answer && call->campaign && call->campaign->max_no_answer &&
-		       agent->no_answer_streak >= call->campaign->max_no_answer
-		   ? AGENTS_INPUT_NO_ANSWER_MAX
-	       : no_answer ? AGENTS_INPUT_NO_ANSWER
-			   : AGENTS_INPUT_CANCEL);
+	settle(leg, offer_outcome(call->campaign, agent, no_answer));
 }
 
 static void on_dialed(const struct ari_response *resp, void *userdata)
