@@ -24,6 +24,7 @@ struct agents {
 	struct acd_agent *acd;
 	uint32_t count, capacity;
 	struct strmap *by_sip;
+	struct strmap *by_id; /* decimal id -> agent: loads look up every row */
 	uv_timer_t sweep;
 	unsigned sweeps;
 	bool polling;
@@ -141,11 +142,10 @@ int agents_request(struct agents *agents, struct agent *agent,
 
 struct agent *agents_by_id(const struct agents *agents, int64_t id)
 {
-	for (uint32_t i = 0; i < agents->count; i++) {
-		if (agents->list[i]->id == id)
-			return agents->list[i];
-	}
-	return NULL;
+	char key[24];
+
+	snprintf(key, sizeof(key), "%lld", (long long)id);
+	return strmap_get(agents->by_id, key);
 }
 
 struct agent *agents_by_sip(const struct agents *agents, const char *username)
@@ -244,6 +244,7 @@ static int add_row(struct agents *agents, const PGresult *res, int row)
 	    PQgetisnull(res, row, 5) ? NULL : PQgetvalue(res, row, 5);
 	struct agent *agent = agents_by_id(agents, id);
 	struct acd_agent *acd;
+	char key[24];
 	int r;
 
 	if (agent) {
@@ -259,6 +260,11 @@ static int add_row(struct agents *agents, const PGresult *res, int row)
 	agent = calloc(1, sizeof(*agent));
 	if (!agent)
 		return -ENOMEM;
+	snprintf(key, sizeof(key), "%lld", (long long)id);
+	if (strmap_put(agents->by_id, key, agent) < 0) {
+		free(agent);
+		return -ENOMEM;
+	}
 	agent->id = id;
 	agent->index = agents->count;
 	agent->name = strdup(PQgetvalue(res, row, 1));
@@ -382,7 +388,10 @@ int agents_new(uv_loop_t *loop, struct db_pool *db, agents_changed_cb changed,
 	if (!agents)
 		return -ENOMEM;
 	agents->by_sip = strmap_new();
-	if (!agents->by_sip) {
+	agents->by_id = strmap_new();
+	if (!agents->by_sip || !agents->by_id) {
+		strmap_free(agents->by_sip);
+		strmap_free(agents->by_id);
 		free(agents);
 		return -ENOMEM;
 	}
@@ -413,6 +422,7 @@ static void on_sweep_closed(uv_handle_t *handle)
 	free(agents->list);
 	free(agents->acd);
 	strmap_free(agents->by_sip);
+	strmap_free(agents->by_id);
 	free(agents);
 }
 

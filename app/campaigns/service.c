@@ -18,6 +18,7 @@ struct campaigns {
 	struct agents *agents;
 	struct campaign **list;
 	uint32_t count;
+	struct strmap *by_id;  /* decimal id -> campaign */
 	struct strmap *dids;   /* number -> campaign */
 	struct strmap *skills; /* name -> id + 1 */
 	uint16_t nskills;
@@ -39,11 +40,10 @@ static const char dids_sql[] =
 
 struct campaign *campaigns_by_id(const struct campaigns *campaigns, int64_t id)
 {
-	for (uint32_t i = 0; i < campaigns->count; i++) {
-		if (campaigns->list[i]->id == id)
-			return campaigns->list[i];
-	}
-	return NULL;
+	char key[24];
+
+	snprintf(key, sizeof(key), "%lld", (long long)id);
+	return strmap_get(campaigns->by_id, key);
 }
 
 static struct campaign *by_name(const struct campaigns *campaigns,
@@ -133,31 +133,44 @@ static unsigned uval(const PGresult *res, int row, int col)
 	return (unsigned)strtoul(PQgetvalue(res, row, col), NULL, 10);
 }
 
+/* A campaign seen for the first time; it keeps its address for good. */
+static int campaign_add(struct campaigns *campaigns, int64_t id,
+			struct campaign **ret_c)
+{
+	struct campaign **list;
+	struct campaign *c;
+	char key[24];
+
+	if (campaigns->count >= CAMPAIGNS_MAX)
+		return -E2BIG;
+	list = realloc(campaigns->list, (campaigns->count + 1) * sizeof(*list));
+	if (!list)
+		return -ENOMEM;
+	campaigns->list = list;
+	c = calloc(1, sizeof(*c));
+	snprintf(key, sizeof(key), "%lld", (long long)id);
+	if (!c || strmap_put(campaigns->by_id, key, c) < 0) {
+		free(c);
+		return -ENOMEM;
+	}
+	campaigns->list[campaigns->count++] = c;
+	c->id = id;
+	c->acd.id = id;
+	c->acd.rr_last = UINT32_MAX;
+	*ret_c = c;
+	return 0;
+}
+
 static int campaign_row(struct campaigns *campaigns, const PGresult *res,
 			int row)
 {
 	int64_t id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
 	struct campaign *c = campaigns_by_id(campaigns, id);
-	bool fresh = !c;
 
-	if (fresh) {
-		struct campaign **list;
-		if (campaigns->count >= CAMPAIGNS_MAX)
-			return -E2BIG;
-		list = realloc(campaigns->list,
-			       (campaigns->count + 1) * sizeof(*list));
-		c = calloc(1, sizeof(*c));
-		if (!list || !c) {
-			free(c);
-			if (list)
-				campaigns->list = list;
-			return -ENOMEM;
-		}
-		campaigns->list = list;
-		campaigns->list[campaigns->count++] = c;
-		c->id = id;
-		c->acd.id = id;
-		c->acd.rr_last = UINT32_MAX;
+	if (!c) {
+		int r = campaign_add(campaigns, id, &c);
+		if (r < 0)
+			return r;
 	}
 	free(c->name);
 	free(c->moh_class);
@@ -309,9 +322,10 @@ int campaigns_new(struct db_pool *db, struct agents *agents,
 		return -ENOMEM;
 	campaigns->db = db;
 	campaigns->agents = agents;
+	campaigns->by_id = strmap_new();
 	campaigns->dids = strmap_new();
 	campaigns->skills = strmap_new();
-	if (!campaigns->dids || !campaigns->skills) {
+	if (!campaigns->by_id || !campaigns->dids || !campaigns->skills) {
 		campaigns_free(campaigns);
 		return -ENOMEM;
 	}
@@ -330,6 +344,7 @@ void campaigns_free(struct campaigns *campaigns)
 		free(campaigns->list[i]);
 	}
 	free(campaigns->list);
+	strmap_free(campaigns->by_id);
 	strmap_free(campaigns->dids);
 	strmap_free(campaigns->skills);
 	free(campaigns);
