@@ -97,28 +97,30 @@ class CdrTest(unittest.TestCase):
         self.assertEqual(second[8:10], ["ANSWERED", "caller"])
         self.assertEqual(int(second[7]), 0)
 
-    def test_postgres_down_during_20_calls(self):
+    def calls_while_database_down(self, number, calls, rate):
         harness.pg_stop()
         self.daemon.wait_log(r"database connections up=0", timeout=10)
-        res = harness.sipp("uac-hangup.xml", "-s", "5002", "-d", "100",
-                           "-r", "4", calls=20, timeout=90)
+        res = harness.sipp("uac-hangup.xml", "-s", number, "-d", "100",
+                           "-r", str(rate), calls=calls, timeout=90)
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
-        self.daemon.wait_log(r"call=\S+ ended", count=20, timeout=30)
+        self.daemon.wait_log(r"call=\S+ ended", count=calls, timeout=30)
+
+    def wait_ended_rows(self, n, what):
+        def done():
+            rows = cdr_rows()
+            return len(rows) == n and all(r[5] == "t" for r in rows)
+        harness.wait_for(done, 30, what=what)
+
+    def test_postgres_down_during_20_calls(self):
+        self.calls_while_database_down("5002", 20, 4)
         harness.pg_start()
-        harness.wait_for(lambda: len(cdr_rows()) == 20 and
-                         all(r[5] == "t" for r in cdr_rows()), 30,
-                         what="20 ended CDRs after the database returned")
+        self.wait_ended_rows(20, "20 ended CDRs after the database returned")
         ids = [r[0] for r in cdr_rows()]
         self.assertEqual(len(ids), len(set(ids)))
         self.assertEqual(harness.sql("SELECT count(*) FROM calls")[0][0], "20")
 
     def test_sigkill_with_journaled_writes_pending(self):
-        harness.pg_stop()
-        self.daemon.wait_log(r"database connections up=0", timeout=10)
-        res = harness.sipp("uac-hangup.xml", "-s", "5003", "-d", "100",
-                           "-r", "5", calls=5, timeout=60)
-        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
-        self.daemon.wait_log(r"call=\S+ ended", count=5, timeout=30)
+        self.calls_while_database_down("5003", 5, 5)
         time.sleep(0.5)  # let the last fsync land; nothing else waits for it
         self.daemon.proc.send_signal(signal.SIGKILL)
         self.daemon.proc.wait()
@@ -126,9 +128,7 @@ class CdrTest(unittest.TestCase):
         harness.pg_start()
         self.start_daemon()
         self.daemon.wait_log(r"CDR journal holds records=\d+ to replay")
-        harness.wait_for(lambda: len(cdr_rows()) == 5 and
-                         all(r[5] == "t" for r in cdr_rows()), 30,
-                         what="5 ended CDRs after the restart")
+        self.wait_ended_rows(5, "5 ended CDRs after the restart")
         self.assertEqual(harness.sql("SELECT count(DISTINCT call_id), count(*) FROM calls")[0],
                          ["5", "5"])
 
