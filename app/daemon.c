@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "agents/agents.h"
+#include "api/api.h"
 #include "calls/calls.h"
 #include "campaigns/campaigns.h"
 #include "cdr/cdr.h"
@@ -33,6 +34,7 @@ struct daemon {
 	bool loading;
 	struct link *link;
 	struct calls *calls;
+	struct api *api;
 	/* A one-shot command's time limit; for `run`, how long ARI waits for
 	 * the first configuration load. */
 	uv_timer_t deadline;
@@ -41,6 +43,8 @@ struct daemon {
 	bool stopping;
 	int result; /* of a one-shot command */
 	const char *migrations_dir;
+	const char *token_role; /* token create */
+	long long token_agent;
 };
 
 static void on_event(const struct ari_event *ev, void *userdata)
@@ -131,6 +135,8 @@ static void on_db_state(unsigned up, void *userdata)
 		cdr_writer_db_state(d->cdr, up);
 	if (up)
 		load_config(d);
+	if (up && d->api)
+		api_db_up(d->api);
 }
 
 static void on_agent_changed(struct agent *agent, void *userdata)
@@ -175,6 +181,35 @@ static void on_agent_notify(const char *channel, const char *payload,
 	log_warning("agent request \"%s\": unknown action, ignoring", payload);
 }
 
+static void on_agent_transition(struct agent *agent, enum acd_agent_state from,
+				enum acd_agent_state to, const char *reason,
+				void *userdata)
+{
+	struct daemon *d = userdata;
+
+	api_agent_transition(d->api, agent, from, to, reason);
+}
+
+static void on_call_event(const char *type, int64_t agent_id,
+			  int64_t campaign_id, json_t *data, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	if (d->api)
+		api_call_event(d->api, type, agent_id, campaign_id, data);
+	else
+		json_decref(data);
+}
+
+/* NOTIFY welcomedly_tokens: API tokens were created or revoked. */
+static void on_tokens_notify(const char *channel, const char *payload,
+			     void *userdata)
+{
+	struct daemon *d = userdata;
+
+	api_tokens_changed(d->api);
+}
+
 /* NOTIFY welcomedly_config: campaigns, members or agents changed. */
 static void on_config_notify(const char *channel, const char *payload,
 			     void *userdata)
@@ -197,6 +232,8 @@ static void stop(struct daemon *d)
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	api_close(d->api);
+	d->api = NULL;
 	link_close(d->link);
 	calls_close(d->calls);
 	agents_close(d->agents);
@@ -269,10 +306,36 @@ static int open_acd(struct daemon *d)
 	r = campaigns_new(d->db, d->agents, &d->campaigns);
 	if (r < 0)
 		return r;
+	agents_set_transition_cb(d->agents, on_agent_transition, d);
 	r = db_pool_listen(d->db, "welcomedly_agent", on_agent_notify, d);
+	if (r == 0)
+		r = db_pool_listen(d->db, "welcomedly_tokens", on_tokens_notify,
+				   d);
 	if (r < 0)
 		return r;
 	return db_pool_listen(d->db, "welcomedly_config", on_config_notify, d);
+}
+
+static int open_api(struct daemon *d, const struct config *cfg)
+{
+	struct api_config ac = {
+	    .listen = cfg->api_listen,
+	    .bootstrap_token = cfg->api_token,
+	};
+	struct api_deps deps = {
+	    .db = d->db,
+	    .agents = d->agents,
+	    .campaigns = d->campaigns,
+	    .calls = d->calls,
+	    .link = d->link,
+	    .cdr = d->cdr,
+	};
+	int r = api_new(&d->loop, &ac, &deps, &d->api);
+
+	if (r < 0)
+		log_error("API cannot listen on %s error=%s", cfg->api_listen,
+			  strerror(-r));
+	return r;
 }
 
 static int start(struct daemon *d, const struct config *cfg)
@@ -310,6 +373,10 @@ static int start(struct daemon *d, const struct config *cfg)
 	deps.agents = d->agents;
 	deps.campaigns = d->campaigns;
 	r = calls_new(&d->loop, &deps, &cc, &d->calls);
+	if (r < 0)
+		return r;
+	calls_set_event_cb(d->calls, on_call_event, d);
+	r = open_api(d, cfg);
 	if (r < 0)
 		return r;
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
@@ -410,35 +477,117 @@ static void on_migrate_timeout(uv_timer_t *timer)
 	stop(d);
 }
 
-int daemon_migrate(const struct config *cfg)
+/* A command that needs one database connection and then stops: on_up
+ * runs when the connection is there (d->result is 1 until then). */
+static int run_oneshot(struct daemon *d, const struct config *cfg,
+		       db_state_cb on_up)
 {
-	struct daemon d = {0};
 	int r;
 
 	if (!*cfg->database_url) {
-		log_error("migrate needs DATABASE_URL");
+		log_error("this command needs DATABASE_URL");
 		return -EINVAL;
 	}
-	r = daemon_init(&d);
+	r = daemon_init(d);
 	if (r < 0)
 		return r;
-	d.migrations_dir = cfg->migrations_dir;
-	d.result = 1; /* waiting for a connection */
-	uv_timer_init(&d.loop, &d.deadline);
-	d.deadline.data = &d;
-	d.has_deadline = true;
-	uv_timer_start(&d.deadline, on_migrate_timeout, 30000, 0);
-	r = open_db(&d, cfg);
+	d->result = 1; /* waiting for a connection */
+	uv_timer_init(&d->loop, &d->deadline);
+	d->deadline.data = d;
+	d->has_deadline = true;
+	uv_timer_start(&d->deadline, on_migrate_timeout, 30000, 0);
+	r = open_db(d, cfg);
 	if (r < 0) {
-		log_error("migrate: cannot open the database error=%s",
-			  strerror(-r));
-		d.result = r;
-		stop(&d);
+		log_error("cannot open the database error=%s", strerror(-r));
+		d->result = r;
+		stop(d);
 	} else {
-		db_pool_set_state_cb(d.db, on_migrate_db_state, &d);
-		uv_signal_start(&d.sigterm, on_signal, SIGTERM);
-		uv_signal_start(&d.sigint, on_signal, SIGINT);
+		db_pool_set_state_cb(d->db, on_up, d);
+		uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+		uv_signal_start(&d->sigint, on_signal, SIGINT);
 	}
-	r = daemon_finish(&d);
-	return d.result < 0 ? d.result : r;
+	r = daemon_finish(d);
+	return d->result < 0 ? d->result : r;
+}
+
+int daemon_migrate(const struct config *cfg)
+{
+	struct daemon d = {0};
+
+	d.migrations_dir = cfg->migrations_dir;
+	return run_oneshot(&d, cfg, on_migrate_db_state);
+}
+
+struct token_job {
+	struct daemon *d;
+	char token[65];
+};
+
+static void on_token_stored(int error, const PGresult *res, void *userdata)
+{
+	struct token_job *job = userdata;
+	struct daemon *d = job->d;
+
+	if (error < 0) {
+		log_error("token not stored: %s",
+			  res ? PQresultErrorMessage(res) : strerror(-error));
+		d->result = error;
+	} else {
+		printf("%s\n", job->token);
+		fflush(stdout);
+		d->result = 0;
+	}
+	free(job);
+	stop(d);
+}
+
+static void on_token_db_state(unsigned up, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct token_job *job;
+	char hash[65], agent[24];
+	const char *params[3] = {hash, d->token_role, NULL};
+	int r;
+
+	if (!up || d->stopping || d->result != 1)
+		return;
+	d->result = 0;
+	job = calloc(1, sizeof(*job));
+	if (!job || api_token_generate(job->token) < 0 ||
+	    api_token_hash(job->token, hash) < 0) {
+		free(job);
+		d->result = -EIO;
+		stop(d);
+		return;
+	}
+	job->d = d;
+	if (d->token_agent > 0) {
+		snprintf(agent, sizeof(agent), "%lld", d->token_agent);
+		params[2] = agent;
+	}
+	r = db_pool_query(d->db,
+			  "INSERT INTO api_tokens (token_hash, role, agent_id) "
+			  "VALUES ($1, $2, $3)",
+			  3, params, on_token_stored, job);
+	if (r < 0)
+		on_token_stored(r, NULL, job);
+}
+
+int daemon_token_create(const struct config *cfg, const char *role,
+			long long agent_id)
+{
+	struct daemon d = {0};
+
+	if (strcmp(role, "admin") != 0 && strcmp(role, "supervisor") != 0 &&
+	    strcmp(role, "agent") != 0) {
+		log_error("token role must be admin, supervisor or agent");
+		return -EINVAL;
+	}
+	if ((strcmp(role, "agent") == 0) != (agent_id > 0)) {
+		log_error("an agent token names its agent, and only it does");
+		return -EINVAL;
+	}
+	d.token_role = role;
+	d.token_agent = agent_id;
+	return run_oneshot(&d, cfg, on_token_db_state);
 }

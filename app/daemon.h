@@ -12,4 +12,10 @@ int daemon_run(const struct config *cfg);
  * Returns 0 or a negative errno (the reason is logged). */
 int daemon_migrate(const struct config *cfg);
 
+/* Makes an API token with role ("admin", "supervisor", or "agent" with
+ * agent_id > 0), stores its hash and prints the token on stdout. Returns 0
+ * or a negative errno. */
+int daemon_token_create(const struct config *cfg, const char *role,
+			long long agent_id);
+
 #endif /* APP_DAEMON_H */

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "calls/calls.h"
+#include "api/api.h"
 #include "daemon.h"
 #include "link/link.h"
 #include "util/log.h"
@@ -29,6 +30,11 @@ static void usage(FILE *out)
 	    "  run        the default\n"
 	    "  migrate    apply the SQL migrations in MIGRATIONS_DIR to "
 	    "DATABASE_URL\n"
+	    "  token create [admin|supervisor|agent AGENT_ID]\n"
+	    "             make an API token (admin by default), store its "
+	    "hash,\n"
+	    "             print it once\n"
+	    "  routes     print the API's routes: METHOD PATH ROLE\n"
 	    "\n");
 	config_print_help(out);
 }
@@ -55,12 +61,22 @@ static int parse_args(int argc, char **argv, const char **ret_command)
 			return -EINVAL;
 		}
 	}
-	if (optind < argc - 1) {
-		fprintf(stderr, "welcomedlyd: too many arguments\n");
+	*ret_command = optind < argc ? argv[optind] : "run";
+	return optind;
+}
+
+/* welcomedlyd token create [ROLE [AGENT_ID]] */
+static int token_command(const struct config *cfg, int argc, char **argv)
+{
+	const char *role = argc > 1 ? argv[1] : "admin";
+	long long agent = argc > 2 ? strtoll(argv[2], NULL, 10) : 0;
+
+	if (argc < 1 || strcmp(argv[0], "create") != 0 || argc > 3) {
+		fprintf(stderr, "usage: welcomedlyd token create "
+				"[admin|supervisor|agent AGENT_ID]\n");
 		return -EINVAL;
 	}
-	*ret_command = optind < argc ? argv[optind] : "run";
-	return 0;
+	return daemon_token_create(cfg, role, agent);
 }
 
 int main(int argc, char **argv)
@@ -71,8 +87,18 @@ int main(int argc, char **argv)
 	char err[256] = "";
 	int r;
 
-	if (parse_args(argc, argv, &command) < 0)
+	int first = parse_args(argc, argv, &command);
+
+	if (first < 0)
 		return 2;
+	if (strcmp(command, "routes") == 0) {
+		api_print_routes(stdout);
+		return EXIT_SUCCESS;
+	}
+	if (strcmp(command, "token") != 0 && first < argc - 1) {
+		fprintf(stderr, "welcomedlyd: too many arguments\n");
+		return 2;
+	}
 	r = config_load(&cfg, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "welcomedlyd: %s\n", *err ? err : strerror(-r));
@@ -85,6 +111,8 @@ int main(int argc, char **argv)
 		r = daemon_run(&cfg);
 	} else if (strcmp(command, "migrate") == 0) {
 		r = daemon_migrate(&cfg);
+	} else if (strcmp(command, "token") == 0) {
+		r = token_command(&cfg, argc - first - 1, argv + first + 1);
 	} else {
 		fprintf(stderr, "welcomedlyd: unknown command '%s'\n", command);
 		r = -EINVAL;

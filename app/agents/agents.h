@@ -20,6 +20,8 @@ struct agent {
 	char *reason;       /* why paused, or NULL */
 	char *call_id;      /* the call ringing or connected, or NULL */
 	unsigned no_answer_streak;
+	unsigned generation;         /* of the last load that found it */
+	bool gone;                   /* deleted from the database */
 	uint64_t wrapup_deadline_ms; /* loop time, while in wrap-up */
 	/* A request made while busy, applied when wrap-up ends. */
 	bool has_pending;
@@ -30,6 +32,13 @@ struct agent {
 /* Called after every change of an agent's state, so that the dispatcher
  * can offer waiting calls. */
 typedef void (*agents_changed_cb)(struct agent *agent, void *userdata);
+
+/* Called on every change of state (from != to), before changed; reason is
+ * borrowed (NULL unless paused). For the event feed. */
+typedef void (*agents_transition_cb)(struct agent *agent,
+				     enum acd_agent_state from,
+				     enum acd_agent_state to,
+				     const char *reason, void *userdata);
 
 /* Creates the registry; db is borrowed and may be NULL (states are then not
  * persisted). Returns 0 or a negative errno. */
@@ -84,6 +93,13 @@ int agents_set_skill(struct agents *agents, struct agent *agent, uint16_t skill,
 
 /* Stores which call the agent is busy with (copied; NULL clears). */
 void agents_set_call(struct agent *agent, const char *call_id);
+
+void agents_set_transition_cb(struct agents *agents, agents_transition_cb cb,
+			      void *userdata);
+
+/* The agent's current state. */
+enum acd_agent_state agents_state(const struct agents *agents,
+				  const struct agent *agent);
 
 /* Frees the registry after its timer closed; the loop must run. */
 void agents_close(struct agents *agents);

@@ -27,6 +27,9 @@ struct agents {
 	struct strmap *by_id; /* decimal id -> agent: loads look up every row */
 	uv_timer_t sweep;
 	unsigned sweeps;
+	unsigned generation; /* of the last load: rows seen carry it */
+	agents_transition_cb transition;
+	void *transition_data;
 	bool polling;
 };
 
@@ -115,11 +118,27 @@ int agents_input(struct agents *agents, struct agent *agent,
 		 agent->reason ? agent->reason : "");
 	if (from != acd->state)
 		persist(agents, agent, from, acd->state);
+	if (from != acd->state && agents->transition)
+		agents->transition(agent, from, acd->state, agent->reason,
+				   agents->transition_data);
 	if (acd->state == ACD_AGENT_AVAILABLE && agent->has_pending)
 		apply_pending(agents, agent);
 	else if (agents->changed)
 		agents->changed(agent, agents->userdata);
 	return acd->state;
+}
+
+void agents_set_transition_cb(struct agents *agents, agents_transition_cb cb,
+			      void *userdata)
+{
+	agents->transition = cb;
+	agents->transition_data = userdata;
+}
+
+enum acd_agent_state agents_state(const struct agents *agents,
+				  const struct agent *agent)
+{
+	return agents->acd[agent->index].state;
 }
 
 int agents_request(struct agents *agents, struct agent *agent,
@@ -248,6 +267,9 @@ static int add_row(struct agents *agents, const PGresult *res, int row)
 	int r;
 
 	if (agent) {
+		agent->generation = agents->generation;
+		if (strcmp(agent->name, PQgetvalue(res, row, 1)) != 0)
+			set_str(&agent->name, PQgetvalue(res, row, 1));
 		if (sip && !agents_by_sip(agents, sip) &&
 		    !agent->sip_username) {
 			set_str(&agent->sip_username, sip);
@@ -266,6 +288,7 @@ static int add_row(struct agents *agents, const PGresult *res, int row)
 		return -ENOMEM;
 	}
 	agent->id = id;
+	agent->generation = agents->generation;
 	agent->index = agents->count;
 	agent->name = strdup(PQgetvalue(res, row, 1));
 	agent->sip_username = sip ? strdup(sip) : NULL;
@@ -288,13 +311,41 @@ struct load {
 	void *userdata;
 };
 
+/* An agent deleted from the database leaves the registry's maps and goes
+ * offline; its slot stays (indexes are stable) but nothing finds it. A
+ * call it is on ends normally. */
+static void drop_gone(struct agents *agents)
+{
+	char key[24];
+
+	for (uint32_t i = 0; i < agents->count; i++) {
+		struct agent *agent = agents->list[i];
+
+		if (agent->gone || agent->generation == agents->generation)
+			continue;
+		agent->gone = true;
+		snprintf(key, sizeof(key), "%lld", (long long)agent->id);
+		strmap_remove(agents->by_id, key);
+		if (agent->sip_username &&
+		    agents_by_sip(agents, agent->sip_username) == agent)
+			strmap_remove(agents->by_sip, agent->sip_username);
+		agents->acd[i].state = ACD_AGENT_OFFLINE;
+		agents->acd[i].reachable = false;
+		log_notice("agent id=%lld deleted: dropped",
+			   (long long)agent->id);
+	}
+}
+
 static void on_loaded(int error, const PGresult *res, void *userdata)
 {
 	struct load *load = userdata;
 	int r = error;
 
+	load->agents->generation++;
 	for (int i = 0; r == 0 && i < PQntuples(res); i++)
 		r = add_row(load->agents, res, i);
+	if (r == 0 && PQntuples(res) < AGENTS_MAX)
+		drop_gone(load->agents);
 	if (r == 0)
 		log_info("agents loaded count=%u", load->agents->count);
 	load->cb(r, load->userdata);

@@ -54,6 +54,58 @@ size_t calls_count(const struct calls *calls);
 /* Number of calls handled since start (for tests and metrics). */
 unsigned long calls_handled(const struct calls *calls);
 
+/*
+ * What happens to calls, for the live event feed: type is "call.queued",
+ * "call.offered", "call.answered" or "call.ended"; agent_id and
+ * campaign_id are 0 when none; data is the event's object (stolen).
+ */
+typedef void (*calls_event_cb)(const char *type, int64_t agent_id,
+			       int64_t campaign_id, json_t *data,
+			       void *userdata);
+void calls_set_event_cb(struct calls *calls, calls_event_cb cb, void *userdata);
+
+/* The live calls as a JSON array of objects (new reference; NULL when out
+ * of memory); agent_id other than 0 keeps only that agent's calls. */
+json_t *calls_list_json(struct calls *calls, int64_t agent_id);
+/* One live call by its call id, or NULL. */
+json_t *calls_get_json(struct calls *calls, const char *call_id);
+/* Hangs up a live call (every leg). Returns 0 or -ENOENT. */
+int calls_hangup(struct calls *calls, const char *call_id);
+/*
+ * Blind transfer: the caller leaves Stasis for the dialplan at
+ * context,exten,1 (the agent's leg is hung up and the agent goes to
+ * wrap-up). Only calls talking to an agent can be transferred. Returns 0,
+ * -ENOENT (no such call) or -EBUSY (not talking).
+ */
+int calls_transfer(struct calls *calls, const char *call_id,
+		   const char *context, const char *exten);
+struct agent;
+struct campaign;
+
+/* An outbound call to place; all borrowed for the call only. */
+struct calls_outbound {
+	struct agent *agent;	   /* available, with a phone */
+	struct campaign *campaign; /* its ring time and wrap-up apply */
+	const char *number;	   /* E.164, checked by the caller */
+	const char *endpoint;	   /* dial string, e.g. PJSIP/+1555@trunk */
+	const char *caller_id;	   /* NULL: the trunk's */
+	int64_t lead_id;	   /* 0: none */
+};
+
+/*
+ * Places an outbound call: the agent's phone rings first; once answered
+ * the customer is dialed, then both are bridged and recorded. Writes the
+ * call id into ret_call_id. Returns 0 (progress is reported through the
+ * event callback and the CDR), -EINVAL (agent without a phone) or
+ * -ENOMEM.
+ */
+int calls_originate(struct calls *calls, const struct calls_outbound *req,
+		    char *ret_call_id, size_t size);
+
+/* Callers waiting in campaign_id's queue now, and the longest wait. */
+void calls_queue_numbers(struct calls *calls, int64_t campaign_id,
+			 unsigned *ret_waiting, unsigned *ret_longest_s);
+
 /* Forgets every call without touching Asterisk (the calls stay in Stasis
  * for the next process to adopt) and frees the registry once its timer has
  * closed; the loop must run. NULL is a no-op. */

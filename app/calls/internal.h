@@ -58,8 +58,9 @@ struct call {
 	uint64_t next_announce_ms; /* 0: no announcements */
 	uint64_t max_wait_ms;      /* 0: no limit */
 	bool announcing;
-	bool adopted; /* found in Stasis after a restart: its place in the
+	bool adopted;     /* found in Stasis after a restart: its place in the
 			 queue comes back from queue_entries */
+	bool transferred; /* left Stasis for the dialplan */
 	struct leg *legs[ACD_MAX_RING];
 	unsigned nlegs;
 	struct leg *winner;
@@ -76,12 +77,15 @@ struct calls {
 	struct campaigns *campaigns;
 	struct strmap *by_channel;
 	struct strmap *legs; /* by leg channel id */
+	struct strmap *outbound; /* outbound.c's calls, by both legs' ids */
 	uv_timer_t sweep;
 	char *prompt_sound;
 	char *app;
 	struct cdr_writer *cdr; /* borrowed; NULL without a database */
 	unsigned long handled;
 	bool dispatching;
+	calls_event_cb event_cb;
+	void *event_data;
 };
 
 /* service.c */
@@ -97,6 +101,28 @@ void calls__request(struct call *call, const char *method, const char *path,
 		    const json_t *body, ari_rest_cb cb);
 void calls__write_cdr(struct call *call);
 void calls__rekey(struct calls *calls, const char *old_id, const char *new_id);
+
+/* outbound.c */
+/* Handles ev when its channel is a leg of an outbound call. */
+bool calls__outbound_event(struct calls *calls, const struct ari_event *ev);
+bool calls__is_outbound(struct calls *calls, const char *channel_id);
+bool calls__outbound_owns_bridge(struct calls *calls, const char *bridge_id);
+void calls__outbound_sweep(struct calls *calls, uint64_t now);
+void calls__outbound_list(struct calls *calls, json_t *list, int64_t agent_id);
+json_t *calls__outbound_get(struct calls *calls, const char *call_id);
+int calls__outbound_hangup(struct calls *calls, const char *call_id);
+void calls__outbound_free(struct calls *calls);
+
+/* queue.c: a best-effort write (logged when lost). */
+void calls__db_write(struct calls *calls, const char *sql, int n,
+		    const char *const *params);
+
+/* view.c */
+/* RFC 3339 UTC text of Unix microseconds ("" for 0). */
+void calls__time_text(int64_t us, char *buf, size_t size);
+/* Reports an event about call (data stolen; NULL: nothing sent). */
+void calls__emit(struct call *call, const char *type, int64_t agent_id,
+		 json_t *data);
 
 /* queue.c */
 void calls__route(struct call *call);

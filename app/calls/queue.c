@@ -28,7 +28,7 @@ static void on_db_reply(int error, const PGresult *res, void *userdata)
 			    res ? PQresultErrorMessage(res) : "");
 }
 
-static void db_write(struct calls *calls, const char *sql, int n,
+void calls__db_write(struct calls *calls, const char *sql, int n,
 		     const char *const *params)
 {
 	int r;
@@ -192,13 +192,21 @@ void calls__queue_enter(struct call *call)
 	params[2] = priority;
 	params[3] = call->cdr.caller_number;
 	params[4] = call->channel_id;
-	db_write(calls,
-		 "INSERT INTO queue_entries (call_id, campaign_id, priority,"
-		 " caller_number, channel_id) VALUES ($1, $2, $3, $4, $5)"
-		 " ON CONFLICT (call_id) DO UPDATE SET campaign_id = $2",
-		 5, params);
+	calls__db_write(
+	    calls,
+	    "INSERT INTO queue_entries (call_id, campaign_id, priority,"
+	    " caller_number, channel_id) VALUES ($1, $2, $3, $4, $5)"
+	    " ON CONFLICT (call_id) DO UPDATE SET campaign_id = $2",
+	    5, params);
 	log_info("call=%s queued campaign=%lld waiting=%u", call->channel_id,
 		 (long long)c->id, waiting_in(calls, c));
+	c->stats.dirty = true;
+	calls__emit(call, "call.queued", 0,
+		    json_pack("{s:s, s:I, s:s?, s:i}", "call_id",
+			      call->cdr.call_id, "campaign_id",
+			      (json_int_t)c->id, "caller_number",
+			      call->cdr.caller_number, "position",
+			      (int)waiting_in(calls, c)));
 	if (call->adopted)
 		restore_place(call);
 	calls__dispatch(calls);
@@ -401,6 +409,10 @@ static int offer(struct call *call, struct agent *agent)
 	call->legs[call->nlegs++] = leg;
 	agents_set_call(agent, call->channel_id);
 	agents_input(calls->agents, agent, AGENTS_INPUT_OFFER, NULL, 0);
+	calls__emit(call, "call.offered", agent->id,
+		    json_pack("{s:s, s:I, s:I}", "call_id", call->cdr.call_id,
+			      "agent_id", (json_int_t)agent->id, "campaign_id",
+			      (json_int_t)call->campaign->id));
 	snprintf(path, sizeof(path),
 		 "/channels/create?endpoint=PJSIP/%s&app=%s&appArgs=agent,%s"
 		 "&channelId=%s",
@@ -467,11 +479,12 @@ static void record_decision(struct call *call, const struct acd_decision *d)
 	params[3] = chosen_text;
 	params[4] = cands_text;
 	if (cands_text && chosen_text)
-		db_write(calls,
-			 "INSERT INTO routing_decisions (call_id, campaign_id,"
-			 " strategy, chosen, candidates)"
-			 " VALUES ($1, $2, $3, $4, $5)",
-			 5, params);
+		calls__db_write(
+		    calls,
+		    "INSERT INTO routing_decisions (call_id, campaign_id,"
+		    " strategy, chosen, candidates)"
+		    " VALUES ($1, $2, $3, $4, $5)",
+		    5, params);
 	free(cands_text);
 	free(chosen_text);
 	json_decref(cands);
@@ -575,15 +588,17 @@ void calls__queue_leave(struct call *call, bool abandoned)
 	}
 	call->cdr.queue_wait_seconds =
 	    (int)((cdr_now_us() - call->joined_us) / 1000000);
+	call->campaign->stats.dirty = true;
 	if (abandoned && !call->winner) {
 		call->cdr.abandoned = true;
+		call->campaign->stats.abandoned++;
 		log_info("call=%s abandoned after %ds", call->channel_id,
 			 call->cdr.queue_wait_seconds);
 	} else if (!abandoned) {
 		stop_moh(call);
 	}
-	db_write(calls, "DELETE FROM queue_entries WHERE call_id = $1", 1,
-		 params);
+	calls__db_write(calls, "DELETE FROM queue_entries WHERE call_id = $1",
+			1, params);
 }
 
 /* The winner ------------------------------------------------------------ */
@@ -593,6 +608,7 @@ static void leg_answered(struct leg *leg)
 	struct call *call = leg->call;
 	struct calls *calls = call->calls;
 	struct campaign *c = call->campaign;
+	double wait_s;
 
 	/* Asterisk may report ANSWER more than once; an offer already
 	 * settled (won, or cancelled and hung up) has nothing left to do. */
@@ -617,9 +633,17 @@ static void leg_answered(struct leg *leg)
 	free(call->cdr.agent_channel_id);
 	call->cdr.agent_channel_id = strdup(leg->id);
 	call->cdr.answer_us = cdr_now_us();
-	c->avg_wait_s =
-	    c->avg_wait_s * 0.8 +
-	    0.2 * (double)(call->cdr.answer_us - call->joined_us) / 1e6;
+	wait_s = (double)(call->cdr.answer_us - call->joined_us) / 1e6;
+	c->avg_wait_s = c->avg_wait_s * 0.8 + 0.2 * wait_s;
+	c->stats.answered++;
+	c->stats.answered_in_sl += wait_s <= (double)c->service_level_s;
+	c->stats.wait_sum_s += wait_s;
+	c->stats.dirty = true;
+	calls__emit(call, "call.answered", leg->agent->id,
+		    json_pack("{s:s, s:I, s:I, s:i}", "call_id",
+			      call->cdr.call_id, "agent_id",
+			      (json_int_t)leg->agent->id, "campaign_id",
+			      (json_int_t)c->id, "wait_seconds", (int)wait_s));
 	log_info("call=%s answered by agent=%lld", call->channel_id,
 		 (long long)leg->agent->id);
 	calls__input(call, CALL_INPUT_AGENT_ANSWERED);

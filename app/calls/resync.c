@@ -145,7 +145,8 @@ static void adopt_unknown(struct calls *calls, const json_t *channel_ids,
 		const char *id = json_string_value(v);
 		const json_t *ch;
 
-		if (!id || calls__find(calls, id) || calls__is_leg(calls, id))
+		if (!id || calls__find(calls, id) || calls__is_leg(calls, id) ||
+		    calls__is_outbound(calls, id))
 			continue;
 		if (ids_is_ours(id, NULL)) {
 			/* An agent leg of an earlier process: its call is
@@ -171,7 +172,7 @@ static bool bridge_owned(struct calls *calls, const char *id)
 		if (strcmp(call->bridge_id, id) == 0)
 			return true;
 	}
-	return false;
+	return calls__outbound_owns_bridge(calls, id);
 }
 
 /* Bridges we created and no call owns any more. */

@@ -162,6 +162,25 @@ static void forget(struct call *call)
 		 call->channel_id,
 		 call->cdr.caller_number ? call->cdr.caller_number : "",
 		 call->cdr.hangup_by, call->cause, call->cdr.disposition);
+	calls__emit(
+	    call, "call.ended", call->cdr.agent_id,
+	    json_pack(
+		"{s:s, s:o, s:o, s:s, s:s, s:b, s:I, s:I}", "call_id",
+		call->cdr.call_id, "agent_id",
+		call->cdr.agent_id ? json_integer(call->cdr.agent_id)
+				   : json_null(),
+		"campaign_id",
+		call->cdr.campaign_id ? json_integer(call->cdr.campaign_id)
+				      : json_null(),
+		"direction", call->cdr.direction, "disposition",
+		call->cdr.disposition, "abandoned", call->cdr.abandoned,
+		"duration",
+		(json_int_t)((call->cdr.end_us - call->cdr.start_us) / 1000000),
+		"billsec",
+		(json_int_t)(call->cdr.answer_us
+				 ? (call->cdr.end_us - call->cdr.answer_us) /
+				       1000000
+				 : 0)));
 	calls__unref(call);
 }
 
@@ -331,6 +350,7 @@ static void sweep(uv_timer_t *timer)
 		calls__unref(expired[i]);
 	}
 	calls__queue_sweep(calls, now);
+	calls__outbound_sweep(calls, now);
 }
 
 int calls_new(uv_loop_t *loop, const struct calls_deps *deps,
@@ -348,11 +368,13 @@ int calls_new(uv_loop_t *loop, const struct calls_deps *deps,
 	calls->campaigns = deps->campaigns;
 	calls->by_channel = strmap_new();
 	calls->legs = strmap_new();
+	calls->outbound = strmap_new();
 	calls->prompt_sound = strdup(cfg->prompt_sound);
 	calls->app = strdup(cfg->app ? cfg->app : "welcomedly");
 	if (!calls->by_channel || !calls->legs || !calls->prompt_sound ||
-	    !calls->app) {
+	    !calls->app || !calls->outbound) {
 		free(calls->app);
+		strmap_free(calls->outbound);
 		strmap_free(calls->by_channel);
 		strmap_free(calls->legs);
 		free(calls->prompt_sound);
@@ -394,6 +416,7 @@ static void on_sweep_closed(uv_handle_t *handle)
 		call->state = CALL_STATE_GONE;
 		calls__unref(call);
 	}
+	calls__outbound_free(calls);
 	strmap_free(calls->legs);
 	strmap_free(calls->by_channel);
 	free(calls->prompt_sound);

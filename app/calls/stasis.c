@@ -92,6 +92,8 @@ static const struct {
 
 void calls_handle_event(struct calls *calls, const struct ari_event *ev)
 {
+	if (calls__outbound_event(calls, ev))
+		return;
 	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
 		if (handlers[i].type != ev->type)
 			continue;

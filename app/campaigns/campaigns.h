@@ -8,6 +8,17 @@
 #include "acd/dispatcher.h"
 #include "agents/agents.h"
 #include "db/pool.h"
+#include "outbound/guard.h"
+
+/* Queue numbers since the daemon started (or since stats_since_us). */
+struct campaign_stats {
+	int64_t since_us;
+	unsigned long answered, abandoned;
+	unsigned long answered_in_sl; /* within service_level_s */
+	double wait_sum_s;            /* of answered callers */
+	uint64_t published_ms;        /* queue.stats last sent (loop ms) */
+	bool dirty;                   /* changed since published */
+};
 
 struct campaign {
 	int64_t id;
@@ -26,6 +37,20 @@ struct campaign {
 	struct acd_member *members;
 	uint32_t nmembers;
 	double avg_wait_s; /* moving average of answered callers' waits */
+	unsigned service_level_s;
+	struct campaign_stats stats;
+	/* Outbound calls: the dial template ({number} replaced), caller id
+	 * (NULL: the trunk's), and the toll-fraud guard's plan and policy,
+	 * which point into the strings below. */
+	char *dial_template;
+	char *caller_id;
+	char **prefixes;
+	size_t nprefixes;
+	char *plan_country, *plan_trunk, *plan_intl;
+	struct guard_plan plan;
+	struct guard_policy policy;
+	unsigned seen; /* the load that last found it */
+	bool gone;     /* deleted from the database: routes nothing */
 };
 
 struct campaigns; /* opaque */
@@ -49,7 +74,7 @@ struct campaign *campaigns_route(const struct campaigns *campaigns,
 /* True when agent is a member of campaign. */
 bool campaigns_has_member(const struct campaign *campaign, uint32_t agent);
 
-/* Calls fn for every campaign. */
+/* Calls fn for every campaign not deleted. */
 void campaigns_foreach(struct campaigns *campaigns,
 		       void (*fn)(struct campaign *campaign, void *userdata),
 		       void *userdata);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "campaigns/campaigns.h"
+#include "cdr/cdr.h"
 #include "util/log.h"
 #include "util/strmap.h"
 
@@ -22,6 +23,7 @@ struct campaigns {
 	struct strmap *dids;   /* number -> campaign */
 	struct strmap *skills; /* name -> id + 1 */
 	uint16_t nskills;
+	unsigned generation; /* of the load in progress */
 	void (*cb)(int error, void *userdata);
 	void *userdata;
 };
@@ -30,7 +32,11 @@ static const char campaigns_sql[] =
     "SELECT id, name, strategy, ring_timeout, retry_delay, max_queue_length,"
     " wrapup_time, announce_frequency, moh_class, coalesce(max_wait_time, 0),"
     " no_agents_action = 'overflow', coalesce(overflow_campaign_id, 0),"
-    " max_no_answer, skill_requirements::text, skill_relax_seconds"
+    " max_no_answer, skill_requirements::text, skill_relax_seconds,"
+    " service_level_seconds, dial_template, caller_id,"
+    " array_to_json(allowed_prefixes)::text, country_code, trunk_prefix,"
+    " intl_prefix, national_min, national_max, allow_international,"
+    " allow_premium"
     " FROM campaigns ORDER BY id";
 static const char members_sql[] =
     "SELECT campaign_id, agent_id, penalty, skills::text FROM campaign_agents"
@@ -50,7 +56,8 @@ static struct campaign *by_name(const struct campaigns *campaigns,
 				const char *name)
 {
 	for (uint32_t i = 0; i < campaigns->count; i++) {
-		if (strcmp(campaigns->list[i]->name, name) == 0)
+		if (!campaigns->list[i]->gone &&
+		    strcmp(campaigns->list[i]->name, name) == 0)
 			return campaigns->list[i];
 	}
 	return NULL;
@@ -86,7 +93,8 @@ void campaigns_foreach(struct campaigns *campaigns,
 		       void *userdata)
 {
 	for (uint32_t i = 0; i < campaigns->count; i++)
-		fn(campaigns->list[i], userdata);
+		if (!campaigns->list[i]->gone)
+			fn(campaigns->list[i], userdata);
 }
 
 /* Returns the id of a skill name, assigning one the first time. */
@@ -157,8 +165,64 @@ static int campaign_add(struct campaigns *campaigns, int64_t id,
 	c->id = id;
 	c->acd.id = id;
 	c->acd.rr_last = UINT32_MAX;
+	c->stats.since_us = cdr_now_us();
 	*ret_c = c;
 	return 0;
+}
+
+static char *dup_value(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL
+					  : strdup(PQgetvalue(res, row, col));
+}
+
+static void outbound_clear(struct campaign *c)
+{
+	free(c->dial_template);
+	free(c->caller_id);
+	for (size_t i = 0; i < c->nprefixes; i++)
+		free(c->prefixes[i]);
+	free(c->prefixes);
+	free(c->plan_country);
+	free(c->plan_trunk);
+	free(c->plan_intl);
+	c->dial_template = c->caller_id = NULL;
+	c->prefixes = NULL;
+	c->nprefixes = 0;
+	c->plan_country = c->plan_trunk = c->plan_intl = NULL;
+}
+
+/* What outbound calls of the campaign need: columns 16 to 25. */
+static int outbound_row(struct campaign *c, const PGresult *res, int row)
+{
+	json_t *prefixes = json_loads(PQgetvalue(res, row, 18), 0, NULL), *v;
+	size_t i;
+
+	outbound_clear(c);
+	c->dial_template = dup_value(res, row, 16);
+	c->caller_id = dup_value(res, row, 17);
+	c->plan_country = dup_value(res, row, 19);
+	c->plan_trunk = dup_value(res, row, 20);
+	c->plan_intl = dup_value(res, row, 21);
+	c->plan.national_min = uval(res, row, 22);
+	c->plan.national_max = uval(res, row, 23);
+	c->policy.allow_international = PQgetvalue(res, row, 24)[0] == 't';
+	c->policy.allow_premium = PQgetvalue(res, row, 25)[0] == 't';
+	c->prefixes = calloc(json_array_size(prefixes) + 1, sizeof(char *));
+	json_array_foreach(prefixes, i, v)
+	{
+		if (c->prefixes && json_is_string(v))
+			c->prefixes[c->nprefixes++] =
+			    strdup(json_string_value(v));
+	}
+	json_decref(prefixes);
+	c->plan.country_code = c->plan_country;
+	c->plan.trunk_prefix = c->plan_trunk;
+	c->plan.intl_prefix = c->plan_intl;
+	c->policy.plan = &c->plan;
+	c->policy.allowed_prefixes = (const char *const *)c->prefixes;
+	c->policy.allowed_count = c->nprefixes;
+	return c->dial_template && c->plan_country && c->prefixes ? 0 : -ENOMEM;
 }
 
 static int campaign_row(struct campaigns *campaigns, const PGresult *res,
@@ -166,9 +230,10 @@ static int campaign_row(struct campaigns *campaigns, const PGresult *res,
 {
 	int64_t id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
 	struct campaign *c = campaigns_by_id(campaigns, id);
+	int r;
 
 	if (!c) {
-		int r = campaign_add(campaigns, id, &c);
+		r = campaign_add(campaigns, id, &c);
 		if (r < 0)
 			return r;
 	}
@@ -190,6 +255,11 @@ static int campaign_row(struct campaigns *campaigns, const PGresult *res,
 	c->acd.nreqs =
 	    parse_skills(campaigns, PQgetvalue(res, row, 13), c->acd.reqs);
 	c->acd.relax_step_s = uval(res, row, 14);
+	c->service_level_s = uval(res, row, 15);
+	r = outbound_row(c, res, row);
+	if (r < 0)
+		return r;
+	c->seen = campaigns->generation;
 	c->nmembers = 0;
 	c->acd.nmembers = 0;
 	return c->name && c->moh_class ? 0 : -ENOMEM;
@@ -256,11 +326,36 @@ static void finish(struct campaigns *campaigns, int error)
 	campaigns->cb(error, campaigns->userdata);
 }
 
+/* A campaign deleted from the database keeps its memory (calls may point
+ * at it) but leaves the maps, loses its members and routes nothing. */
+static void drop_gone(struct campaigns *campaigns)
+{
+	char key[24];
+
+	for (uint32_t i = 0; i < campaigns->count; i++) {
+		struct campaign *c = campaigns->list[i];
+
+		if (c->gone || c->seen == campaigns->generation)
+			continue;
+		c->gone = true;
+		c->nmembers = 0;
+		c->acd.nmembers = 0;
+		snprintf(key, sizeof(key), "%lld", (long long)c->id);
+		strmap_remove(campaigns->by_id, key);
+		log_notice("campaign id=%lld deleted: dropped",
+			   (long long)c->id);
+	}
+}
+
 static void on_campaigns(int error, const PGresult *res, void *userdata)
 {
 	struct campaigns *campaigns = userdata;
-	int r = error ? error : each_row(campaigns, res, campaign_row);
+	int r;
 
+	campaigns->generation++;
+	r = error ? error : each_row(campaigns, res, campaign_row);
+	if (r == 0)
+		drop_gone(campaigns);
 	if (r < 0)
 		finish(campaigns, r);
 	else
@@ -281,6 +376,14 @@ static void on_members(int error, const PGresult *res, void *userdata)
 static void on_dids(int error, const PGresult *res, void *userdata)
 {
 	struct campaigns *campaigns = userdata;
+	struct strmap *fresh = error ? NULL : strmap_new();
+
+	/* Numbers are read whole each time, so that a deleted or moved one
+	 * stops routing to its old campaign. */
+	if (fresh) {
+		strmap_free(campaigns->dids);
+		campaigns->dids = fresh;
+	}
 
 	finish(campaigns, error ? error : each_row(campaigns, res, did_row));
 }
@@ -341,6 +444,7 @@ void campaigns_free(struct campaigns *campaigns)
 		free(campaigns->list[i]->name);
 		free(campaigns->list[i]->moh_class);
 		free(campaigns->list[i]->members);
+		outbound_clear(campaigns->list[i]);
 		free(campaigns->list[i]);
 	}
 	free(campaigns->list);

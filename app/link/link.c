@@ -321,6 +321,8 @@ static int open_ari(struct link *link, const struct link_config *cfg)
 	rc.base_url = base;
 	rc.username = cfg->username;
 	rc.password = cfg->password;
+	/* Stored recordings come through this client for the API. */
+	rc.max_response_bytes = LINK_MAX_RECORDING;
 	r = ari_rest_new(link->loop, &rc, &link->rest);
 	if (r < 0)
 		return r;

@@ -11,6 +11,10 @@
 
 struct link; /* opaque */
 
+/* Named cap on one ARI answer, set by the largest: a stored recording
+ * (8 kHz 16-bit WAV: about 2 hours). */
+#define LINK_MAX_RECORDING (128u << 20)
+
 struct link_config {
 	const char *ari_url; /* http://host:port; copied */
 	const char *username;

@@ -69,6 +69,8 @@ struct ari_rest {
 	struct watch *watches; /* open poll handles */
 	unsigned open_handles; /* uv handles whose close cb is due */
 	bool closing;
+	ari_rest_observer observer;
+	void *observer_data;
 };
 
 int ari__curl_to_errno(CURLcode code)
@@ -367,6 +369,8 @@ static void request_deliver(struct request *req, struct ari_response *resp)
 {
 	log_debug("ari rest: done url=%s status=%ld error=%d elapsed_ms=%.1f",
 		  req->url, resp->http_status, resp->error, resp->elapsed_ms);
+	if (req->rest->observer && resp->error != -ECANCELED)
+		req->rest->observer(resp, req->rest->observer_data);
 	if (req->cb)
 		req->cb(resp, req->userdata);
 	json_decref(resp->json);
@@ -790,6 +794,13 @@ int ari_rest_request(struct ari_rest *rest, const char *method,
 size_t ari_rest_pending(const struct ari_rest *rest)
 {
 	return rest ? rest->pending : 0;
+}
+
+void ari_rest_set_observer(struct ari_rest *rest, ari_rest_observer cb,
+			   void *userdata)
+{
+	rest->observer = cb;
+	rest->observer_data = userdata;
 }
 
 void ari_rest_close(struct ari_rest *rest)

@@ -91,6 +91,13 @@ size_t ari_rest_pending(const struct ari_rest *rest);
  */
 int ari_rest_escape(const char *s, char **ret_escaped);
 
+/* Sees every answer (not the -ECANCELED ones) before its callback, e.g. for
+ * latency metrics; resp is borrowed. NULL cb stops it. */
+typedef void (*ari_rest_observer)(const struct ari_response *resp,
+				  void *userdata);
+void ari_rest_set_observer(struct ari_rest *rest, ari_rest_observer cb,
+			   void *userdata);
+
 /*
  * Cancels every pending request and starts releasing the client. The
  * callbacks of the pending requests run with -ECANCELED from inside this

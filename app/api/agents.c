@@ -1,0 +1,394 @@
+/* agents.c: agents, their SIP accounts and their states. The database
+ * holds who they are; the live registry says what they are doing now, and
+ * wins wherever both speak. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents/agents.h"
+#include "api/internal.h"
+#include "cdr/cdr.h"
+#include "util/log.h"
+
+/* The agent's row with its SIP account, as the JSON of alias t. */
+#define AGENT_TABLE                                                            \
+	"(SELECT a.*, p.sip_username, p.status AS sip_status FROM agents a "   \
+	"LEFT JOIN sip_peers p ON p.agent_id = a.id)"
+#define AGENT_JSON                                                             \
+	"jsonb_build_object('id', t.id, 'name', t.name, 'external_user_id', "  \
+	"t.external_user_id, 'state', t.state, 'state_reason', "               \
+	"t.state_reason, 'state_since', t.state_since, 'sip_username', "       \
+	"t.sip_username, 'registration', CASE WHEN t.sip_status = "            \
+	"'registered' THEN 'registered' ELSE 'unregistered' END, "             \
+	"'created_at', t.created_at, 'updated_at', t.updated_at, "             \
+	"'time_in_state', greatest(0, extract(epoch FROM now() - "             \
+	"t.state_since))::bigint, 'current_call', NULL)"
+
+static const struct api_field agent_fields[] = {
+    {"name", API_TEXT, API_F_REQUIRED, 1, 100, NULL, NULL},
+    {"external_user_id", API_TEXT, API_F_NULLABLE, 1, 100, NULL, NULL},
+    {"sip_username", API_TEXT, API_F_CREATE_ONLY, 3, 40, NULL,
+     api_check_sipuser},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+/* Overlays what the registry knows now on an agent object from the
+ * database. */
+static void decorate(struct api *api, json_t *obj)
+{
+	const struct acd_agent *acd;
+	struct agent *agent;
+	uint32_t n;
+	int64_t now = cdr_now_us();
+	char since[40];
+
+	if (!api->deps.agents)
+		return;
+	agent = agents_by_id(api->deps.agents,
+			     json_integer_value(json_object_get(obj, "id")));
+	if (!agent)
+		return;
+	acd = &agents_acd(api->deps.agents, &n)[agent->index];
+	api_time_text(acd->state_since_us, since, sizeof(since));
+	json_object_set_new(obj, "state",
+			    json_string(acd_agent_state_name(acd->state)));
+	json_object_set_new(obj, "state_reason",
+			    agent->reason ? json_string(agent->reason)
+					  : json_null());
+	json_object_set_new(obj, "state_since", json_string(since));
+	json_object_set_new(
+	    obj, "time_in_state",
+	    json_integer(now > acd->state_since_us
+			     ? (now - acd->state_since_us) / 1000000
+			     : 0));
+	json_object_set_new(obj, "current_call",
+			    agent->call_id ? json_string(agent->call_id)
+					   : json_null());
+	json_object_set_new(
+	    obj, "registration",
+	    json_string(acd->reachable ? "registered" : "unregistered"));
+	if (agent->has_pending)
+		json_object_set_new(
+		    obj, "pending_state",
+		    json_string(
+			agent->pending == AGENTS_INPUT_LOGIN   ? "available"
+			: agent->pending == AGENTS_INPUT_PAUSE ? "paused"
+							       : "offline"));
+}
+
+static void on_list(struct api_ctx *ctx, const PGresult *res)
+{
+	json_t *items = json_loads(PQgetvalue(res, 0, 0), 0, NULL), *v;
+	size_t i;
+	char *text;
+
+	if (!items) {
+		api_problem(ctx, 500, "internal", "cannot read agents");
+		return;
+	}
+	json_array_foreach(items, i, v) decorate(ctx->api, v);
+	text = json_dumps(items, JSON_COMPACT);
+	json_decref(items);
+	if (!text) {
+		api_problem(ctx, 500, "internal", "out of memory");
+		return;
+	}
+	/* api_reply_page reads the items from column 0 of a result; build
+	 * the page here instead with the same cursor rule. */
+	{
+		bool more = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+		size_t size = strlen(text) + 64;
+		char *page = malloc(size);
+
+		if (!page) {
+			free(text);
+			api_problem(ctx, 500, "internal", "out of memory");
+			return;
+		}
+		snprintf(page, size, "{\"items\":%s,\"next_cursor\":%s%s%s}",
+			 text, more ? "\"" : "",
+			 more ? PQgetvalue(res, 0, 2) : "null",
+			 more ? "\"" : "");
+		free(text);
+		api_reply_raw(ctx, 200, "application/json", NULL, page,
+			      strlen(page));
+	}
+}
+
+void api_agents_list(struct api_ctx *ctx)
+{
+	struct api_sql sql = {0};
+	char cursor[24];
+	unsigned limit;
+	int c, l, n;
+
+	if (!api_query_limit(ctx, &limit))
+		return;
+	n = http_request_param(ctx->req, "cursor", cursor, sizeof(cursor));
+	if (n == -ENOSPC ||
+	    (n >= 0 && (n == 0 || strspn(cursor, "0123456789") != (size_t)n))) {
+		api_problem(ctx, 400, "bad-request",
+			    "cursor is not one this server gave out");
+		return;
+	}
+	c = api_sql_param(&sql, n >= 0 ? cursor : NULL);
+	l = api_sql_param_int(&sql, limit);
+	api_sql_add(&sql,
+		    "SELECT coalesce(jsonb_agg(j ORDER BY k), '[]')::text, "
+		    "count(*) >= $%d::int AND count(*) > 0, max(k)::text FROM "
+		    "(SELECT %s AS j, t.id AS k FROM %s t WHERE ($%d::bigint "
+		    "IS NULL OR t.id > $%d::bigint) ORDER BY t.id LIMIT "
+		    "$%d::int) s",
+		    l, AGENT_JSON, AGENT_TABLE, c, c, l);
+	api_sql_run(ctx, &sql, on_list);
+}
+
+/* Answers the agent object of the row in res, plus extra (stolen, may be
+ * NULL) merged in. */
+static void reply_agent(struct api_ctx *ctx, const PGresult *res, int status,
+			json_t *extra)
+{
+	json_t *obj;
+
+	if (PQntuples(res) == 0) {
+		json_decref(extra);
+		api_problem(ctx, 404, "not-found", "no such agent");
+		return;
+	}
+	obj = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+	if (!obj) {
+		json_decref(extra);
+		api_problem(ctx, 500, "internal", "cannot read the agent");
+		return;
+	}
+	decorate(ctx->api, obj);
+	if (extra)
+		json_object_update(obj, extra);
+	json_decref(extra);
+	api_reply_json(ctx, status, obj);
+}
+
+static void on_agent(struct api_ctx *ctx, const PGresult *res)
+{
+	reply_agent(ctx, res, 200, NULL);
+}
+
+static void get_by_id(struct api_ctx *ctx, int64_t id, api_db_cb cb)
+{
+	struct api_sql sql = {0};
+
+	api_sql_add(&sql, "SELECT %s::text FROM %s t WHERE t.id = $%d",
+		    AGENT_JSON, AGENT_TABLE, api_sql_param_int(&sql, id));
+	api_sql_run(ctx, &sql, cb);
+}
+
+void api_agents_get(struct api_ctx *ctx)
+{
+	int64_t id;
+
+	if (api_param_id(ctx, 0, &id))
+		get_by_id(ctx, id, on_agent);
+}
+
+struct agent_create {
+	char password[25];
+	char location[64];
+};
+
+static void on_created_row(struct api_ctx *ctx, const PGresult *res)
+{
+	struct agent_create *ac = ctx->data;
+
+	reply_agent(ctx, res, 201,
+		    json_pack("{s:s}", "sip_password", ac->password));
+}
+
+static void on_created(struct api_ctx *ctx, const PGresult *res)
+{
+	int64_t id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+
+	log_notice("api agent created id=%lld sip=%s", (long long)id,
+		   PQgetvalue(res, 0, 1));
+	get_by_id(ctx, id, on_created_row);
+}
+
+/* One statement: the agent, its SIP peer, and the PJSIP realtime rows
+ * Asterisk reads (the same settings as asterisk-conf's agent template). */
+static const char create_sql[] =
+    "WITH a AS (INSERT INTO agents (name, external_user_id) VALUES ($1, $2)"
+    " RETURNING id),"
+    " u AS (SELECT id, coalesce($3, 'agent' || id) AS username FROM a),"
+    " p AS (INSERT INTO sip_peers (agent_id, sip_username, sip_password,"
+    " sip_server) SELECT id, username, $4, $5 FROM u),"
+    " o AS (INSERT INTO ps_aors (id, max_contacts, remove_existing)"
+    " SELECT username, 1, 'yes' FROM u),"
+    " h AS (INSERT INTO ps_auths (id, auth_type, username, password)"
+    " SELECT username, 'userpass', username, $4 FROM u),"
+    " e AS (INSERT INTO ps_endpoints (id, transport, aors, auth, context,"
+    " disallow, allow, direct_media, send_connected_line)"
+    " SELECT username, 'transport-udp', username, username,"
+    " 'welcomedly-agents', 'all', 'ulaw,alaw', 'no', 'no' FROM u)"
+    " SELECT id, username FROM u";
+
+void api_agents_create(struct api_ctx *ctx)
+{
+	struct agent_create *ac;
+	char token[65];
+	const char *params[5];
+
+	if (!api_body_parse(ctx) || !api_body_check(ctx, agent_fields, true))
+		return;
+	ac = calloc(1, sizeof(*ac));
+	if (!ac || api_token_generate(token) < 0) {
+		free(ac);
+		api_problem(ctx, 500, "internal", "cannot make a password");
+		return;
+	}
+	memcpy(ac->password, token, 24);
+	ctx->data = ac;
+	ctx->data_free = free;
+	params[0] = json_string_value(json_object_get(ctx->body, "name"));
+	params[1] =
+	    json_string_value(json_object_get(ctx->body, "external_user_id"));
+	params[2] =
+	    json_string_value(json_object_get(ctx->body, "sip_username"));
+	params[3] = ac->password;
+	params[4] = ctx->api->sip_server;
+	api_db(ctx, create_sql, 5, params, on_created);
+}
+
+static void update_run(struct api_ctx *ctx)
+{
+	struct api_sql sql = {0};
+	const struct api_field *f;
+	int64_t id;
+
+	if (!api_param_id(ctx, 0, &id))
+		return;
+	api_sql_add(&sql, "WITH u AS (UPDATE agents SET id = id");
+	for (f = agent_fields; f->name; f++) {
+		json_t *v = json_object_get(ctx->body, f->name);
+
+		if (!v)
+			continue;
+		api_sql_add(&sql, ", %s = ", f->name);
+		api_sql_value(&sql, f, v);
+	}
+	api_sql_add(&sql,
+		    " WHERE id = $%d RETURNING *) SELECT %s::text FROM (SELECT "
+		    "u.*, p.sip_username, p.status AS sip_status FROM u LEFT "
+		    "JOIN sip_peers p ON p.agent_id = u.id) t",
+		    api_sql_param_int(&sql, id), AGENT_JSON);
+	api_sql_run(ctx, &sql, on_agent);
+}
+
+void api_agents_update(struct api_ctx *ctx)
+{
+	if (api_body_parse(ctx) && api_body_check(ctx, agent_fields, false))
+		update_run(ctx);
+}
+
+static void on_deleted(struct api_ctx *ctx, const PGresult *res)
+{
+	if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
+		api_problem(ctx, 404, "not-found", "no such agent");
+		return;
+	}
+	log_notice("api agent deleted id=%s", ctx->params[0]);
+	api_reply_empty(ctx, 204);
+}
+
+static const char delete_sql[] =
+    "WITH p AS (DELETE FROM sip_peers WHERE agent_id = $1"
+    " RETURNING sip_username),"
+    " e AS (DELETE FROM ps_endpoints WHERE id IN (SELECT sip_username FROM p)),"
+    " h AS (DELETE FROM ps_auths WHERE id IN (SELECT sip_username FROM p)),"
+    " o AS (DELETE FROM ps_aors WHERE id IN (SELECT sip_username FROM p)),"
+    " c AS (DELETE FROM ps_contacts WHERE endpoint IN"
+    " (SELECT sip_username FROM p)),"
+    " a AS (DELETE FROM agents WHERE id = $1 RETURNING id)"
+    " SELECT count(*) FROM a";
+
+void api_agents_delete(struct api_ctx *ctx)
+{
+	const char *params[1] = {ctx->params[0]};
+	struct agent *agent;
+	enum acd_agent_state st;
+	int64_t id;
+
+	if (!api_param_id(ctx, 0, &id))
+		return;
+	agent = ctx->api->deps.agents ? agents_by_id(ctx->api->deps.agents, id)
+				      : NULL;
+	if (agent) {
+		st = agents_state(ctx->api->deps.agents, agent);
+		if (st == ACD_AGENT_RINGING || st == ACD_AGENT_IN_CALL ||
+		    agent->call_id) {
+			api_problem(ctx, 409, "conflict",
+				    "agent %lld is %s: delete it once the call "
+				    "ends",
+				    (long long)id, acd_agent_state_name(st));
+			return;
+		}
+	}
+	api_db(ctx, delete_sql, 1, params, on_deleted);
+}
+
+static const char *const settable_states[] = {"available", "paused", "offline",
+					      NULL};
+
+static const struct api_field state_fields[] = {
+    {"state", API_TEXT, API_F_REQUIRED, 1, 20, settable_states, NULL},
+    {"reason", API_TEXT, API_F_NULLABLE, 1, 100, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+static void on_state_row(struct api_ctx *ctx, const PGresult *res)
+{
+	reply_agent(ctx, res, ctx->data ? 202 : 200, NULL);
+}
+
+void api_agents_state(struct api_ctx *ctx)
+{
+	struct agents *agents = ctx->api->deps.agents;
+	const char *state, *reason;
+	enum agents_input input;
+	struct agent *agent;
+	int64_t id;
+	int r;
+
+	if (!api_param_id(ctx, 0, &id) || !api_body_parse(ctx) ||
+	    !api_body_check(ctx, state_fields, true))
+		return;
+	agent = agents ? agents_by_id(agents, id) : NULL;
+	if (!agent) {
+		api_problem(ctx, 404, "not-found",
+			    "no such agent (or not loaded yet)");
+		return;
+	}
+	state = json_string_value(json_object_get(ctx->body, "state"));
+	reason = json_string_value(json_object_get(ctx->body, "reason"));
+	input = strcmp(state, "available") == 0 ? AGENTS_INPUT_LOGIN
+		: strcmp(state, "paused") == 0  ? AGENTS_INPUT_PAUSE
+						: AGENTS_INPUT_LOGOUT;
+	if (strcmp(acd_agent_state_name(agents_state(agents, agent)), state) ==
+		0 &&
+	    !agent->has_pending) {
+		get_by_id(ctx, id, on_state_row);
+		return;
+	}
+	r = agents_request(agents, agent, input, reason);
+	if (r < 0) {
+		api_problem(ctx, 409, "conflict",
+			    "agent %lld cannot go from %s to %s", (long long)id,
+			    acd_agent_state_name(agents_state(agents, agent)),
+			    state);
+		return;
+	}
+	log_notice("api agent=%lld state request %s%s by %s", (long long)id,
+		   state, r == 1 ? " (deferred until wrap-up ends)" : "",
+		   api_role_name(ctx->who.role));
+	ctx->data = r == 1 ? ctx : NULL; /* a flag: deferred */
+	get_by_id(ctx, id, on_state_row);
+}

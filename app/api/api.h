@@ -1,0 +1,73 @@
+/* api.h: the admin REST API and the live event feed of welcomedlyd. */
+#ifndef APP_API_H
+#define APP_API_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+struct api; /* opaque */
+struct agents;
+struct calls;
+struct campaigns;
+struct cdr_writer;
+struct db_pool;
+struct link;
+struct agent;
+
+struct api_config {
+	const char *listen; /* "host:port"; copied */
+	/* An admin token accepted from the start, stored hashed in
+	 * api_tokens once the database is up; NULL or "": none. Copied. */
+	const char *bootstrap_token;
+	/* The SIP server new agents' phones register with, as stored in
+	 * sip_peers.sip_server; copied. */
+	const char *sip_server;
+};
+
+/* What the API reads and drives; all borrowed, all must outlive it. Any
+ * may be NULL: routes needing a missing one answer 503. */
+struct api_deps {
+	struct db_pool *db;
+	struct agents *agents;
+	struct campaigns *campaigns;
+	struct calls *calls;
+	struct link *link;
+	struct cdr_writer *cdr;
+};
+
+/* Starts serving at cfg->listen. Returns 0 and sets *ret_api, -EINVAL (bad
+ * listen address), -EADDRINUSE, -ENOMEM or -EIO. */
+int api_new(uv_loop_t *loop, const struct api_config *cfg,
+	    const struct api_deps *deps, struct api **ret_api);
+
+/* What the feed and the metrics hear about (the daemon forwards them). */
+void api_agent_transition(struct api *api, const struct agent *agent, int from,
+			  int to, const char *reason);
+void api_call_event(struct api *api, const char *type, int64_t agent_id,
+		    int64_t campaign_id, json_t *data);
+
+/* The database is up again: reload tokens, store the bootstrap token. */
+void api_db_up(struct api *api);
+
+/* Tokens changed in the database (NOTIFY welcomedly_tokens). */
+void api_tokens_changed(struct api *api);
+
+/* The port bound (for API_LISTEN ports of 0). */
+int api_port(const struct api *api);
+
+/* Stops serving; requests in flight are dropped. NULL is a no-op. */
+void api_close(struct api *api);
+
+/* Prints the route table, one "METHOD PATH ROLE" line per route. */
+void api_print_routes(FILE *out);
+
+/* Hashes token as stored in api_tokens.token_hash (lower-case hex
+ * SHA-256) into hex, which must hold 65 bytes. Returns 0 or -EIO. */
+int api_token_hash(const char *token, char hex[65]);
+
+/* Makes a new random token (64 hex chars + NUL). Returns 0 or -EIO. */
+int api_token_generate(char token[65]);
+
+#endif /* APP_API_H */

@@ -1,0 +1,410 @@
+/* crud.c: resources that are rows of one table (campaigns, numbers,
+ * memberships, dispositions), listed, read, created, changed and deleted
+ * by one set of handlers driven by a field table. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "calls/calls.h"
+
+static const char *const strategies[] = {
+    "ringall", "leastrecent", "fewestcalls",  "random", "rrmemory",
+    "linear",  "wrandom",     "longest_idle", NULL};
+static const char *const no_agents_actions[] = {"hangup", "overflow", NULL};
+
+static const char *check_prefix(const char *value)
+{
+	const char *p = value + (*value == '+');
+	size_t n = strlen(p);
+
+	if (n < 1 || n > 15 || strspn(p, "0123456789") != n)
+		return "entries must be digits, optionally after a '+'";
+	return NULL;
+}
+
+static const char *check_digits_or_empty(const char *value)
+{
+	return strspn(value, "0123456789") == strlen(value)
+		   ? NULL
+		   : "must be digits (or empty)";
+}
+
+static const struct api_field campaign_fields[] = {
+    {"name", API_TEXT, API_F_REQUIRED, 1, 100, NULL, NULL},
+    {"strategy", API_TEXT, 0, 1, 20, strategies, NULL},
+    {"ring_timeout", API_INT, 0, 1, 3600, NULL, NULL},
+    {"retry_delay", API_INT, 0, 0, 3600, NULL, NULL},
+    {"max_queue_length", API_INT, 0, 0, 100000, NULL, NULL},
+    {"wrapup_time", API_INT, 0, 0, 3600, NULL, NULL},
+    {"announce_frequency", API_INT, 0, 0, 3600, NULL, NULL},
+    {"moh_class", API_TEXT, 0, 1, 80, NULL, NULL},
+    {"dial_template", API_TEXT, 0, 1, 200, NULL, api_check_template},
+    {"caller_id", API_TEXT, API_F_NULLABLE, 0, 80, NULL, NULL},
+    {"allowed_prefixes", API_TEXTS, 0, 1, 16, NULL, check_prefix},
+    {"max_wait_time", API_INT, API_F_NULLABLE, 1, 86400, NULL, NULL},
+    {"no_agents_action", API_TEXT, 0, 1, 20, no_agents_actions, NULL},
+    {"overflow_campaign_id", API_INT, API_F_NULLABLE, 1, 0, NULL, NULL},
+    {"service_level_seconds", API_INT, 0, 1, 3600, NULL, NULL},
+    {"max_no_answer", API_INT, 0, 0, 100, NULL, NULL},
+    {"skill_requirements", API_LEVELS, 0, 0, 0, NULL, NULL},
+    {"skill_relax_seconds", API_INT, 0, 0, 3600, NULL, NULL},
+    {"country_code", API_TEXT, 0, 1, 3, NULL, check_prefix},
+    {"trunk_prefix", API_TEXT, 0, 0, 4, NULL, check_digits_or_empty},
+    {"intl_prefix", API_TEXT, 0, 1, 4, NULL, check_prefix},
+    {"national_min", API_INT, 0, 4, 14, NULL, NULL},
+    {"national_max", API_INT, 0, 4, 14, NULL, NULL},
+    {"allow_international", API_BOOL, 0, 0, 0, NULL, NULL},
+    {"allow_premium", API_BOOL, 0, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+const struct api_resource api_res_campaigns = {
+    .table = "campaigns",
+    .key = "id",
+    .key_is_int = true,
+    .fields = campaign_fields,
+    .row_json = "to_jsonb(t)",
+    .noun = "campaign",
+};
+
+static const struct api_field did_fields[] = {
+    {"number", API_TEXT, API_F_REQUIRED | API_F_CREATE_ONLY, 3, 21, NULL,
+     api_check_digits},
+    {"campaign_id", API_INT, API_F_NULLABLE, 1, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+const struct api_resource api_res_dids = {
+    .table = "dids",
+    .key = "number",
+    .fields = did_fields,
+    .row_json = "to_jsonb(t)",
+    .noun = "number",
+};
+
+static const struct api_field member_fields[] = {
+    {"agent_id", API_INT, API_F_REQUIRED | API_F_CREATE_ONLY, 1, 0, NULL, NULL},
+    {"penalty", API_INT, 0, 0, 1000, NULL, NULL},
+    {"skills", API_LEVELS, 0, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+const struct api_resource api_res_members = {
+    .table = "campaign_agents",
+    .key = "agent_id",
+    .key_is_int = true,
+    .parent = "campaign_id",
+    .fields = member_fields,
+    .row_json = "to_jsonb(t)",
+    .noun = "member",
+    .upsert = true,
+};
+
+static const struct api_field disposition_fields[] = {
+    {"code", API_TEXT, API_F_REQUIRED | API_F_CREATE_ONLY, 1, 40, NULL,
+     api_check_slug},
+    {"label", API_TEXT, API_F_REQUIRED, 1, 100, NULL, NULL},
+    {"is_sale", API_BOOL, 0, 0, 0, NULL, NULL},
+    {"is_callback", API_BOOL, 0, 0, 0, NULL, NULL},
+    {"is_do_not_call", API_BOOL, 0, 0, 0, NULL, NULL},
+    {"is_final", API_BOOL, 0, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+const struct api_resource api_res_dispositions = {
+    .table = "dispositions",
+    .key = "code",
+    .parent = "campaign_id",
+    .fields = disposition_fields,
+    .row_json = "to_jsonb(t) - 'id'",
+    .noun = "disposition",
+};
+
+static const struct api_resource *res_of(const struct api_ctx *ctx)
+{
+	return ctx->route->data;
+}
+
+/* The row key from the path: the last parameter. */
+static unsigned key_index(const struct api_ctx *ctx)
+{
+	return res_of(ctx)->parent ? 1 : 0;
+}
+
+/* Checks the path's ids and adds "t.parent = $n AND t.key = $m" as far as
+ * the route names them. Returns false when it answered. */
+static bool where_path(struct api_ctx *ctx, struct api_sql *sql, bool key)
+{
+	const struct api_resource *res = res_of(ctx);
+	int64_t id;
+
+	api_sql_add(sql, " WHERE true");
+	if (res->parent) {
+		if (!api_param_id(ctx, 0, &id))
+			return false;
+		api_sql_add(sql, " AND t.%s = $%d", res->parent,
+			    api_sql_param_int(sql, id));
+	}
+	if (!key)
+		return true;
+	if (res->key_is_int) {
+		if (!api_param_id(ctx, key_index(ctx), &id))
+			return false;
+		api_sql_add(sql, " AND t.%s = $%d", res->key,
+			    api_sql_param_int(sql, id));
+	} else {
+		api_sql_add(sql, " AND t.%s = $%d", res->key,
+			    api_sql_param(sql, ctx->params[key_index(ctx)]));
+	}
+	return true;
+}
+
+void api_reply_page(struct api_ctx *ctx, const PGresult *res)
+{
+	const char *items = PQgetvalue(res, 0, 0);
+	bool more = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	json_t *cursor =
+	    more ? json_string(PQgetvalue(res, 0, 2)) : json_null();
+	char *c = json_dumps(cursor, JSON_ENCODE_ANY);
+	size_t size = strlen(items) + (c ? strlen(c) : 0) + 40;
+	char *text = malloc(size);
+
+	json_decref(cursor);
+	if (!c || !text) {
+		free(c);
+		free(text);
+		api_problem(ctx, 500, "internal", "out of memory");
+		return;
+	}
+	snprintf(text, size, "{\"items\":%s,\"next_cursor\":%s}", items, c);
+	free(c);
+	api_reply_raw(ctx, 200, "application/json", NULL, text, strlen(text));
+}
+
+static void on_list(struct api_ctx *ctx, const PGresult *res)
+{
+	if (PQntuples(res) == 1 && PQnfields(res) == 4 &&
+	    strcmp(PQgetvalue(res, 0, 3), "f") == 0) {
+		api_problem(ctx, 404, "not-found", "no such campaign");
+		return;
+	}
+	api_reply_page(ctx, res);
+}
+
+void api_crud_list(struct api_ctx *ctx)
+{
+	const struct api_resource *r = res_of(ctx);
+	struct api_sql sql = {0};
+	char cursor[80];
+	unsigned limit;
+	int c, l, n;
+
+	if (!api_query_limit(ctx, &limit))
+		return;
+	n = http_request_param(ctx->req, "cursor", cursor, sizeof(cursor));
+	if (n == -ENOSPC ||
+	    (n >= 0 && r->key_is_int &&
+	     (n == 0 || strspn(cursor, "0123456789") != (size_t)n || n > 18))) {
+		api_problem(ctx, 400, "bad-request",
+			    "cursor is not one this server gave out");
+		return;
+	}
+	c = api_sql_param(&sql, n >= 0 ? cursor : NULL);
+	l = api_sql_param_int(&sql, limit);
+	api_sql_add(&sql,
+		    "SELECT coalesce(jsonb_agg(j ORDER BY k), '[]')::text, "
+		    "count(*) >= $%d::int AND count(*) > 0, max(k)::text",
+		    l);
+	if (r->parent)
+		api_sql_add(&sql,
+			    ", EXISTS (SELECT 1 FROM campaigns WHERE id = $3)");
+	api_sql_add(&sql, " FROM (SELECT %s AS j, t.%s AS k FROM %s t",
+		    r->row_json, r->key, r->table);
+	if (!where_path(ctx, &sql, false)) {
+		api_sql_clear(&sql);
+		return;
+	}
+	api_sql_add(&sql, " AND ($%d::text IS NULL OR t.%s > $%d::%s)", c,
+		    r->key, c, r->key_is_int ? "bigint" : "text");
+	api_sql_add(&sql, " ORDER BY t.%s LIMIT $%d::int) s", r->key, l);
+	api_sql_run(ctx, &sql, on_list);
+}
+
+static void on_row(struct api_ctx *ctx, const PGresult *res)
+{
+	const char *headers = ctx->data;
+	int status = 200;
+
+	if (PQntuples(res) == 0) {
+		api_problem(ctx, 404, "not-found", "no such %s",
+			    res_of(ctx)->noun);
+		return;
+	}
+	if (strcmp(http_request_method(ctx->req), "POST") == 0 &&
+	    (PQnfields(res) < 3 || strcmp(PQgetvalue(res, 0, 2), "t") == 0))
+		status = 201;
+	http_request_respond(ctx->req, status, "application/json",
+			     status == 201 ? headers : NULL,
+			     PQgetvalue(res, 0, 0),
+			     (size_t)PQgetlength(res, 0, 0));
+	api_ctx_free(ctx);
+}
+
+void api_crud_get(struct api_ctx *ctx)
+{
+	const struct api_resource *r = res_of(ctx);
+	struct api_sql sql = {0};
+
+	api_sql_add(&sql, "SELECT %s::text FROM %s t", r->row_json, r->table);
+	if (!where_path(ctx, &sql, true)) {
+		api_sql_clear(&sql);
+		return;
+	}
+	api_sql_run(ctx, &sql, on_row);
+}
+
+/* The Location of a created row, kept in ctx->data until the reply. */
+static void set_location(struct api_ctx *ctx, const char *key)
+{
+	size_t size = strlen(http_request_path(ctx->req)) + strlen(key) + 32;
+	char *h = malloc(size);
+
+	if (h)
+		snprintf(h, size, "Location: %s/%s\r\n",
+			 http_request_path(ctx->req), key);
+	ctx->data = h;
+	ctx->data_free = free;
+}
+
+static void on_created(struct api_ctx *ctx, const PGresult *res)
+{
+	if (PQntuples(res) == 1)
+		set_location(ctx, PQgetvalue(res, 0, 1));
+	on_row(ctx, res);
+}
+
+void api_crud_create(struct api_ctx *ctx)
+{
+	const struct api_resource *r = res_of(ctx);
+	struct api_sql sql = {0};
+	const struct api_field *f;
+	int64_t parent = 0;
+	bool first = true;
+
+	if (!api_body_parse(ctx) || !api_body_check(ctx, r->fields, true))
+		return;
+	if (r->parent && !api_param_id(ctx, 0, &parent))
+		return;
+	api_sql_add(&sql, "INSERT INTO %s AS t (", r->table);
+	if (r->parent) {
+		api_sql_add(&sql, "%s", r->parent);
+		first = false;
+	}
+	for (f = r->fields; f->name; f++)
+		if (json_object_get(ctx->body, f->name)) {
+			api_sql_add(&sql, "%s%s", first ? "" : ", ", f->name);
+			first = false;
+		}
+	api_sql_add(&sql, ") VALUES (");
+	first = true;
+	if (r->parent) {
+		api_sql_add(&sql, "$%d", api_sql_param_int(&sql, parent));
+		first = false;
+	}
+	for (f = r->fields; f->name; f++) {
+		json_t *v = json_object_get(ctx->body, f->name);
+
+		if (!v)
+			continue;
+		api_sql_add(&sql, "%s", first ? "" : ", ");
+		api_sql_value(&sql, f, v);
+		first = false;
+	}
+	api_sql_add(&sql, ")");
+	if (r->upsert) {
+		api_sql_add(&sql,
+			    " ON CONFLICT (%s, %s) DO UPDATE SET %s = "
+			    "EXCLUDED.%s",
+			    r->parent, r->key, r->key, r->key);
+		for (f = r->fields; f->name; f++)
+			if (json_object_get(ctx->body, f->name) &&
+			    strcmp(f->name, r->key) != 0)
+				api_sql_add(&sql, ", %s = EXCLUDED.%s", f->name,
+					    f->name);
+	}
+	api_sql_add(&sql, " RETURNING %s::text, t.%s::text, xmax = 0",
+		    r->row_json, r->key);
+	api_sql_run(ctx, &sql, on_created);
+}
+
+void api_crud_update(struct api_ctx *ctx)
+{
+	const struct api_resource *r = res_of(ctx);
+	struct api_sql sql = {0};
+	const struct api_field *f;
+
+	if (!api_body_parse(ctx) || !api_body_check(ctx, r->fields, false))
+		return;
+	api_sql_add(&sql, "UPDATE %s AS t SET %s = t.%s", r->table, r->key,
+		    r->key);
+	for (f = r->fields; f->name; f++) {
+		json_t *v = json_object_get(ctx->body, f->name);
+
+		if (!v)
+			continue;
+		api_sql_add(&sql, ", %s = ", f->name);
+		api_sql_value(&sql, f, v);
+	}
+	if (!where_path(ctx, &sql, true)) {
+		api_sql_clear(&sql);
+		return;
+	}
+	api_sql_add(&sql, " RETURNING %s::text", r->row_json);
+	api_sql_run(ctx, &sql, on_row);
+}
+
+static void on_deleted(struct api_ctx *ctx, const PGresult *res)
+{
+	if (strcmp(PQcmdTuples((PGresult *)res), "0") == 0) {
+		api_problem(ctx, 404, "not-found", "no such %s",
+			    res_of(ctx)->noun);
+		return;
+	}
+	api_reply_empty(ctx, 204);
+}
+
+void api_crud_delete(struct api_ctx *ctx)
+{
+	const struct api_resource *r = res_of(ctx);
+	struct api_sql sql = {0};
+
+	api_sql_add(&sql, "DELETE FROM %s t", r->table);
+	if (!where_path(ctx, &sql, true)) {
+		api_sql_clear(&sql);
+		return;
+	}
+	api_sql_run(ctx, &sql, on_deleted);
+}
+
+/* A campaign with callers waiting is not deleted under them. */
+void api_campaigns_delete(struct api_ctx *ctx)
+{
+	unsigned waiting = 0, longest = 0;
+	int64_t id;
+
+	if (!api_param_id(ctx, 0, &id))
+		return;
+	if (ctx->api->deps.calls)
+		calls_queue_numbers(ctx->api->deps.calls, id, &waiting,
+				    &longest);
+	if (waiting) {
+		api_problem(ctx, 409, "conflict",
+			    "campaign %lld has %u callers waiting; delete it "
+			    "once its queue is empty",
+			    (long long)id, waiting);
+		return;
+	}
+	api_crud_delete(ctx);
+}

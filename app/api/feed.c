@@ -1,0 +1,84 @@
+/* feed.c: the live event feed over WebSocket. A socket subscribes with
+ * its token's scope (agents see their own events), replays what it missed
+ * with ?since=<seq>, then receives every new event as it is published. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "feed/feed.h"
+#include "util/log.h"
+
+static void deliver(const char *text, size_t len, void *userdata)
+{
+	struct http_ws *ws = userdata;
+
+	/* A reader too slow for the queue cap is dropped; it resumes with
+	 * ?since= from the last seq it saw. */
+	if (http_ws_send(ws, text, len) == -ENOBUFS)
+		log_notice("feed: subscriber too slow, dropped");
+}
+
+/* ?since=<seq>: returns 1 with the value, 0 when absent, -EINVAL. */
+static int since_param(const struct http_request *req, uint64_t *ret)
+{
+	char buf[32], *end;
+	int n = http_request_param(req, "since", buf, sizeof(buf));
+
+	if (n == -ENOENT)
+		return 0;
+	if (n <= 0 || strspn(buf, "0123456789") != (size_t)n)
+		return -EINVAL;
+	*ret = strtoull(buf, &end, 10);
+	return 1;
+}
+
+int api__feed_open(struct api *api, struct http_ws *ws,
+		   const struct http_request *req, const char **ret_detail)
+{
+	const struct api_principal *who = api__authenticate(api, req, true);
+	struct feed_sub *sub;
+	uint64_t since = 0;
+	int has_since, r;
+
+	if (!who) {
+		*ret_detail = "send a token: Authorization: Bearer <token>, or "
+			      "?access_token=<token>";
+		return 401;
+	}
+	has_since = since_param(req, &since);
+	if (has_since < 0) {
+		*ret_detail = "since must be a sequence number";
+		return 400;
+	}
+	r = feed_subscribe(api->feed,
+			   who->role == API_ROLE_AGENT ? who->agent_id : 0,
+			   deliver, ws, &sub);
+	if (r < 0) {
+		*ret_detail = "cannot subscribe now";
+		return 503;
+	}
+	http_ws_set_data(ws, sub);
+	log_info("feed: subscriber role=%s agent=%lld since=%llu",
+		 api_role_name(who->role), (long long)who->agent_id,
+		 (unsigned long long)since);
+	if (has_since)
+		feed_replay(api->feed, sub, since);
+	return 0;
+}
+
+void api__feed_closed(struct api *api, struct http_ws *ws)
+{
+	struct feed_sub *sub = http_ws_get_data(ws);
+
+	(void)api;
+	if (sub)
+		feed_unsubscribe(sub);
+	http_ws_set_data(ws, NULL);
+}
+
+void api__feed_close_all(struct api *api)
+{
+	/* http_server_close() runs api__feed_closed for every socket. */
+	(void)api;
+}

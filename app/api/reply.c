@@ -1,0 +1,231 @@
+/* reply.c: answers: JSON, problem+json (RFC 9457), and the mapping of
+ * database errors to problems. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/internal.h"
+#include "util/log.h"
+
+static const char *const problem_titles[][2] = {
+    {"bad-request", "Bad request"},
+    {"invalid-json", "Body is not valid JSON"},
+    {"unauthorized", "Authentication required"},
+    {"forbidden", "Not allowed"},
+    {"not-found", "Not found"},
+    {"method-not-allowed", "Method not allowed"},
+    {"conflict", "Conflict"},
+    {"body-too-large", "Body too large"},
+    {"unsupported-media-type", "Unsupported media type"},
+    {"invalid-body", "Invalid body"},
+    {"range-not-satisfiable", "Range not satisfiable"},
+    {"rate-limited", "Too many requests"},
+    {"internal", "Internal error"},
+    {"unavailable", "Service unavailable"},
+};
+
+static const char *problem_title(const char *slug)
+{
+	for (size_t i = 0; i < sizeof(problem_titles) / sizeof(*problem_titles);
+	     i++)
+		if (strcmp(problem_titles[i][0], slug) == 0)
+			return problem_titles[i][1];
+	return "Error";
+}
+
+void api_ctx_free(struct api_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	api__unref(ctx->api);
+	json_decref(ctx->body);
+	if (ctx->data_free)
+		ctx->data_free(ctx->data);
+	free(ctx);
+}
+
+void api_reply_raw(struct api_ctx *ctx, int status, const char *content_type,
+		   const char *headers, char *body, size_t len)
+{
+	api__count(ctx->api, status);
+	http_request_respond_take(ctx->req, status, content_type, headers, body,
+				  len);
+	api_ctx_free(ctx);
+}
+
+void api_reply_json_text(struct api_ctx *ctx, int status, const char *text,
+			 size_t len, const char *headers)
+{
+	api__count(ctx->api, status);
+	http_request_respond(ctx->req, status, "application/json", headers,
+			     text, len);
+	api_ctx_free(ctx);
+}
+
+void api_reply_json(struct api_ctx *ctx, int status, json_t *body)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	if (!text) {
+		api_problem(ctx, 500, "internal", "out of memory");
+		return;
+	}
+	api_reply_raw(ctx, status, "application/json", NULL, text,
+		      strlen(text));
+}
+
+void api_reply_empty(struct api_ctx *ctx, int status)
+{
+	api__count(ctx->api, status);
+	http_request_respond(ctx->req, status, NULL, NULL, NULL, 0);
+	api_ctx_free(ctx);
+}
+
+char *api_problem_text(int status, const char *slug, const char *detail,
+		       size_t *ret_len)
+{
+	json_t *p;
+	char type[96], *text;
+
+	snprintf(type, sizeof(type), "urn:welcomedly:problem:%s", slug);
+	p = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title",
+		      problem_title(slug), "status", status, "detail", detail);
+	text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+	json_decref(p);
+	if (text)
+		*ret_len = strlen(text);
+	return text;
+}
+
+static void reply_problem_h(struct api_ctx *ctx, int status, const char *slug,
+			    const char *headers, const char *detail,
+			    json_t *errors)
+{
+	json_t *p;
+	char type[96], *text;
+
+	snprintf(type, sizeof(type), "urn:welcomedly:problem:%s", slug);
+	p = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title",
+		      problem_title(slug), "status", status, "detail", detail);
+	if (p && errors)
+		json_object_set_new(p, "errors", errors);
+	else
+		json_decref(errors);
+	text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+	json_decref(p);
+	if (status == 401)
+		headers = "WWW-Authenticate: Bearer realm=\"welcomedly\"\r\n";
+	if (status >= 500)
+		log_warning("api %s %s -> %d %s", http_request_method(ctx->req),
+			    http_request_path(ctx->req), status, detail);
+	else
+		log_debug("api %s %s -> %d %s", http_request_method(ctx->req),
+			  http_request_path(ctx->req), status, detail);
+	if (!text) {
+		http_request_respond(ctx->req, 500, NULL, NULL, NULL, 0);
+		api_ctx_free(ctx);
+		return;
+	}
+	api_reply_raw(ctx, status, "application/problem+json", headers, text,
+		      strlen(text));
+}
+
+static void reply_problem(struct api_ctx *ctx, int status, const char *slug,
+			  const char *detail, json_t *errors)
+{
+	reply_problem_h(ctx, status, slug, NULL, detail, errors);
+}
+
+void api_problem_headers(struct api_ctx *ctx, int status, const char *slug,
+			 const char *headers, const char *detail)
+{
+	reply_problem_h(ctx, status, slug, headers, detail, NULL);
+}
+
+void api_problem(struct api_ctx *ctx, int status, const char *slug,
+		 const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	reply_problem(ctx, status, slug, detail, NULL);
+}
+
+void api_problem_fields(struct api_ctx *ctx, json_t *errors)
+{
+	char detail[512] = "the body has invalid fields";
+	json_t *first = json_array_get(errors, 0);
+
+	if (first)
+		snprintf(detail, sizeof(detail), "%s: %s",
+			 json_string_value(json_object_get(first, "field")),
+			 json_string_value(json_object_get(first, "detail")));
+	reply_problem(ctx, 422, "invalid-body", detail, errors);
+}
+
+/* What a constraint's name says about the field at fault. */
+static void problem_constraint(struct api_ctx *ctx, int status,
+			       const char *slug, const PGresult *res,
+			       const char *what)
+{
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *det = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+
+	api_problem(ctx, status, slug, "%s: %s%s%s", what, msg ? msg : "",
+		    det ? " " : "", det ? det : "");
+}
+
+void api_problem_db(struct api_ctx *ctx, int error, const PGresult *res)
+{
+	const char *state =
+	    res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (error == -ENOTCONN || error == -ECONNRESET || error == -ENOBUFS ||
+	    error == -ECANCELED) {
+		api_problem(ctx, 503, "unavailable",
+			    "the database is not reachable (%s); try again",
+			    strerror(-error));
+		return;
+	}
+	if (!state) {
+		api_problem(ctx, 500, "internal", "database error (%s)",
+			    strerror(-error));
+		return;
+	}
+	if (strcmp(state, "23505") == 0)
+		problem_constraint(ctx, 409, "conflict", res, "already exists");
+	else if (strcmp(state, "23503") == 0 &&
+		 strcmp(http_request_method(ctx->req), "DELETE") == 0)
+		problem_constraint(ctx, 409, "conflict", res, "still in use");
+	else if (strcmp(state, "23503") == 0)
+		problem_constraint(ctx, 422, "invalid-body", res,
+				   "refers to something that does not exist");
+	else if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+		problem_constraint(ctx, 422, "invalid-body", res,
+				   "value refused");
+	else {
+		log_error("api query failed sqlstate=%s error=%s", state,
+			  PQresultErrorMessage(res));
+		api_problem(ctx, 500, "internal",
+			    "the database refused the request (SQLSTATE %s)",
+			    state);
+	}
+}
+
+void api_time_text(int64_t us, char *buf, size_t size)
+{
+	time_t s = (time_t)(us / 1000000);
+	struct tm tm;
+	char base[32];
+
+	gmtime_r(&s, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, size, "%s.%03dZ", base, (int)((us / 1000) % 1000));
+}

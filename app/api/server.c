@@ -1,0 +1,284 @@
+/* server.c: the API's front door: listening, authentication, roles and
+ * dispatch to the route's handler. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "cdr/cdr.h"
+#include "db/pool.h"
+#include "metrics/metrics.h"
+#include "util/log.h"
+
+static const char *const role_names[] = {"none", "agent", "supervisor",
+					 "admin"};
+
+const char *api_role_name(enum api_role role)
+{
+	return role_names[role];
+}
+
+bool api_role_at_least(enum api_role have, enum api_role need)
+{
+	return have >= need;
+}
+
+/* "Bearer <token>" (the scheme is case-insensitive, RFC 7235). */
+static const char *bearer(const char *header)
+{
+	if (!header || strncasecmp(header, "Bearer ", 7) != 0)
+		return NULL;
+	header += 7;
+	while (*header == ' ')
+		header++;
+	return header;
+}
+
+const struct api_principal *api__authenticate(struct api *api,
+					      const struct http_request *req,
+					      bool allow_query)
+{
+	const char *token = bearer(http_request_header(req, "authorization"));
+	char buf[260];
+
+	if (!token && allow_query &&
+	    http_request_param(req, "access_token", buf, sizeof(buf)) > 0)
+		token = buf;
+	return token ? api__token_find(api, token) : NULL;
+}
+
+/* Answers the 401 or 403 that the route's role and self rule demand;
+ * returns true when the request may go on. */
+static bool authorize(struct api_ctx *ctx)
+{
+	const struct api_route *route = ctx->route;
+	const struct api_principal *who;
+	int64_t id;
+
+	if (route->role == API_ROLE_NONE)
+		return true;
+	who = api__authenticate(ctx->api, ctx->req, false);
+	if (!who) {
+		api_problem(
+		    ctx, 401, "unauthorized",
+		    http_request_header(ctx->req, "authorization")
+			? "the token is not valid (unknown or revoked)"
+			: "send a token: Authorization: Bearer <token>");
+		return false;
+	}
+	ctx->who = *who;
+	if (!api_role_at_least(who->role, route->role)) {
+		api_problem(ctx, 403, "forbidden",
+			    "this needs the %s role; the token has %s",
+			    api_role_name(route->role),
+			    api_role_name(who->role));
+		return false;
+	}
+	if (who->role != API_ROLE_AGENT || route->self != API_SELF_AGENT)
+		return true;
+	/* An agent acts on its own agent only. */
+	if (!api_param_id(ctx, 0, &id))
+		return false;
+	if (id != who->agent_id) {
+		api_problem(ctx, 403, "forbidden",
+			    "an agent token acts only on its own agent (%lld)",
+			    (long long)who->agent_id);
+		return false;
+	}
+	return true;
+}
+
+static void method_not_allowed(struct api_ctx *ctx, const char *path)
+{
+	char allow[128] = "Allow: ", params[API_MAX_PARAMS][API_MAX_PARAM];
+	char *text;
+	size_t len;
+
+	for (size_t i = 0; i < api_nroutes; i++) {
+		bool known;
+
+		if (!api__match(api_routes[i].method, path, params, &known) ||
+		    strstr(allow, api_routes[i].method))
+			continue;
+		strncat(allow, api_routes[i].method,
+			sizeof(allow) - strlen(allow) - 4);
+		strcat(allow, ", ");
+	}
+	strcpy(allow + strlen(allow) - 2, "\r\n");
+	text = api_problem_text(405, "method-not-allowed",
+				"this path does not take that method", &len);
+	if (!text) {
+		api_reply_empty(ctx, 500);
+		return;
+	}
+	api_reply_raw(ctx, 405, "application/problem+json", allow, text, len);
+}
+
+static void on_request(struct http_request *req, void *userdata)
+{
+	struct api *api = userdata;
+	struct api_ctx *ctx = calloc(1, sizeof(*ctx));
+	const char *path = http_request_path(req);
+	bool known;
+
+	api->requests++;
+	if (!ctx) {
+		http_request_respond(req, 503, NULL, NULL, NULL, 0);
+		return;
+	}
+	ctx->api = api;
+	api->refs++; /* the api outlives its requests' queries */
+	ctx->req = req;
+	ctx->route =
+	    api__match(http_request_method(req), path, ctx->params, &known);
+	if (!ctx->route && known) {
+		method_not_allowed(ctx, path);
+		return;
+	}
+	if (!ctx->route || !ctx->route->handler) {
+		api_problem(ctx, 404, "not-found", "no route for %s %.200s",
+			    http_request_method(req), path);
+		return;
+	}
+	if (!authorize(ctx))
+		return;
+	ctx->route->handler(ctx);
+}
+
+static int on_ws_open(struct http_ws *ws, const struct http_request *req,
+		      const char **ret_detail, void *userdata)
+{
+	return api__feed_open(userdata, ws, req, ret_detail);
+}
+
+static void on_ws_closed(struct http_ws *ws, void *userdata)
+{
+	api__feed_closed(userdata, ws);
+}
+
+static const struct http_server_callbacks http_callbacks = {
+    .request = on_request,
+    .ws_open = on_ws_open,
+    .ws_closed = on_ws_closed,
+};
+
+/* "host:port" into its parts; host must be an IP address. */
+static int parse_listen(const char *listen, char *host, size_t size,
+			int *ret_port)
+{
+	const char *colon = strrchr(listen, ':');
+	char *end;
+	long port;
+
+	if (!colon || colon == listen || (size_t)(colon - listen) >= size)
+		return -EINVAL;
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535 || end == colon + 1)
+		return -EINVAL;
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	*ret_port = (int)port;
+	return 0;
+}
+
+int api_new(uv_loop_t *loop, const struct api_config *cfg,
+	    const struct api_deps *deps, struct api **ret_api)
+{
+	struct http_server_config hc = {.ws_path = "/api/v1/events"};
+	struct api *api;
+	char host[64];
+	int r;
+
+	r = parse_listen(cfg->listen, host, sizeof(host), &hc.port);
+	if (r < 0)
+		return r;
+	hc.host = host;
+	api = calloc(1, sizeof(*api));
+	if (!api)
+		return -ENOMEM;
+	api->loop = loop;
+	api->refs = 1;
+	api->deps = *deps;
+	api->started_us = cdr_now_us();
+	api->tokens = strmap_new();
+	snprintf(api->sip_server, sizeof(api->sip_server), "%s",
+		 cfg->sip_server ? cfg->sip_server : host);
+	if (cfg->bootstrap_token && *cfg->bootstrap_token &&
+	    api_token_hash(cfg->bootstrap_token, api->bootstrap_hash) < 0)
+		r = -EIO;
+	if (r == 0 && !api->tokens)
+		r = -ENOMEM;
+	if (r == 0)
+		r = api__observe_init(api);
+	if (r == 0)
+		r = api__outbound_init(api);
+	if (r == 0)
+		r = http_server_new(loop, &hc, &http_callbacks, api,
+				    &api->http);
+	if (r < 0) {
+		api_close(api);
+		return r;
+	}
+	log_notice("api listening on %s:%d", host, http_server_port(api->http));
+	*ret_api = api;
+	return 0;
+}
+
+static void on_bootstrap_stored(int error, const PGresult *res, void *userdata)
+{
+	api__unref(userdata);
+	if (error < 0 && error != -ECANCELED)
+		log_warning("bootstrap token not stored error=%s",
+			    res ? PQresultErrorMessage(res) : strerror(-error));
+}
+
+void api_db_up(struct api *api)
+{
+	const char *params[1] = {api->bootstrap_hash};
+
+	if (!api || api->closing)
+		return;
+	if (*api->bootstrap_hash &&
+	    db_pool_query(api->deps.db,
+			  "INSERT INTO api_tokens (token_hash, role) VALUES "
+			  "($1, 'admin') ON CONFLICT (token_hash) DO NOTHING",
+			  1, params, on_bootstrap_stored, api) == 0)
+		api->refs++;
+	api__tokens_load(api);
+}
+
+void api_tokens_changed(struct api *api)
+{
+	if (api)
+		api__tokens_load(api);
+}
+
+int api_port(const struct api *api)
+{
+	return http_server_port(api->http);
+}
+
+void api_close(struct api *api)
+{
+	if (!api)
+		return;
+	api->closing = true;
+	api__feed_close_all(api);
+	http_server_close(api->http);
+	api->http = NULL;
+	api__observe_close(api);
+	api__unref(api);
+}
+
+/* The API is freed once closed and no query of its own is pending (their
+ * callbacks run with -ECANCELED when the pool closes, after the API). */
+void api__unref(struct api *api)
+{
+	if (--api->refs > 0)
+		return;
+	api__tokens_free(api);
+	api__observe_free(api);
+	api__outbound_free(api);
+	free(api);
+}

@@ -1,0 +1,162 @@
+/* server.h: an HTTP/1.1 and WebSocket server, libwebsockets on a foreign
+ * libuv loop. Requests are answered asynchronously, exactly once. */
+#ifndef HTTP_SERVER_H
+#define HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct http_server;
+struct http_request; /* one request; owned by the server until answered */
+struct http_ws;      /* one accepted WebSocket connection */
+
+/* Named caps on what peers control; the config's 0 means these. */
+#define HTTP_SERVER_MAX_BODY (1u << 20)        /* 413 past this */
+#define HTTP_SERVER_MAX_HEADER 8192u           /* all headers of a request */
+#define HTTP_SERVER_MAX_CONNECTIONS 256u       /* 503 past this */
+#define HTTP_SERVER_MAX_WS_QUEUE (4u << 20)    /* bytes queued to one socket */
+#define HTTP_SERVER_MAX_WS_MESSAGE (64u << 10) /* bigger client frames: close */
+#define HTTP_SERVER_MAX_PATH 2048u             /* 414 past this */
+
+struct http_server_config {
+	const char *host; /* IP address to bind, e.g. "127.0.0.1"; copied */
+	int port;         /* 0: an ephemeral port, see http_server_port() */
+	size_t max_body;
+	size_t max_header;
+	unsigned max_connections;
+	size_t max_ws_queue;
+	/* Requests to this path (exact, before '?') that ask to upgrade become
+	 * WebSockets; NULL: no WebSockets. Copied. */
+	const char *ws_path;
+};
+
+struct http_server_callbacks {
+	/*
+	 * A complete request (headers and body). The callee must answer it
+	 * exactly once with http_request_respond*(), now or later; until then
+	 * req stays valid even if the client goes away (the answer is then
+	 * dropped). Requests refused by the server itself (caps, malformed
+	 * HTTP) never reach this callback.
+	 */
+	void (*request)(struct http_request *req, void *userdata);
+	/*
+	 * A WebSocket upgrade on ws_path; req gives the path, query and headers
+	 * of the upgrade request and is valid only during the call (never
+	 * respond to it). Return 0 to accept (ws is then live until closed),
+	 * or an HTTP status (401, 403, 400...) to refuse the upgrade with a
+	 * problem body of that status and detail (detail may be NULL). Required
+	 * when ws_path is set.
+	 */
+	int (*ws_open)(struct http_ws *ws, const struct http_request *req,
+		       const char **ret_detail, void *userdata);
+	/* A whole text or binary message from the client (borrowed,
+	 * NUL-terminated). Optional. */
+	void (*ws_message)(struct http_ws *ws, const char *data, size_t len,
+			   void *userdata);
+	/* The socket is gone (peer close, error, queue cap, server close);
+	 * ws is freed after this returns. Runs once per accepted socket. */
+	void (*ws_closed)(struct http_ws *ws, void *userdata);
+};
+
+/* Creates the server and starts listening. cfg's strings and cbs are
+ * copied. Returns 0 and sets *ret_server, -EINVAL, -ENOMEM, -EADDRINUSE
+ * (or -EIO when libwebsockets refused the context or the listen socket).
+ * max_header above 65535 is -EINVAL (libwebsockets' limit).
+ * Server-made answers, each followed by closing the connection: 503 past
+ * max_connections or while closing, 414, 413 (by Content-Length, or once a
+ * body without one grows past max_body), 411 for a chunked body
+ * (libwebsockets 4.1 cannot decode one), 400 for a bad Content-Length, 501
+ * for a method other than GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS. A
+ * request whose headers pass max_header is hung up on (libwebsockets 4.1
+ * sends no 431). After a failure the loop must still run until it has no
+ * active handles, as a context may have to be released. */
+int http_server_new(uv_loop_t *loop, const struct http_server_config *cfg,
+		    const struct http_server_callbacks *cbs, void *userdata,
+		    struct http_server **ret_server);
+
+/* The port actually bound. */
+int http_server_port(const struct http_server *server);
+
+/* Connections open now (HTTP and WebSocket). */
+unsigned http_server_connections(const struct http_server *server);
+
+/*
+ * Closes every connection (ws_closed runs for each WebSocket before this
+ * returns), stops listening and frees the server once its uv handles have
+ * closed; the loop must run. Requests not yet answered stay valid until
+ * answered; their answers are dropped. NULL is a no-op.
+ */
+void http_server_close(struct http_server *server);
+
+/* The request method, e.g. "GET"; path without the query, percent-decoded
+ * as libwebsockets delivers it; the query without '?' ("" if none), as
+ * libwebsockets delivers it: split at '&', each argument percent-decoded
+ * ('+' too becomes a space), joined again with '&' - so a value holding an
+ * encoded '&' cannot be told apart here; read values with
+ * http_request_param(). Borrowed, valid until answered. */
+const char *http_request_method(const struct http_request *req);
+const char *http_request_path(const struct http_request *req);
+const char *http_request_query(const struct http_request *req);
+
+/* The percent-decoded value of the first query parameter name (a bare
+ * "name" without '=' gives ""), copied into buf (at most size bytes with
+ * the NUL). Returns its length, -ENOENT when absent, -ENOSPC when it does
+ * not fit. */
+int http_request_param(const struct http_request *req, const char *name,
+		       char *buf, size_t size);
+
+/*
+ * A request header, by lower-case name. Only these are kept:
+ * "authorization", "content-type", "accept", "range", "if-none-match".
+ * Returns the value (borrowed) or NULL when absent.
+ */
+const char *http_request_header(const struct http_request *req,
+				const char *name);
+
+/* The body (NUL-terminated; "" and 0 when none). Borrowed. */
+const char *http_request_body(const struct http_request *req, size_t *ret_len);
+
+/* The peer's address as text, for logs. */
+const char *http_request_peer(const struct http_request *req);
+
+/* Opaque pointer for the callee, e.g. while a query runs. */
+void http_request_set_data(struct http_request *req, void *data);
+void *http_request_get_data(const struct http_request *req);
+
+/* True once the server knows the client has gone, or has closed; an answer
+ * will then be dropped. libwebsockets 4.1 does not read a connection while
+ * its request is unanswered, so a client that resets is noticed at once,
+ * but one that merely closes only when the answer is written. */
+bool http_request_abandoned(const struct http_request *req);
+
+/*
+ * Answers req and frees it: status, content type (NULL: none), extra header
+ * lines (each "Name: value\r\n", NULL: none), body copied (NULL with len 0:
+ * empty). HEAD requests get the headers only. Returns 0, or -ENOMEM (req is
+ * then answered with a bare 500 and freed all the same).
+ */
+int http_request_respond(struct http_request *req, int status,
+			 const char *content_type, const char *headers,
+			 const void *body, size_t len);
+
+/* Like http_request_respond, taking ownership of body (malloc'd). */
+int http_request_respond_take(struct http_request *req, int status,
+			      const char *content_type, const char *headers,
+			      char *body, size_t len);
+
+/* Queues a text message to ws (copied). Returns 0, -ENOBUFS past the
+ * queue cap (the socket is then closed: a reader that slow must resume),
+ * -ENOMEM, or -EPIPE when the socket is closing. */
+int http_ws_send(struct http_ws *ws, const char *data, size_t len);
+
+/* Sends a close frame with code and reason (cut to 123 bytes) once the
+ * queue drains; later sends fail with -EPIPE. ws_closed runs when the
+ * socket is gone. */
+void http_ws_close(struct http_ws *ws, int code, const char *reason);
+
+void http_ws_set_data(struct http_ws *ws, void *data);
+void *http_ws_get_data(const struct http_ws *ws);
+
+#endif /* HTTP_SERVER_H */
