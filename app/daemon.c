@@ -32,6 +32,7 @@ struct daemon {
 	struct agents *agents;
 	struct campaigns *campaigns;
 	bool loading;
+	bool reload_pending; /* NOTIFY welcomedly_config during a load */
 	struct link *link;
 	struct calls *calls;
 	struct api *api;
@@ -87,6 +88,8 @@ static void on_config_deadline(uv_timer_t *timer)
 	start_link(d);
 }
 
+static void load_config(struct daemon *d);
+
 static void on_campaigns_loaded(int error, void *userdata)
 {
 	struct daemon *d = userdata;
@@ -100,6 +103,12 @@ static void on_campaigns_loaded(int error, void *userdata)
 			    strerror(-error));
 	else
 		calls_dispatch(d->calls);
+	/* A change notified while this load ran may have been read too late
+	 * by it: load again. */
+	if (d->reload_pending && error == 0) {
+		d->reload_pending = false;
+		load_config(d);
+	}
 }
 
 static void on_agents_loaded(int error, void *userdata)
@@ -118,8 +127,12 @@ static void load_config(struct daemon *d)
 {
 	int r;
 
-	if (!d->agents || d->loading || d->stopping)
+	if (!d->agents || d->stopping)
 		return;
+	if (d->loading) {
+		d->reload_pending = true;
+		return;
+	}
 	d->loading = true;
 	r = agents_load(d->agents, on_agents_loaded, d);
 	if (r < 0)

@@ -20,7 +20,10 @@ bool api_body_parse(struct api_ctx *ctx)
 			    "send the body as application/json, not %s", type);
 		return false;
 	}
-	ctx->body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	/* NUL inside strings is valid JSON: the field checks refuse it with
+	 * the field's name. */
+	ctx->body = json_loadb(text, len,
+			       JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
 	if (!ctx->body) {
 		api_problem(ctx, 400, "invalid-json",
 			    "the body is not valid JSON: %s (line %d, column "
@@ -252,29 +255,40 @@ const char *api_check_template(const char *value)
 	return NULL;
 }
 
-/* Parses a decimal int64 of the whole string, at least 1. */
-static bool parse_id(const char *s, int64_t *ret)
+/* Parses a decimal int64 of the whole string, at least 1. Returns 0,
+ * -EINVAL (not digits, or 0), or -ERANGE (digits past int64: no such id
+ * can exist). */
+static int parse_id(const char *s, int64_t *ret)
 {
 	char *end;
 	long long v;
 
-	if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 18)
-		return false;
+	if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 64)
+		return -EINVAL;
 	errno = 0;
 	v = strtoll(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
 	if (errno || *end || v < 1)
-		return false;
+		return -EINVAL;
 	*ret = v;
-	return true;
+	return 0;
 }
 
 bool api_param_id(struct api_ctx *ctx, unsigned i, int64_t *ret_id)
 {
-	if (parse_id(ctx->params[i], ret_id))
+	int r = parse_id(ctx->params[i], ret_id);
+
+	if (r == 0)
 		return true;
-	api_problem(ctx, 400, "bad-request",
-		    "\"%.64s\" is not an id: ids are positive integers",
-		    ctx->params[i]);
+	if (r == -ERANGE)
+		api_problem(ctx, 404, "not-found", "no such id %.64s",
+			    ctx->params[i]);
+	else
+		api_problem(ctx, 400, "bad-request",
+			    "\"%.64s\" is not an id: ids are positive "
+			    "integers",
+			    ctx->params[i]);
 	return false;
 }
 
@@ -287,7 +301,7 @@ bool api_query_int(struct api_ctx *ctx, const char *name, int64_t *ret_v,
 	*ret_set = false;
 	if (r == -ENOENT)
 		return true;
-	if (r < 0 || !parse_id(buf, ret_v)) {
+	if (r < 0 || parse_id(buf, ret_v) < 0) {
 		api_problem(ctx, 400, "bad-request",
 			    "query parameter %s must be a positive integer",
 			    name);

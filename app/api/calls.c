@@ -267,8 +267,8 @@ static void on_recording(const struct ari_response *resp, void *userdata)
 	if (r < 0) {
 		snprintf(headers, sizeof(headers),
 			 "Content-Range: bytes */%zu\r\n", resp->body_len);
-		http_request_respond(ctx->req, 416, NULL, headers, NULL, 0);
-		api_ctx_free(ctx);
+		api_problem_headers(ctx, 416, "range-not-satisfiable", headers,
+				    "the range is outside the recording");
 		return;
 	}
 	if (r == 0) {

@@ -33,6 +33,31 @@ static int since_param(const struct http_request *req, uint64_t *ret)
 	return 1;
 }
 
+/* Events after since, or, when some of them are gone from the buffer, a
+ * feed.gap telling the client to refetch state through REST, after which
+ * only live events follow. */
+static void replay(struct api *api, struct http_ws *ws, struct feed_sub *sub,
+		   uint64_t since)
+{
+	uint64_t oldest = feed_oldest_seq(api->feed);
+	json_t *gap;
+	char *text;
+
+	if (oldest == 0 || since + 1 >= oldest ||
+	    since >= feed_last_seq(api->feed)) {
+		feed_replay(api->feed, sub, since);
+		return;
+	}
+	gap = json_pack("{s:n, s:s, s:s, s:{s:I, s:I}}", "seq", "type",
+			"feed.gap", "epoch", api->epoch, "data", "since",
+			(json_int_t)since, "oldest", (json_int_t)oldest);
+	text = gap ? json_dumps(gap, JSON_COMPACT) : NULL;
+	json_decref(gap);
+	if (text)
+		http_ws_send(ws, text, strlen(text));
+	free(text);
+}
+
 int api__feed_open(struct api *api, struct http_ws *ws,
 		   const struct http_request *req, const char **ret_detail)
 {
@@ -63,7 +88,7 @@ int api__feed_open(struct api *api, struct http_ws *ws,
 		 api_role_name(who->role), (long long)who->agent_id,
 		 (unsigned long long)since);
 	if (has_since)
-		feed_replay(api->feed, sub, since);
+		replay(api, ws, sub, since);
 	return 0;
 }
 
@@ -81,4 +106,11 @@ void api__feed_close_all(struct api *api)
 {
 	/* http_server_close() runs api__feed_closed for every socket. */
 	(void)api;
+}
+
+/* GET /api/v1/events without an upgrade: the feed is a WebSocket. */
+void api_events_plain(struct api_ctx *ctx)
+{
+	api_problem(ctx, 400, "bad-request",
+		    "the event feed is a WebSocket: send Upgrade: websocket");
 }

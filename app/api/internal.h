@@ -67,6 +67,7 @@ struct api {
 	int64_t started_us;
 	unsigned long requests;
 	struct feed *feed;
+	char epoch[24]; /* this process start, in every feed message */
 	struct metrics *metrics;
 	struct api_families *fam;
 	uv_timer_t tick; /* loop lag and queue.stats, every API_TICK_MS */
@@ -265,6 +266,7 @@ int api__feed_open(struct api *api, struct http_ws *ws,
 		   const struct http_request *req, const char **ret_detail);
 void api__feed_closed(struct api *api, struct http_ws *ws);
 void api__feed_close_all(struct api *api);
+void api_events_plain(struct api_ctx *ctx);
 
 /* server.c */
 /* Authenticates a request's token (header, or access_token in the query

@@ -245,11 +245,23 @@ static void on_tick(uv_timer_t *timer)
 		campaigns_foreach(api->deps.campaigns, publish_queue, api);
 }
 
+static void mark_member_queue(struct campaign *c, void *userdata)
+{
+	const struct agent *agent = userdata;
+
+	if (campaigns_has_member(c, agent->index))
+		c->stats.dirty = true;
+}
+
 void api_agent_transition(struct api *api, const struct agent *agent, int from,
 			  int to, const char *reason)
 {
 	if (!api || api->closing)
 		return;
+	/* The queues it serves count agents by state. */
+	if (api->deps.campaigns)
+		campaigns_foreach(api->deps.campaigns, mark_member_queue,
+				  (void *)agent);
 	publish(api, "agent.state_changed", agent->id, true,
 		json_pack("{s:I, s:s, s:s, s:s?}", "agent_id",
 			  (json_int_t)agent->id, "from",
@@ -296,11 +308,11 @@ void api_call_event(struct api *api, const char *type, int64_t agent_id,
 
 int api__observe_init(struct api *api)
 {
-	char epoch[32];
 	int r;
 
-	snprintf(epoch, sizeof(epoch), "%" PRIx64, (uint64_t)api->started_us);
-	r = feed_new(0, epoch, &api->feed);
+	snprintf(api->epoch, sizeof(api->epoch), "%" PRIx64,
+		 (uint64_t)api->started_us);
+	r = feed_new(0, api->epoch, &api->feed);
 	if (r < 0)
 		return r;
 	r = metrics_new(&api->metrics);

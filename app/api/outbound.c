@@ -311,7 +311,7 @@ static const char disposition_sql[] =
     " WHERE call_id = $1 AND disposition_code IS NULL"
     " AND EXISTS (SELECT 1 FROM d)"
     " AND ($5::bigint IS NULL OR agent_id = $5::bigint)"
-    " AND (NOT (SELECT is_callback FROM d) OR $4 IS NOT NULL)"
+    " AND (NOT (SELECT is_callback FROM d) OR $4::timestamptz IS NOT NULL)"
     " RETURNING call_id),"
     " l AS (UPDATE leads SET status = $2, next_call_at = CASE WHEN"
     " (SELECT is_callback FROM d) THEN $4::timestamptz ELSE NULL END"

@@ -170,16 +170,70 @@ void api_problem_fields(struct api_ctx *ctx, json_t *errors)
 	reply_problem(ctx, 422, "invalid-body", detail, errors);
 }
 
-/* What a constraint's name says about the field at fault. */
+/* The field a constraint is about: its name is <table>_<column>_<kind>
+ * (PostgreSQL's default names), or the column PostgreSQL names. */
+static void constraint_field(const PGresult *res, char *out, size_t size)
+{
+	const char *col = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
+	const char *name = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+	const char *table = PQresultErrorField(res, PG_DIAG_TABLE_NAME);
+	size_t n;
+
+	snprintf(out, size, "%s", col ? col : name ? name : "");
+	if (col || !name)
+		return;
+	n = table ? strlen(table) : 0;
+	if (n && strncmp(name, table, n) == 0 && name[n] == '_')
+		memmove(out, out + n + 1, strlen(out + n + 1) + 1);
+	for (const char *const *k =
+		 (const char *const[]){"_fkey", "_check", "_key", NULL};
+	     *k; k++) {
+		size_t len = strlen(out), kl = strlen(*k);
+
+		if (len > kl && strcmp(out + len - kl, *k) == 0) {
+			out[len - kl] = '\0';
+			break;
+		}
+	}
+}
+
+/* A refused value named by its field, without the server's wording. */
 static void problem_constraint(struct api_ctx *ctx, int status,
 			       const char *slug, const PGresult *res,
 			       const char *what)
 {
-	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	const char *det = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	char field[128];
 
-	api_problem(ctx, status, slug, "%s: %s%s%s", what, msg ? msg : "",
-		    det ? " " : "", det ? det : "");
+	constraint_field(res, field, sizeof(field));
+	if (status == 422 && *field) {
+		json_t *errors =
+		    json_pack("[{s:s, s:s}]", "field", field, "detail", what);
+		char detail[256];
+
+		snprintf(detail, sizeof(detail), "%s: %s", field, what);
+		reply_problem(ctx, status, slug, detail, errors);
+		return;
+	}
+	if (*field)
+		api_problem(ctx, status, slug, "%s: %s", field, what);
+	else
+		api_problem(ctx, status, slug, "%s", what);
+}
+
+/* A nested resource whose parent in the path does not exist: the path is
+ * at fault, not the body. */
+static bool parent_missing(const struct api_ctx *ctx, const PGresult *res)
+{
+	const struct api_resource *r =
+	    ctx->route && ctx->route->handler == api_crud_create
+		? ctx->route->data
+		: NULL;
+	char field[128];
+
+	if (!r || !r->parent)
+		return false;
+	constraint_field(res, field, sizeof(field));
+	return strcmp(field, r->parent) == 0;
 }
 
 void api_problem_db(struct api_ctx *ctx, int error, const PGresult *res)
@@ -204,6 +258,9 @@ void api_problem_db(struct api_ctx *ctx, int error, const PGresult *res)
 	else if (strcmp(state, "23503") == 0 &&
 		 strcmp(http_request_method(ctx->req), "DELETE") == 0)
 		problem_constraint(ctx, 409, "conflict", res, "still in use");
+	else if (strcmp(state, "23503") == 0 && parent_missing(ctx, res))
+		api_problem(ctx, 404, "not-found", "no such campaign %.64s",
+			    ctx->params[0]);
 	else if (strcmp(state, "23503") == 0)
 		problem_constraint(ctx, 422, "invalid-body", res,
 				   "refers to something that does not exist");

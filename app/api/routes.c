@@ -58,6 +58,13 @@ const struct api_route api_routes[] = {
      api_agents_state, NULL},
 
     {"GET", V1 "/calls", API_ROLE_AGENT, API_SELF_SCOPED, api_calls_list, NULL},
+    {"POST", V1 "/calls", API_ROLE_AGENT, API_SELF_SCOPED, api_calls_place,
+     NULL},
+    {"POST", V1 "/calls/{id}/disposition", API_ROLE_AGENT, API_SELF_CALL,
+     api_calls_disposition, NULL},
+    {"POST", V1 "/campaigns/{id}/leads", API_ROLE_ADMIN, 0, api_leads_import,
+     NULL},
+    {"GET", V1 "/leads", API_ROLE_SUPERVISOR, 0, api_leads_list, NULL},
     {"GET", V1 "/calls/{id}", API_ROLE_AGENT, API_SELF_CALL, api_calls_get,
      NULL},
     {"DELETE", V1 "/calls/{id}", API_ROLE_AGENT, API_SELF_CALL,
@@ -75,7 +82,8 @@ const struct api_route api_routes[] = {
     {"GET", V1 "/queues/{campaign_id}", API_ROLE_SUPERVISOR, 0, api_queues_get,
      NULL},
 
-    {"GET", V1 "/events", API_ROLE_AGENT, API_SELF_SCOPED, NULL, NULL},
+    {"GET", V1 "/events", API_ROLE_AGENT, API_SELF_SCOPED, api_events_plain,
+     NULL},
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(*api_routes);

@@ -378,7 +378,7 @@ static void agent_answered(struct outcall *oc)
 		 oc->agent_leg.id, (long long)oc->agent->id,
 		 oc->cdr.callee_number);
 	/* Ringback while the customer's phone rings. */
-	if (ids_new(oc->ringback_id, sizeof(oc->ringback_id), "pb") == 0) {
+	if (ids_new(oc->ringback_id, sizeof(oc->ringback_id), "pb") > 0) {
 		snprintf(path, sizeof(path),
 			 "/channels/%s/play/%s?media=tone:ring",
 			 oc->agent_leg.id, oc->ringback_id);
@@ -538,6 +538,9 @@ static void on_left(struct outcall *oc, const char *channel, int cause)
 		end_call(oc, "agent", cause ? cause : 19);
 		break;
 	case OUT_CUSTOMER_RINGING:
+		/* StasisEnd carries no cause: the hangup request before it
+		 * did. */
+		cause = cause ? cause : oc->cause;
 		if (agent)
 			end_call(oc, "agent", 19);
 		else
@@ -639,6 +642,7 @@ int calls_originate(struct calls *calls, const struct calls_outbound *req,
 	oc->endpoint = strdup(req->endpoint);
 	oc->caller_id = req->caller_id ? strdup(req->caller_id) : NULL;
 	r = ids_new(oc->agent_leg.id, sizeof(oc->agent_leg.id), "out");
+	r = r < 0 ? r : 0;
 	if (r == 0 && (!oc->endpoint || (req->caller_id && !oc->caller_id)))
 		r = -ENOMEM;
 	if (r == 0)

@@ -528,19 +528,21 @@ static int screen_request(struct conn *c, struct lws *wsi, int method,
 		*ret_problem = PROBLEM_LENGTH_REQUIRED;
 	else if (content_length(wsi, &present, &len) < 0)
 		*ret_problem = PROBLEM_BAD_LENGTH;
+	else if (!present &&
+		 (method == LWSHUMETH_POST || method == LWSHUMETH_PUT ||
+		  method == LWSHUMETH_PATCH))
+		/* lws 4.1 would read such a body until the peer closes, so
+		 * the client would wait for ever: tell it at once. */
+		*ret_problem = PROBLEM_LENGTH_REQUIRED;
 	else if (len > c->server->max_body)
 		*ret_problem = PROBLEM_TOO_LARGE;
 	else
 		goto accept;
 	return 1;
 accept:
-	/* lws reads a body when there is a Content-Length above 0, and for
-	 * POST, PUT and PATCH without one (then until the peer stops), and
+	/* lws reads a body when there is a Content-Length above 0, and
 	 * reports an explicit empty body for POST only. */
-	*ret_body = present
-			? len > 0 || method == LWSHUMETH_POST
-			: method == LWSHUMETH_POST || method == LWSHUMETH_PUT ||
-			      method == LWSHUMETH_PATCH;
+	*ret_body = present && (len > 0 || method == LWSHUMETH_POST);
 	return 0;
 }
 

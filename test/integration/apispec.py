@@ -265,9 +265,29 @@ def _check_problem(s, status, body, what):
                              f"{status} (expected one of {sorted(allowed)})")
 
 
+# What the HTTP server answers by itself, before any route runs, on any
+# path: 411 (POST, PUT or PATCH without Content-Length), 413, 414, 501, 503.
+SERVER_REFUSALS = {411: "length-required", 413: "body-too-large",
+                   414: "uri-too-long", 501: "not-implemented", 503: "unavailable"}
+
+
+def _server_refusal(s, status, body, content_type, what):
+    media = _media_type(content_type)
+    if media != "application/problem+json":
+        raise AssertionError(f"{what}: expected application/problem+json, got {content_type!r}")
+    body = _decode(body, media, what)
+    s.check(s.doc["components"]["schemas"]["Problem"], body, what)
+    if body.get("type") != "urn:welcomedly:problem:" + SERVER_REFUSALS[status]:
+        raise AssertionError(f"{what}: problem type {body.get('type')!r} for {status}")
+
+
 def _undocumented(s, path, status, body, content_type, what):
     """A response for an operation the spec does not list: only the
-    generic 404 (unknown path) and 405 (other method) are acceptable."""
+    generic 404 (unknown path) and 405 (other method) are acceptable, and
+    the server's own refusals."""
+    if status in SERVER_REFUSALS:
+        _server_refusal(s, status, body, content_type, what)
+        return
     expected = 404 if s.template_for(path) is None else 405
     if status != expected:
         raise AssertionError(f"{what}: no such operation in the spec, so only {expected} "

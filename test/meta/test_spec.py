@@ -51,6 +51,9 @@ def campaign(**over):
         "no_agents_action": "hangup", "overflow_campaign_id": None,
         "service_level_seconds": 20, "max_no_answer": 3,
         "skill_requirements": {"spanish": 5}, "skill_relax_seconds": 30,
+        "country_code": "1", "trunk_prefix": "1", "intl_prefix": "011",
+        "national_min": 10, "national_max": 10, "allow_international": False,
+        "allow_premium": False,
         "created_at": "2024-11-24T17:14:00Z", "updated_at": "2024-11-24T17:14:00.123+01:00",
     }
     c.update(over)
@@ -290,7 +293,10 @@ class ApiSpecTest(unittest.TestCase):
                  "end_time": "2024-11-24T17:01:00Z", "duration": 60, "billsec": 0,
                  "disposition": "NO ANSWER", "recording_url": None,
                  "queue_wait_seconds": 59, "abandoned": True, "hangup_cause": 16,
-                 "hangup_cause_text": "Normal Clearing", "hangup_by": "caller"}
+                 "hangup_cause_text": "Normal Clearing", "hangup_by": "caller",
+                 "id": "wd-call-1", "disposition_code": None,
+                 "disposition_notes": None, "disposition_at": None,
+                 "callback_at": None}
         apispec.validate("GET", "/api/v1/calls/wd-call-1", 200, ended, "application/json")
         broken = dict(ended, disposition="MAYBE")
         with self.assertRaisesRegex(AssertionError, "branch"):
