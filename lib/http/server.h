@@ -65,9 +65,10 @@ struct http_server_callbacks {
  * (or -EIO when libwebsockets refused the context or the listen socket).
  * max_header above 65535 is -EINVAL (libwebsockets' limit).
  * Server-made answers, each followed by closing the connection: 503 past
- * max_connections or while closing, 414, 413 (by Content-Length, or once a
- * body without one grows past max_body), 411 for a chunked body
- * (libwebsockets 4.1 cannot decode one), 400 for a bad Content-Length, 501
+ * max_connections or while closing, 414, 413 (by Content-Length), 411 for
+ * a chunked body (libwebsockets 4.1 cannot decode one) and for POST, PUT or
+ * PATCH without Content-Length (it would read such a body until the peer
+ * closes), 400 for a bad Content-Length, 501
  * for a method other than GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS. A
  * request whose headers pass max_header is hung up on (libwebsockets 4.1
  * sends no 431). After a failure the loop must still run until it has no
