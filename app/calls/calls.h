@@ -84,12 +84,12 @@ struct campaign;
 
 /* An outbound call to place; all borrowed for the call only. */
 struct calls_outbound {
-	struct agent *agent;	   /* available, with a phone */
+	struct agent *agent;       /* available, with a phone */
 	struct campaign *campaign; /* its ring time and wrap-up apply */
-	const char *number;	   /* E.164, checked by the caller */
-	const char *endpoint;	   /* dial string, e.g. PJSIP/+1555@trunk */
-	const char *caller_id;	   /* NULL: the trunk's */
-	int64_t lead_id;	   /* 0: none */
+	const char *number;        /* E.164, checked by the caller */
+	const char *endpoint;      /* dial string, e.g. PJSIP/+1555@trunk */
+	const char *caller_id;     /* NULL: the trunk's */
+	int64_t lead_id;           /* 0: none */
 };
 
 /*

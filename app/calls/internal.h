@@ -76,7 +76,7 @@ struct calls {
 	struct agents *agents;
 	struct campaigns *campaigns;
 	struct strmap *by_channel;
-	struct strmap *legs; /* by leg channel id */
+	struct strmap *legs;     /* by leg channel id */
 	struct strmap *outbound; /* outbound.c's calls, by both legs' ids */
 	uv_timer_t sweep;
 	char *prompt_sound;
@@ -115,7 +115,7 @@ void calls__outbound_free(struct calls *calls);
 
 /* queue.c: a best-effort write (logged when lost). */
 void calls__db_write(struct calls *calls, const char *sql, int n,
-		    const char *const *params);
+		     const char *const *params);
 
 /* view.c */
 /* RFC 3339 UTC text of Unix microseconds ("" for 0). */
