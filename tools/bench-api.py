@@ -45,7 +45,7 @@ def main():
     seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     connections = int(sys.argv[2]) if len(sys.argv) > 2 else 32
     harness.asterisk_start()
-    daemon, port = api.start_daemon(name="bench-api", LOG_LEVEL="warning")
+    daemon, port = api.start_daemon(name="bench-api", LOG_LEVEL="info")
     phones, callers = [], None
     try:
         admin = api.Client(port, api.ADMIN_TOKEN)
