@@ -125,7 +125,8 @@ void api_agents_list(struct api_ctx *ctx)
 
 	if (!api_query_limit(ctx, &limit))
 		return;
-	n = http_request_param(ctx->req, "cursor", cursor, sizeof(cursor));
+	n = http_server_request_param(ctx->req, "cursor", cursor,
+				      sizeof(cursor));
 	if (n == -ENOSPC ||
 	    (n >= 0 && (n == 0 || strspn(cursor, "0123456789") != (size_t)n))) {
 		api_problem(ctx, 400, "bad-request",

@@ -10,10 +10,10 @@
 
 bool api_body_parse(struct api_ctx *ctx)
 {
-	const char *type = http_request_header(ctx->req, "content-type");
+	const char *type = http_server_request_header(ctx->req, "content-type");
 	json_error_t err;
 	size_t len;
-	const char *text = http_request_body(ctx->req, &len);
+	const char *text = http_server_request_body(ctx->req, &len);
 
 	if (type && strncmp(type, "application/json", 16) != 0) {
 		api_problem(ctx, 415, "unsupported-media-type",
@@ -296,7 +296,7 @@ bool api_query_int(struct api_ctx *ctx, const char *name, int64_t *ret_v,
 		   bool *ret_set)
 {
 	char buf[32];
-	int r = http_request_param(ctx->req, name, buf, sizeof(buf));
+	int r = http_server_request_param(ctx->req, name, buf, sizeof(buf));
 
 	*ret_set = false;
 	if (r == -ENOENT)

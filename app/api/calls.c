@@ -262,8 +262,8 @@ static void on_recording(const struct ari_response *resp, void *userdata)
 			    strerror(-resp->error));
 		return;
 	}
-	r = parse_range(http_request_header(ctx->req, "range"), resp->body_len,
-			&from, &to);
+	r = parse_range(http_server_request_header(ctx->req, "range"),
+			resp->body_len, &from, &to);
 	if (r < 0) {
 		snprintf(headers, sizeof(headers),
 			 "Content-Range: bytes */%zu\r\n", resp->body_len);
@@ -281,9 +281,9 @@ static void on_recording(const struct ari_response *resp, void *userdata)
 			 "%zu-%zu/%zu\r\n",
 			 from, to, resp->body_len);
 	}
-	http_request_respond(ctx->req, r ? 206 : 200, "audio/wav", headers,
-			     resp->body + from,
-			     resp->body_len ? to - from + 1 : 0);
+	http_server_request_respond(ctx->req, r ? 206 : 200, "audio/wav",
+				    headers, resp->body + from,
+				    resp->body_len ? to - from + 1 : 0);
 	api_ctx_free(ctx);
 }
 
@@ -362,8 +362,8 @@ static bool cdr_filters(struct api_ctx *ctx, struct api_sql *sql)
 
 	api_sql_add(sql, " WHERE true");
 	for (size_t i = 0; i < 2; i++) {
-		if (http_request_param(ctx->req, times[i][0], buf,
-				       sizeof(buf)) < 0)
+		if (http_server_request_param(ctx->req, times[i][0], buf,
+					      sizeof(buf)) < 0)
 			continue;
 		if (!api_time_valid(buf)) {
 			api_problem(ctx, 400, "bad-request",
@@ -384,7 +384,8 @@ static bool cdr_filters(struct api_ctx *ctx, struct api_sql *sql)
 	if (ctx->who.role == API_ROLE_AGENT)
 		api_sql_add(sql, " AND c.agent_id = $%d",
 			    api_sql_param_int(sql, ctx->who.agent_id));
-	if (http_request_param(ctx->req, "direction", buf, sizeof(buf)) >= 0) {
+	if (http_server_request_param(ctx->req, "direction", buf,
+				      sizeof(buf)) >= 0) {
 		if (strcmp(buf, "inbound") != 0 &&
 		    strcmp(buf, "outbound") != 0) {
 			api_problem(ctx, 400, "bad-request",
@@ -394,8 +395,8 @@ static bool cdr_filters(struct api_ctx *ctx, struct api_sql *sql)
 		api_sql_add(sql, " AND c.direction = $%d",
 			    api_sql_param(sql, buf));
 	}
-	if (http_request_param(ctx->req, "disposition", buf, sizeof(buf)) >=
-	    0) {
+	if (http_server_request_param(ctx->req, "disposition", buf,
+				      sizeof(buf)) >= 0) {
 		if (strcmp(buf, "ANSWERED") != 0 &&
 		    strcmp(buf, "NO ANSWER") != 0 && strcmp(buf, "BUSY") != 0 &&
 		    strcmp(buf, "FAILED") != 0) {
@@ -413,9 +414,10 @@ static bool cdr_filters(struct api_ctx *ctx, struct api_sql *sql)
 static bool wants_csv(struct api_ctx *ctx)
 {
 	char fmt[16];
-	const char *accept = http_request_header(ctx->req, "accept");
+	const char *accept = http_server_request_header(ctx->req, "accept");
 
-	if (http_request_param(ctx->req, "format", fmt, sizeof(fmt)) >= 0)
+	if (http_server_request_param(ctx->req, "format", fmt, sizeof(fmt)) >=
+	    0)
 		return strcmp(fmt, "csv") == 0;
 	return accept && strstr(accept, "text/csv");
 }

@@ -203,7 +203,8 @@ void api_crud_list(struct api_ctx *ctx)
 
 	if (!api_query_limit(ctx, &limit))
 		return;
-	n = http_request_param(ctx->req, "cursor", cursor, sizeof(cursor));
+	n = http_server_request_param(ctx->req, "cursor", cursor,
+				      sizeof(cursor));
 	if (n == -ENOSPC ||
 	    (n >= 0 && r->key_is_int &&
 	     (n == 0 || strspn(cursor, "0123456789") != (size_t)n || n > 18))) {
@@ -242,13 +243,13 @@ static void on_row(struct api_ctx *ctx, const PGresult *res)
 			    res_of(ctx)->noun);
 		return;
 	}
-	if (strcmp(http_request_method(ctx->req), "POST") == 0 &&
+	if (strcmp(http_server_request_method(ctx->req), "POST") == 0 &&
 	    (PQnfields(res) < 3 || strcmp(PQgetvalue(res, 0, 2), "t") == 0))
 		status = 201;
-	http_request_respond(ctx->req, status, "application/json",
-			     status == 201 ? headers : NULL,
-			     PQgetvalue(res, 0, 0),
-			     (size_t)PQgetlength(res, 0, 0));
+	http_server_request_respond(ctx->req, status, "application/json",
+				    status == 201 ? headers : NULL,
+				    PQgetvalue(res, 0, 0),
+				    (size_t)PQgetlength(res, 0, 0));
 	api_ctx_free(ctx);
 }
 
@@ -268,12 +269,13 @@ void api_crud_get(struct api_ctx *ctx)
 /* The Location of a created row, kept in ctx->data until the reply. */
 static void set_location(struct api_ctx *ctx, const char *key)
 {
-	size_t size = strlen(http_request_path(ctx->req)) + strlen(key) + 32;
+	size_t size =
+	    strlen(http_server_request_path(ctx->req)) + strlen(key) + 32;
 	char *h = malloc(size);
 
 	if (h)
 		snprintf(h, size, "Location: %s/%s\r\n",
-			 http_request_path(ctx->req), key);
+			 http_server_request_path(ctx->req), key);
 	ctx->data = h;
 	ctx->data_free = free;
 }

@@ -15,7 +15,7 @@ static void deliver(const char *text, size_t len, void *userdata)
 
 	/* A reader too slow for the queue cap is dropped; it resumes with
 	 * ?since= from the last seq it saw. */
-	if (http_ws_send(ws, text, len) == -ENOBUFS)
+	if (http_server_ws_send(ws, text, len) == -ENOBUFS)
 		log_notice("feed: subscriber too slow, dropped");
 }
 
@@ -23,7 +23,7 @@ static void deliver(const char *text, size_t len, void *userdata)
 static int since_param(const struct http_request *req, uint64_t *ret)
 {
 	char buf[32], *end;
-	int n = http_request_param(req, "since", buf, sizeof(buf));
+	int n = http_server_request_param(req, "since", buf, sizeof(buf));
 
 	if (n == -ENOENT)
 		return 0;
@@ -54,7 +54,7 @@ static void replay(struct api *api, struct http_ws *ws, struct feed_sub *sub,
 	text = gap ? json_dumps(gap, JSON_COMPACT) : NULL;
 	json_decref(gap);
 	if (text)
-		http_ws_send(ws, text, strlen(text));
+		http_server_ws_send(ws, text, strlen(text));
 	free(text);
 }
 
@@ -83,7 +83,7 @@ int api__feed_open(struct api *api, struct http_ws *ws,
 		*ret_detail = "cannot subscribe now";
 		return 503;
 	}
-	http_ws_set_data(ws, sub);
+	http_server_ws_set_data(ws, sub);
 	log_info("feed: subscriber role=%s agent=%lld since=%llu",
 		 api_role_name(who->role), (long long)who->agent_id,
 		 (unsigned long long)since);
@@ -94,12 +94,12 @@ int api__feed_open(struct api *api, struct http_ws *ws,
 
 void api__feed_closed(struct api *api, struct http_ws *ws)
 {
-	struct feed_sub *sub = http_ws_get_data(ws);
+	struct feed_sub *sub = http_server_ws_get_data(ws);
 
 	(void)api;
 	if (sub)
 		feed_unsubscribe(sub);
-	http_ws_set_data(ws, NULL);
+	http_server_ws_set_data(ws, NULL);
 }
 
 void api__feed_close_all(struct api *api)

@@ -453,7 +453,7 @@ static bool import_csv(struct api_ctx *ctx, struct import *im)
 {
 	struct leads_csv_error *errors = NULL;
 	size_t len, nerrors = 0;
-	const char *text = http_request_body(ctx->req, &len);
+	const char *text = http_server_request_body(ctx->req, &len);
 	int r = leads_csv_parse(text, len, on_csv_row, im, &errors, &nerrors);
 
 	if (r < 0) {
@@ -470,7 +470,7 @@ static bool import_csv(struct api_ctx *ctx, struct import *im)
 static bool import_json(struct api_ctx *ctx, struct import *im)
 {
 	size_t len, i;
-	const char *text = http_request_body(ctx->req, &len);
+	const char *text = http_server_request_body(ctx->req, &len);
 	json_error_t err;
 	json_t *list = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err), *v;
 
@@ -530,7 +530,7 @@ static void on_imported(struct api_ctx *ctx, const PGresult *res)
 
 void api_leads_import(struct api_ctx *ctx)
 {
-	const char *type = http_request_header(ctx->req, "content-type");
+	const char *type = http_server_request_header(ctx->req, "content-type");
 	struct import *im;
 	char campaign[24], *rows;
 	const char *params[2];
@@ -610,7 +610,8 @@ void api_leads_list(struct api_ctx *ctx)
 	if (has_campaign)
 		api_sql_add(&sql, " AND t.campaign_id = $%d",
 			    api_sql_param_int(&sql, campaign));
-	if (http_request_param(ctx->req, "status", status, sizeof(status)) >= 0)
+	if (http_server_request_param(ctx->req, "status", status,
+				      sizeof(status)) >= 0)
 		api_sql_add(&sql, " AND t.status = $%d",
 			    api_sql_param(&sql, status));
 	if (has_cursor)

@@ -51,8 +51,8 @@ void api_reply_raw(struct api_ctx *ctx, int status, const char *content_type,
 		   const char *headers, char *body, size_t len)
 {
 	api__count(ctx->api, status);
-	http_request_respond_take(ctx->req, status, content_type, headers, body,
-				  len);
+	http_server_request_respond_take(ctx->req, status, content_type,
+					 headers, body, len);
 	api_ctx_free(ctx);
 }
 
@@ -60,8 +60,8 @@ void api_reply_json_text(struct api_ctx *ctx, int status, const char *text,
 			 size_t len, const char *headers)
 {
 	api__count(ctx->api, status);
-	http_request_respond(ctx->req, status, "application/json", headers,
-			     text, len);
+	http_server_request_respond(ctx->req, status, "application/json",
+				    headers, text, len);
 	api_ctx_free(ctx);
 }
 
@@ -81,7 +81,7 @@ void api_reply_json(struct api_ctx *ctx, int status, json_t *body)
 void api_reply_empty(struct api_ctx *ctx, int status)
 {
 	api__count(ctx->api, status);
-	http_request_respond(ctx->req, status, NULL, NULL, NULL, 0);
+	http_server_request_respond(ctx->req, status, NULL, NULL, NULL, 0);
 	api_ctx_free(ctx);
 }
 
@@ -120,13 +120,15 @@ static void reply_problem_h(struct api_ctx *ctx, int status, const char *slug,
 	if (status == 401)
 		headers = "WWW-Authenticate: Bearer realm=\"welcomedly\"\r\n";
 	if (status >= 500)
-		log_warning("api %s %s -> %d %s", http_request_method(ctx->req),
-			    http_request_path(ctx->req), status, detail);
+		log_warning("api %s %s -> %d %s",
+			    http_server_request_method(ctx->req),
+			    http_server_request_path(ctx->req), status, detail);
 	else
-		log_debug("api %s %s -> %d %s", http_request_method(ctx->req),
-			  http_request_path(ctx->req), status, detail);
+		log_debug("api %s %s -> %d %s",
+			  http_server_request_method(ctx->req),
+			  http_server_request_path(ctx->req), status, detail);
 	if (!text) {
-		http_request_respond(ctx->req, 500, NULL, NULL, NULL, 0);
+		http_server_request_respond(ctx->req, 500, NULL, NULL, NULL, 0);
 		api_ctx_free(ctx);
 		return;
 	}
@@ -256,7 +258,7 @@ void api_problem_db(struct api_ctx *ctx, int error, const PGresult *res)
 	if (strcmp(state, "23505") == 0)
 		problem_constraint(ctx, 409, "conflict", res, "already exists");
 	else if (strcmp(state, "23503") == 0 &&
-		 strcmp(http_request_method(ctx->req), "DELETE") == 0)
+		 strcmp(http_server_request_method(ctx->req), "DELETE") == 0)
 		problem_constraint(ctx, 409, "conflict", res, "still in use");
 	else if (strcmp(state, "23503") == 0 && parent_missing(ctx, res))
 		api_problem(ctx, 404, "not-found", "no such campaign %.64s",

@@ -39,11 +39,13 @@ const struct api_principal *api__authenticate(struct api *api,
 					      const struct http_request *req,
 					      bool allow_query)
 {
-	const char *token = bearer(http_request_header(req, "authorization"));
+	const char *token =
+	    bearer(http_server_request_header(req, "authorization"));
 	char buf[260];
 
 	if (!token && allow_query &&
-	    http_request_param(req, "access_token", buf, sizeof(buf)) > 0)
+	    http_server_request_param(req, "access_token", buf, sizeof(buf)) >
+		0)
 		token = buf;
 	return token ? api__token_find(api, token) : NULL;
 }
@@ -62,7 +64,7 @@ static bool authorize(struct api_ctx *ctx)
 	if (!who) {
 		api_problem(
 		    ctx, 401, "unauthorized",
-		    http_request_header(ctx->req, "authorization")
+		    http_server_request_header(ctx->req, "authorization")
 			? "the token is not valid (unknown or revoked)"
 			: "send a token: Authorization: Bearer <token>");
 		return false;
@@ -119,26 +121,26 @@ static void on_request(struct http_request *req, void *userdata)
 {
 	struct api *api = userdata;
 	struct api_ctx *ctx = calloc(1, sizeof(*ctx));
-	const char *path = http_request_path(req);
+	const char *path = http_server_request_path(req);
 	bool known;
 
 	api->requests++;
 	if (!ctx) {
-		http_request_respond(req, 503, NULL, NULL, NULL, 0);
+		http_server_request_respond(req, 503, NULL, NULL, NULL, 0);
 		return;
 	}
 	ctx->api = api;
 	api->refs++; /* the api outlives its requests' queries */
 	ctx->req = req;
-	ctx->route =
-	    api__match(http_request_method(req), path, ctx->params, &known);
+	ctx->route = api__match(http_server_request_method(req), path,
+				ctx->params, &known);
 	if (!ctx->route && known) {
 		method_not_allowed(ctx, path);
 		return;
 	}
 	if (!ctx->route || !ctx->route->handler) {
 		api_problem(ctx, 404, "not-found", "no route for %s %.200s",
-			    http_request_method(req), path);
+			    http_server_request_method(req), path);
 		return;
 	}
 	if (!authorize(ctx))

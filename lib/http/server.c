@@ -466,7 +466,8 @@ static void deliver(struct conn *c, struct http_request *req)
 	if (!req->body) {
 		req->body = strdup("");
 		if (!req->body) {
-			http_request_respond(req, 500, NULL, NULL, NULL, 0);
+			http_server_request_respond(req, 500, NULL, NULL, NULL,
+						    0);
 			return;
 		}
 	}
@@ -958,23 +959,23 @@ static const struct lws_protocols server_protocols[] = {
 
 /* ---- public API: requests ---- */
 
-const char *http_request_method(const struct http_request *req)
+const char *http_server_request_method(const struct http_request *req)
 {
 	return req->method;
 }
 
-const char *http_request_path(const struct http_request *req)
+const char *http_server_request_path(const struct http_request *req)
 {
 	return req->path;
 }
 
-const char *http_request_query(const struct http_request *req)
+const char *http_server_request_query(const struct http_request *req)
 {
 	return req->query;
 }
 
-int http_request_param(const struct http_request *req, const char *name,
-		       char *buf, size_t size)
+int http_server_request_param(const struct http_request *req, const char *name,
+			      char *buf, size_t size)
 {
 	size_t nlen = strlen(name), vlen;
 	const char *arg, *value;
@@ -994,8 +995,8 @@ int http_request_param(const struct http_request *req, const char *name,
 	return -ENOENT;
 }
 
-const char *http_request_header(const struct http_request *req,
-				const char *name)
+const char *http_server_request_header(const struct http_request *req,
+				       const char *name)
 {
 	for (int i = 0; i < HDR_COUNT; i++) {
 		if (strcmp(kept_headers[i].name, name) == 0)
@@ -1004,29 +1005,30 @@ const char *http_request_header(const struct http_request *req,
 	return NULL;
 }
 
-const char *http_request_body(const struct http_request *req, size_t *ret_len)
+const char *http_server_request_body(const struct http_request *req,
+				     size_t *ret_len)
 {
 	if (ret_len)
 		*ret_len = req->body ? req->body_len : 0;
 	return req->body ? req->body : "";
 }
 
-const char *http_request_peer(const struct http_request *req)
+const char *http_server_request_peer(const struct http_request *req)
 {
 	return req->peer;
 }
 
-void http_request_set_data(struct http_request *req, void *data)
+void http_server_request_set_data(struct http_request *req, void *data)
 {
 	req->data = data;
 }
 
-void *http_request_get_data(const struct http_request *req)
+void *http_server_request_get_data(const struct http_request *req)
 {
 	return req->data;
 }
 
-bool http_request_abandoned(const struct http_request *req)
+bool http_server_request_abandoned(const struct http_request *req)
 {
 	return req->conn == NULL;
 }
@@ -1074,9 +1076,9 @@ static int set_meta(struct http_request *req, int status,
 	return 0;
 }
 
-int http_request_respond(struct http_request *req, int status,
-			 const char *content_type, const char *headers,
-			 const void *body, size_t len)
+int http_server_request_respond(struct http_request *req, int status,
+				const char *content_type, const char *headers,
+				const void *body, size_t len)
 {
 	char *buf;
 
@@ -1100,9 +1102,10 @@ int http_request_respond(struct http_request *req, int status,
 	return 0;
 }
 
-int http_request_respond_take(struct http_request *req, int status,
-			      const char *content_type, const char *headers,
-			      char *body, size_t len)
+int http_server_request_respond_take(struct http_request *req, int status,
+				     const char *content_type,
+				     const char *headers, char *body,
+				     size_t len)
 {
 	req->out_alloc = body;
 	if (!req->conn) {
@@ -1121,7 +1124,7 @@ int http_request_respond_take(struct http_request *req, int status,
 
 /* ---- public API: WebSockets ---- */
 
-int http_ws_send(struct http_ws *ws, const char *data, size_t len)
+int http_server_ws_send(struct http_ws *ws, const char *data, size_t len)
 {
 	struct conn *c = ws->conn;
 	struct tx_msg *m;
@@ -1154,7 +1157,7 @@ int http_ws_send(struct http_ws *ws, const char *data, size_t len)
 	return 0;
 }
 
-void http_ws_close(struct http_ws *ws, int code, const char *reason)
+void http_server_ws_close(struct http_ws *ws, int code, const char *reason)
 {
 	struct conn *c = ws->conn;
 
@@ -1169,12 +1172,12 @@ void http_ws_close(struct http_ws *ws, int code, const char *reason)
 	lws_callback_on_writable(c->wsi);
 }
 
-void http_ws_set_data(struct http_ws *ws, void *data)
+void http_server_ws_set_data(struct http_ws *ws, void *data)
 {
 	ws->data = data;
 }
 
-void *http_ws_get_data(const struct http_ws *ws)
+void *http_server_ws_get_data(const struct http_ws *ws)
 {
 	return ws->data;
 }

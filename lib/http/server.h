@@ -35,7 +35,7 @@ struct http_server_config {
 struct http_server_callbacks {
 	/*
 	 * A complete request (headers and body). The callee must answer it
-	 * exactly once with http_request_respond*(), now or later; until then
+	 * exactly once with http_server_request_respond*(), now or later; until then
 	 * req stays valid even if the client goes away (the answer is then
 	 * dropped). Requests refused by the server itself (caps, malformed
 	 * HTTP) never reach this callback.
@@ -96,41 +96,42 @@ void http_server_close(struct http_server *server);
  * libwebsockets delivers it: split at '&', each argument percent-decoded
  * ('+' too becomes a space), joined again with '&' - so a value holding an
  * encoded '&' cannot be told apart here; read values with
- * http_request_param(). Borrowed, valid until answered. */
-const char *http_request_method(const struct http_request *req);
-const char *http_request_path(const struct http_request *req);
-const char *http_request_query(const struct http_request *req);
+ * http_server_request_param(). Borrowed, valid until answered. */
+const char *http_server_request_method(const struct http_request *req);
+const char *http_server_request_path(const struct http_request *req);
+const char *http_server_request_query(const struct http_request *req);
 
 /* The percent-decoded value of the first query parameter name (a bare
  * "name" without '=' gives ""), copied into buf (at most size bytes with
  * the NUL). Returns its length, -ENOENT when absent, -ENOSPC when it does
  * not fit. */
-int http_request_param(const struct http_request *req, const char *name,
-		       char *buf, size_t size);
+int http_server_request_param(const struct http_request *req, const char *name,
+			      char *buf, size_t size);
 
 /*
  * A request header, by lower-case name. Only these are kept:
  * "authorization", "content-type", "accept", "range", "if-none-match".
  * Returns the value (borrowed) or NULL when absent.
  */
-const char *http_request_header(const struct http_request *req,
-				const char *name);
+const char *http_server_request_header(const struct http_request *req,
+				       const char *name);
 
 /* The body (NUL-terminated; "" and 0 when none). Borrowed. */
-const char *http_request_body(const struct http_request *req, size_t *ret_len);
+const char *http_server_request_body(const struct http_request *req,
+				     size_t *ret_len);
 
 /* The peer's address as text, for logs. */
-const char *http_request_peer(const struct http_request *req);
+const char *http_server_request_peer(const struct http_request *req);
 
 /* Opaque pointer for the callee, e.g. while a query runs. */
-void http_request_set_data(struct http_request *req, void *data);
-void *http_request_get_data(const struct http_request *req);
+void http_server_request_set_data(struct http_request *req, void *data);
+void *http_server_request_get_data(const struct http_request *req);
 
 /* True once the server knows the client has gone, or has closed; an answer
  * will then be dropped. libwebsockets 4.1 does not read a connection while
  * its request is unanswered, so a client that resets is noticed at once,
  * but one that merely closes only when the answer is written. */
-bool http_request_abandoned(const struct http_request *req);
+bool http_server_request_abandoned(const struct http_request *req);
 
 /*
  * Answers req and frees it: status, content type (NULL: none), extra header
@@ -138,26 +139,27 @@ bool http_request_abandoned(const struct http_request *req);
  * empty). HEAD requests get the headers only. Returns 0, or -ENOMEM (req is
  * then answered with a bare 500 and freed all the same).
  */
-int http_request_respond(struct http_request *req, int status,
-			 const char *content_type, const char *headers,
-			 const void *body, size_t len);
+int http_server_request_respond(struct http_request *req, int status,
+				const char *content_type, const char *headers,
+				const void *body, size_t len);
 
-/* Like http_request_respond, taking ownership of body (malloc'd). */
-int http_request_respond_take(struct http_request *req, int status,
-			      const char *content_type, const char *headers,
-			      char *body, size_t len);
+/* Like http_server_request_respond, taking ownership of body (malloc'd). */
+int http_server_request_respond_take(struct http_request *req, int status,
+				     const char *content_type,
+				     const char *headers, char *body,
+				     size_t len);
 
 /* Queues a text message to ws (copied). Returns 0, -ENOBUFS past the
  * queue cap (the socket is then closed: a reader that slow must resume),
  * -ENOMEM, or -EPIPE when the socket is closing. */
-int http_ws_send(struct http_ws *ws, const char *data, size_t len);
+int http_server_ws_send(struct http_ws *ws, const char *data, size_t len);
 
 /* Sends a close frame with code and reason (cut to 123 bytes) once the
  * queue drains; later sends fail with -EPIPE. ws_closed runs when the
  * socket is gone. */
-void http_ws_close(struct http_ws *ws, int code, const char *reason);
+void http_server_ws_close(struct http_ws *ws, int code, const char *reason);
 
-void http_ws_set_data(struct http_ws *ws, void *data);
-void *http_ws_get_data(const struct http_ws *ws);
+void http_server_ws_set_data(struct http_ws *ws, void *data);
+void *http_server_ws_get_data(const struct http_ws *ws);
 
 #endif /* HTTP_SERVER_H */

@@ -70,24 +70,27 @@ static void on_request(struct http_request *req, void *userdata)
 	int n;
 
 	fx->requests++;
-	copy_str(fx->method, sizeof(fx->method), http_request_method(req));
-	copy_str(fx->path, sizeof(fx->path), http_request_path(req));
-	copy_str(fx->query, sizeof(fx->query), http_request_query(req));
+	copy_str(fx->method, sizeof(fx->method),
+		 http_server_request_method(req));
+	copy_str(fx->path, sizeof(fx->path), http_server_request_path(req));
+	copy_str(fx->query, sizeof(fx->query), http_server_request_query(req));
 	copy_str(fx->auth, sizeof(fx->auth),
-		 http_request_header(req, "authorization"));
+		 http_server_request_header(req, "authorization"));
 	copy_str(fx->accept, sizeof(fx->accept),
-		 http_request_header(req, "accept"));
-	if (http_request_param(req, "name", fx->param, sizeof(fx->param)) < 0)
+		 http_server_request_header(req, "accept"));
+	if (http_server_request_param(req, "name", fx->param,
+				      sizeof(fx->param)) < 0)
 		fx->param[0] = '\0';
-	if (http_request_param(req, "q", fx->param_q, sizeof(fx->param_q)) < 0)
+	if (http_server_request_param(req, "q", fx->param_q,
+				      sizeof(fx->param_q)) < 0)
 		fx->param_q[0] = '\0';
-	fx->param_missing = http_request_param(req, "nope", reply, 8);
-	fx->param_small = http_request_param(req, "q", reply, 3);
-	body = http_request_body(req, &fx->body_len);
+	fx->param_missing = http_server_request_param(req, "nope", reply, 8);
+	fx->param_small = http_server_request_param(req, "q", reply, 3);
+	body = http_server_request_body(req, &fx->body_len);
 	ck_assert_uint_eq(strlen(body), fx->body_len);
 	copy_str(fx->body, sizeof(fx->body), body);
-	ck_assert_str_eq(http_request_peer(req), "127.0.0.1");
-	ck_assert(!http_request_abandoned(req));
+	ck_assert_str_eq(http_server_request_peer(req), "127.0.0.1");
+	ck_assert(!http_server_request_abandoned(req));
 	if (fx->mode == MODE_HOLD) {
 		ck_assert_ptr_null(fx->held);
 		fx->held = req;
@@ -99,16 +102,16 @@ static void on_request(struct http_request *req, void *userdata)
 		ck_assert_ptr_nonnull(big);
 		for (size_t i = 0; i < BIG_LEN; i++)
 			big[i] = (char)('a' + i % 23);
-		ck_assert_int_eq(http_request_respond_take(
+		ck_assert_int_eq(http_server_request_respond_take(
 				     req, 200, "audio/wav", NULL, big, BIG_LEN),
 				 0);
 		return;
 	}
 	n = snprintf(reply, sizeof(reply), "%s %s ?%s [%s]", fx->method,
 		     fx->path, fx->query, fx->body);
-	ck_assert_int_eq(http_request_respond(req, 200, "text/plain",
-					      "X-Test: yes\r\n", reply,
-					      (size_t)n),
+	ck_assert_int_eq(http_server_request_respond(req, 200, "text/plain",
+						     "X-Test: yes\r\n", reply,
+						     (size_t)n),
 			 0);
 }
 
@@ -117,17 +120,18 @@ static int on_ws_open(struct http_ws *ws, const struct http_request *req,
 {
 	struct fx *fx = userdata;
 
-	ck_assert_str_eq(http_request_path(req), "/ari/events");
-	copy_str(fx->ws_query, sizeof(fx->ws_query), http_request_query(req));
+	ck_assert_str_eq(http_server_request_path(req), "/ari/events");
+	copy_str(fx->ws_query, sizeof(fx->ws_query),
+		 http_server_request_query(req));
 	copy_str(fx->ws_auth, sizeof(fx->ws_auth),
-		 http_request_header(req, "authorization"));
+		 http_server_request_header(req, "authorization"));
 	if (fx->ws_refuse) {
 		*ret_detail = "No \"token\".";
 		return fx->ws_refuse;
 	}
 	ck_assert_ptr_null(fx->ws);
 	fx->ws = ws;
-	http_ws_set_data(ws, fx);
+	http_server_ws_set_data(ws, fx);
 	fx->ws_opened++;
 	return 0;
 }
@@ -137,7 +141,7 @@ static void on_ws_message(struct http_ws *ws, const char *data, size_t len,
 {
 	struct fx *fx = userdata;
 
-	ck_assert_ptr_eq(http_ws_get_data(ws), fx);
+	ck_assert_ptr_eq(http_server_ws_get_data(ws), fx);
 	ck_assert_uint_eq(strlen(data), len);
 	copy_str(fx->ws_last, sizeof(fx->ws_last), data);
 	fx->ws_messages++;
@@ -680,8 +684,8 @@ static void on_answer_timer(uv_timer_t *t)
 	struct http_request *req = fx->held;
 
 	fx->held = NULL;
-	ck_assert_int_eq(http_request_respond(req, 204, NULL, NULL, NULL, 0),
-			 0);
+	ck_assert_int_eq(
+	    http_server_request_respond(req, 204, NULL, NULL, NULL, 0), 0);
 	uv_close((uv_handle_t *)t, NULL);
 }
 
@@ -912,12 +916,12 @@ START_TEST(client_resets_before_answer)
 	WAIT_UNTIL(&fx, fx.held != NULL);
 	ck_assert_int_eq(uv_tcp_close_reset(&raw.tcp, raw_closed), 0);
 	WAIT_UNTIL(&fx, raw.closed);
-	WAIT_UNTIL(&fx, http_request_abandoned(fx.held));
+	WAIT_UNTIL(&fx, http_server_request_abandoned(fx.held));
 	WAIT_UNTIL(&fx, http_server_connections(fx.server) == 0);
-	ck_assert_str_eq(http_request_path(fx.held), "/slow");
-	ck_assert_int_eq(
-	    http_request_respond(fx.held, 200, "text/plain", NULL, "late", 4),
-	    0);
+	ck_assert_str_eq(http_server_request_path(fx.held), "/slow");
+	ck_assert_int_eq(http_server_request_respond(fx.held, 200, "text/plain",
+						     NULL, "late", 4),
+			 0);
 	fx.held = NULL;
 	fx_finish(&fx);
 }
@@ -935,9 +939,9 @@ START_TEST(client_closes_before_answer)
 	WAIT_UNTIL(&fx, fx.held != NULL);
 	xfer_free(&fx, &x);
 	settle(&fx, 50);
-	ck_assert_int_eq(
-	    http_request_respond(fx.held, 200, "text/plain", NULL, "late", 4),
-	    0);
+	ck_assert_int_eq(http_server_request_respond(fx.held, 200, "text/plain",
+						     NULL, "late", 4),
+			 0);
 	fx.held = NULL;
 	WAIT_UNTIL(&fx, http_server_connections(fx.server) == 0);
 	fx_finish(&fx);
@@ -958,11 +962,11 @@ START_TEST(answer_after_server_close)
 	raw_start(&fx, &raw, req, sizeof(req) - 1);
 	WAIT_UNTIL(&fx, fx.held != NULL);
 	fx_close_server(&fx);
-	ck_assert(http_request_abandoned(fx.held));
+	ck_assert(http_server_request_abandoned(fx.held));
 	WAIT_UNTIL(&fx, raw.eof);
 	raw_close(&fx, &raw);
-	ck_assert_int_eq(http_request_respond_take(fx.held, 200, "text/plain",
-						   NULL, body, 4),
+	ck_assert_int_eq(http_server_request_respond_take(
+			     fx.held, 200, "text/plain", NULL, body, 4),
 			 0);
 	fx.held = NULL;
 	fx_finish(&fx);
@@ -1009,16 +1013,16 @@ START_TEST(ws_messages_both_ways)
 	fx_start(&fx);
 	ws_connect(&fx);
 	ck_assert_uint_eq(http_server_connections(fx.server), 1);
-	ck_assert_int_eq(http_ws_send(fx.ws, msg, strlen(msg)), 0);
+	ck_assert_int_eq(http_server_ws_send(fx.ws, msg, strlen(msg)), 0);
 	WAIT_UNTIL(&fx, fx.ev_messages == 1);
 	ck_assert_str_eq(fx.ev_last, msg);
 	ck_assert_int_eq(ari_events_send(fx.ev, "hello", 5), 0);
 	WAIT_UNTIL(&fx, fx.ws_messages == 1);
 	ck_assert_str_eq(fx.ws_last, "hello");
 	/* The server closes after the queue drains. */
-	ck_assert_int_eq(http_ws_send(fx.ws, "last", 4), 0);
-	http_ws_close(fx.ws, 1000, "bye");
-	ck_assert_int_eq(http_ws_send(fx.ws, "more", 4), -EPIPE);
+	ck_assert_int_eq(http_server_ws_send(fx.ws, "last", 4), 0);
+	http_server_ws_close(fx.ws, 1000, "bye");
+	ck_assert_int_eq(http_server_ws_send(fx.ws, "more", 4), -EPIPE);
 	WAIT_UNTIL(&fx, fx.ev_closed == 1 && fx.ws_closed == 1);
 	ck_assert_str_eq(fx.ev_last, "last");
 	ck_assert_uint_eq(fx.ev_messages, 2);
@@ -1099,7 +1103,8 @@ START_TEST(ws_queue_cap_closes)
 	ws_connect(&fx);
 	/* Nothing is written while the loop does not run, so the queue
 	 * fills deterministically. */
-	while (sent < 100 && (r = http_ws_send(fx.ws, msg, sizeof(msg))) == 0)
+	while (sent < 100 &&
+	       (r = http_server_ws_send(fx.ws, msg, sizeof(msg))) == 0)
 		sent++;
 	ck_assert_int_eq(r, -ENOBUFS);
 	ck_assert_uint_eq(sent, 8);
@@ -1126,7 +1131,7 @@ START_TEST(close_with_live_sockets)
 	WAIT_UNTIL(&fx, fx.ev_closed == 1 && raw.eof);
 	raw_close(&fx, &raw);
 	ck_assert_int_eq(
-	    http_request_respond(fx.held, 200, NULL, NULL, NULL, 0), 0);
+	    http_server_request_respond(fx.held, 200, NULL, NULL, NULL, 0), 0);
 	fx.held = NULL;
 	fx_finish(&fx);
 }
