@@ -97,6 +97,9 @@ void agents_set_call(struct agent *agent, const char *call_id);
 void agents_set_transition_cb(struct agents *agents, agents_transition_cb cb,
 			      void *userdata);
 
+/* True while the agent's phone is registered. */
+bool agents_reachable(const struct agents *agents, const struct agent *agent);
+
 /* The agent's current state. */
 enum acd_agent_state agents_state(const struct agents *agents,
 				  const struct agent *agent);

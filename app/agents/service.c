@@ -141,6 +141,11 @@ enum acd_agent_state agents_state(const struct agents *agents,
 	return agents->acd[agent->index].state;
 }
 
+bool agents_reachable(const struct agents *agents, const struct agent *agent)
+{
+	return agents->acd[agent->index].reachable;
+}
+
 int agents_request(struct agents *agents, struct agent *agent,
 		   enum agents_input input, const char *reason)
 {

@@ -63,6 +63,12 @@ static bool agent_ready(struct api_ctx *ctx)
 		return false;
 	}
 	st = agents_state(ctx->api->deps.agents, p->agent);
+	if (st == ACD_AGENT_AVAILABLE &&
+	    !agents_reachable(ctx->api->deps.agents, p->agent)) {
+		refuse(ctx, 409, "conflict",
+		       "the agent's phone is not registered");
+		return false;
+	}
 	if (st != ACD_AGENT_AVAILABLE) {
 		char why[96];
 
