@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ari/status.h"
+#include "util/buf.h"
 #include "util/log.h"
 
 #define DEFAULT_PING_INTERVAL_S 10u
@@ -309,27 +310,8 @@ static void on_established(struct conn *c, struct lws *wsi)
  * once the message passes the cap. */
 static int rx_append(struct conn *c, const void *data, size_t len)
 {
-	size_t max = c->ev->max_message, need, cap;
-	char *rx;
-
-	if (len > max - c->rx_len)
-		return -EMSGSIZE;
-	need = c->rx_len + len + 1;
-	if (need > c->rx_cap) {
-		cap = c->rx_cap ? c->rx_cap : 4096;
-		while (cap < need)
-			cap *= 2;
-		if (cap > max + 1)
-			cap = max + 1;
-		rx = realloc(c->rx, cap);
-		if (!rx)
-			return -ENOMEM;
-		c->rx = rx;
-		c->rx_cap = cap;
-	}
-	memcpy(c->rx + c->rx_len, data, len);
-	c->rx_len += len;
-	return 0;
+	return buf_append(&c->rx, &c->rx_len, &c->rx_cap, data, len,
+			  c->ev->max_message);
 }
 
 /* True for the ApplicationReplaced that our own pending socket causes on

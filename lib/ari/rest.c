@@ -14,12 +14,12 @@
 
 #include "ari/internal.h"
 #include "ari/status.h"
+#include "util/buf.h"
 #include "util/log.h"
 
 #define DEFAULT_TIMEOUT_MS 5000L
 #define DEFAULT_CONNECT_TIMEOUT_MS 2000L
 #define DEFAULT_MAX_CONNECTIONS 4u
-#define BODY_INITIAL_CAPACITY 1024u
 
 /* One transfer, from ari_rest_request() until its callback returns. */
 struct request {
@@ -195,46 +195,19 @@ static void request_free(struct request *req)
 	free(req);
 }
 
-/* Grows the body buffer to hold need bytes, never past the cap plus the
- * terminating NUL, so that a hostile peer costs at most max_response. */
-static int body_reserve(struct request *req, size_t need)
-{
-	size_t limit = req->rest->max_response + 1;
-	size_t cap = req->cap ? req->cap : BODY_INITIAL_CAPACITY;
-	char *buf;
-
-	if (need <= req->cap)
-		return 0;
-	while (cap < need)
-		cap = cap > limit / 2 ? limit : cap * 2;
-	if (cap > limit)
-		cap = limit;
-	buf = realloc(req->buf, cap);
-	if (!buf)
-		return -ENOMEM;
-	req->buf = buf;
-	req->cap = cap;
-	return 0;
-}
-
 /* CURLOPT_WRITEFUNCTION: returning short makes libcurl stop the transfer
  * with CURLE_WRITE_ERROR; write_error says why. */
 static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct request *req = userp;
 	size_t n = size * nmemb;
+	int r = buf_append(&req->buf, &req->len, &req->cap, data, n,
+			   req->rest->max_response);
 
-	if (n > req->rest->max_response - req->len) {
-		req->write_error = -EMSGSIZE;
+	if (r < 0) {
+		req->write_error = r;
 		return 0;
 	}
-	if (body_reserve(req, req->len + n + 1) < 0) {
-		req->write_error = -ENOMEM;
-		return 0;
-	}
-	memcpy(req->buf + req->len, data, n);
-	req->len += n;
-	req->buf[req->len] = '\0';
 	return n;
 }
 

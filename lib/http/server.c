@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "http/lwsuv.h"
+#include "util/buf.h"
 #include "util/log.h"
 
 /* Body bytes handed to lws_write() per writeable turn: large bodies go out
@@ -574,28 +575,8 @@ static int on_http(struct conn *c, struct lws *wsi)
 static int body_append(struct http_request *req, const void *data, size_t len,
 		       size_t max)
 {
-	size_t need, cap;
-	char *b;
-
-	if (len > max - req->body_len)
-		return -EMSGSIZE;
-	need = req->body_len + len + 1;
-	if (need > req->body_cap) {
-		cap = req->body_cap ? req->body_cap : 1024;
-		while (cap < need)
-			cap *= 2;
-		if (cap > max + 1)
-			cap = max + 1;
-		b = realloc(req->body, cap);
-		if (!b)
-			return -ENOMEM;
-		req->body = b;
-		req->body_cap = cap;
-	}
-	memcpy(req->body + req->body_len, data, len);
-	req->body_len += len;
-	req->body[req->body_len] = '\0';
-	return 0;
+	return buf_append(&req->body, &req->body_len, &req->body_cap, data, len,
+			  max);
 }
 
 static int on_http_body(struct conn *c, struct lws *wsi, const void *in,
@@ -691,25 +672,8 @@ static int ws_write_next(struct http_ws *ws, struct lws *wsi)
 
 static int ws_rx_append(struct http_ws *ws, const void *data, size_t len)
 {
-	size_t need, cap;
-	char *rx;
-
-	if (len > HTTP_SERVER_MAX_WS_MESSAGE - ws->rx_len)
-		return -EMSGSIZE;
-	need = ws->rx_len + len + 1;
-	if (need > ws->rx_cap) {
-		cap = ws->rx_cap ? ws->rx_cap : 1024;
-		while (cap < need)
-			cap *= 2;
-		rx = realloc(ws->rx, cap);
-		if (!rx)
-			return -ENOMEM;
-		ws->rx = rx;
-		ws->rx_cap = cap;
-	}
-	memcpy(ws->rx + ws->rx_len, data, len);
-	ws->rx_len += len;
-	return 0;
+	return buf_append(&ws->rx, &ws->rx_len, &ws->rx_cap, data, len,
+			  HTTP_SERVER_MAX_WS_MESSAGE);
 }
 
 static void ws_deliver(struct http_ws *ws)
