@@ -3,19 +3,16 @@
 #include "ari/events.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "ari/status.h"
+#include "lwsuv/reaper.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -65,13 +62,6 @@ struct conn {
 	size_t tx_bytes;
 };
 
-struct fd_guards {
-	int *fds;
-	size_t n, cap;
-	int guard;
-	struct stat st;
-};
-
 struct ari_events {
 	uv_loop_t *loop;
 	struct lws_context *ctx;
@@ -96,10 +86,7 @@ struct ari_events {
 	int sync_error;
 
 	bool closing;
-	bool destroying;
-	bool lws_busy;
-	struct fd_guards guards;
-	uv_idle_t reaper;
+	struct lwsuv_reaper reaper;
 };
 
 static void lws_log_emit(int level, const char *line)
@@ -709,146 +696,16 @@ err:
 
 /* ---- destruction ---- */
 
-/*
- * lws 4.1.6 closes its event pipe descriptor twice when a context on a
- * foreign loop is destroyed: at once in lws_context_destroy(), and again in
- * the uv close callback of the pipe's poll handle, in a later loop phase.
- * A descriptor that anyone opens in between gets that number and is then
- * closed behind its owner's back. So, around the first call, every poll
- * descriptor that lws closed is taken again at once, with dup2() onto a
- * private memfd (a unique inode); lws's second close then closes only our
- * copy, and any copy still ours at the end is closed by us.
- */
-static int poll_fd(const uv_handle_t *handle)
-{
-	uv_os_fd_t fd;
-
-	if (handle->type != UV_POLL || uv_fileno(handle, &fd) < 0)
-		return -1;
-	return fd;
-}
-
-static void collect_poll_fd(uv_handle_t *handle, void *arg)
-{
-	struct fd_guards *g = arg;
-	int fd = poll_fd(handle);
-
-	if (fd < 0)
-		return;
-	if (g->fds && g->n < g->cap)
-		g->fds[g->n] = fd;
-	g->n++;
-}
-
-/* Lists the descriptors of the loop's poll handles: two walks, one to
- * count and one to fill. */
-static void guards_collect(struct ari_events *ev, struct fd_guards *g)
-{
-	memset(g, 0, sizeof(*g));
-	g->guard = -1;
-	uv_walk(ev->loop, collect_poll_fd, g);
-	g->fds = calloc(g->n ? g->n : 1, sizeof(*g->fds));
-	g->cap = g->fds ? g->n : 0;
-	g->n = 0;
-	if (g->fds)
-		uv_walk(ev->loop, collect_poll_fd, g);
-	if (g->n > g->cap)
-		g->n = g->cap;
-}
-
-static bool fd_is_guard(const struct fd_guards *g, int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && st.st_ino == g->st.st_ino &&
-	       st.st_dev == g->st.st_dev;
-}
-
-/* Takes back every listed descriptor that is closed now; keeps the
- * numbers it took in g->fds. */
-static void guards_take(struct fd_guards *g)
-{
-	size_t kept = 0;
-
-	for (size_t i = 0; i < g->n; i++) {
-		if (fcntl(g->fds[i], F_GETFD) >= 0 || errno != EBADF)
-			continue;
-		if (g->guard < 0) {
-			g->guard =
-			    memfd_create("ari-events-fd-guard", MFD_CLOEXEC);
-			if (g->guard < 0 || fstat(g->guard, &g->st) < 0)
-				break;
-		}
-		if (dup3(g->guard, g->fds[i], O_CLOEXEC) >= 0)
-			g->fds[kept++] = g->fds[i];
-	}
-	g->n = kept;
-}
-
-static void guards_release(struct fd_guards *g)
-{
-	for (size_t i = 0; i < g->n; i++) {
-		if (fd_is_guard(g, g->fds[i]))
-			close(g->fds[i]);
-	}
-	if (g->guard >= 0)
-		close(g->guard);
-	free(g->fds);
-	memset(g, 0, sizeof(*g));
-	g->guard = -1;
-}
-
-static void find_lws_handle(uv_handle_t *handle, void *arg)
+/* The context is gone and the reaper's handle closed: the sockets'
+ * records go last, as lws's callbacks may touch them until then. */
+static void on_reaped(void *arg)
 {
 	struct ari_events *ev = arg;
 
-	if (handle->data == ev->ctx)
-		ev->lws_busy = true;
-}
-
-static void reaper_closed(uv_handle_t *handle)
-{
-	struct ari_events *ev = handle->data;
-
-	free_strings(ev);
-	free(ev);
-}
-
-static void destroy_begin(struct ari_events *ev)
-{
-	ev->destroying = true;
-	guards_collect(ev, &ev->guards);
-	lws_context_destroy(ev->ctx);
-	guards_take(&ev->guards);
-}
-
-/*
- * lws 4.1 destroys a context on a foreign loop in two calls: the first
- * closes every socket and starts closing lws's uv handles; the second, once
- * those have closed, frees the context. The uv event lib gives each of its
- * own per-loop handles the context as data and closes them last, so none
- * left on the loop means the second call is safe. Running from an idle
- * handle also keeps lws_context_destroy() out of lws's own callbacks, from
- * which ari_events_close() may well be called.
- */
-static void reap(uv_idle_t *idle)
-{
-	struct ari_events *ev = idle->data;
-
-	if (!ev->destroying) {
-		destroy_begin(ev);
-		return;
-	}
-	ev->lws_busy = false;
-	uv_walk(ev->loop, find_lws_handle, ev);
-	if (ev->lws_busy)
-		return;
-	lws_context_destroy(ev->ctx);
-	guards_release(&ev->guards);
 	while (ev->conns)
 		conn_free(ev->conns);
-	uv_idle_stop(idle);
-	uv_close((uv_handle_t *)idle, reaper_closed);
+	free_strings(ev);
+	free(ev);
 }
 
 void ari_events_close(struct ari_events *ev)
@@ -858,7 +715,5 @@ void ari_events_close(struct ari_events *ev)
 	ev->closing = true;
 	for (struct conn *c = ev->conns; c; c = c->next)
 		lws_sul_cancel(&c->sul);
-	uv_idle_init(ev->loop, &ev->reaper);
-	ev->reaper.data = ev;
-	uv_idle_start(&ev->reaper, reap);
+	lwsuv_reaper_start(&ev->reaper, ev->loop, ev->ctx, on_reaped, ev);
 }

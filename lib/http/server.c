@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "http/lwsuv.h"
+#include "lwsuv/reaper.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -147,7 +147,7 @@ struct http_server {
 	struct conn *conns;
 	unsigned n_conns;
 	bool closing;
-	struct http_lwsuv_reaper reaper;
+	struct lwsuv_reaper reaper;
 };
 
 static void lws_log_emit(int level, const char *line)
@@ -1292,9 +1292,8 @@ int http_server_new(uv_loop_t *loop, const struct http_server_config *cfg,
 		/* A context that exists must be destroyed the long way. */
 		if (server->ctx) {
 			server->closing = true;
-			http_lwsuv_reaper_start(&server->reaper, loop,
-						server->ctx, server_free,
-						server);
+			lwsuv_reaper_start(&server->reaper, loop, server->ctx,
+					   server_free, server);
 		} else {
 			server_free(server);
 		}
@@ -1317,6 +1316,6 @@ void http_server_close(struct http_server *server)
 		if (c->ws)
 			ws_finish(c);
 	}
-	http_lwsuv_reaper_start(&server->reaper, server->loop, server->ctx,
-				server_free, server);
+	lwsuv_reaper_start(&server->reaper, server->loop, server->ctx,
+			   server_free, server);
 }

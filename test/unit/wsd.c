@@ -1,15 +1,12 @@
 /* wsd.c: a fake ARI events WebSocket server for fault injection in tests. */
 #include "wsd.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "lwsuv/reaper.h"
 
 /* Caps on what a test peer may send us; the client under test is trusted
  * but a wrong value should fail a check, not overflow a buffer. */
@@ -17,7 +14,6 @@
 #define WSD_MAX_APP 128
 #define WSD_MAX_CREDENTIALS 256
 #define WSD_FD_LIMIT 32
-#define WSD_MAX_WATCHED 64
 
 struct wsd_frame {
 	struct wsd_frame *next;
@@ -38,13 +34,7 @@ struct wsd_session {
 struct wsd {
 	uv_loop_t *loop;
 	struct lws_context *ctx;
-	uv_idle_t reaper;
-	bool destroying;
-	bool lws_busy;
-	int guard;
-	struct stat guard_st;
-	int watched[WSD_MAX_WATCHED];
-	unsigned n_watched;
+	struct lwsuv_reaper reaper;
 	bool reject;
 	bool deaf;
 	int port;
@@ -368,93 +358,14 @@ err:
 	return r;
 }
 
-static void find_ctx_handle(uv_handle_t *handle, void *arg)
+static void on_reaped(void *arg)
 {
-	struct wsd *wsd = arg;
-
-	if (handle->data == wsd->ctx)
-		wsd->lws_busy = true;
-}
-
-static void reaper_closed(uv_handle_t *handle)
-{
-	free(handle->data);
-}
-
-static void count_poll_fd(uv_handle_t *handle, void *arg)
-{
-	struct wsd *wsd = arg;
-	uv_os_fd_t fd;
-
-	if (handle->type == UV_POLL && uv_fileno(handle, &fd) == 0 &&
-	    wsd->n_watched < WSD_MAX_WATCHED)
-		wsd->watched[wsd->n_watched++] = fd;
-}
-
-/* lws 4.1.6 closes its event pipe here and again one loop phase later (see
- * lib/ari/events.c); hold the number with a memfd meanwhile so that nothing
- * opened in between is closed by mistake. */
-static void destroy_begin(struct wsd *wsd)
-{
-	wsd->destroying = true;
-	wsd->n_watched = 0;
-	uv_walk(wsd->loop, count_poll_fd, wsd);
-	lws_context_destroy(wsd->ctx);
-	wsd->guard = memfd_create("wsd-fd-guard", MFD_CLOEXEC);
-	if (wsd->guard < 0 || fstat(wsd->guard, &wsd->guard_st) < 0)
-		return;
-	for (unsigned i = 0; i < wsd->n_watched; i++) {
-		int fd = wsd->watched[i];
-
-		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
-			dup3(wsd->guard, fd, O_CLOEXEC);
-		else
-			wsd->watched[i] = -1;
-	}
-}
-
-static void destroy_end(struct wsd *wsd)
-{
-	struct stat st;
-
-	lws_context_destroy(wsd->ctx);
-	for (unsigned i = 0; wsd->guard >= 0 && i < wsd->n_watched; i++) {
-		int fd = wsd->watched[i];
-
-		if (fd >= 0 && fstat(fd, &st) == 0 &&
-		    st.st_ino == wsd->guard_st.st_ino &&
-		    st.st_dev == wsd->guard_st.st_dev)
-			close(fd);
-	}
-	if (wsd->guard >= 0)
-		close(wsd->guard);
-}
-
-/* Same two-step destruction as lib/ari/events.c: lws 4.1 on a foreign loop
- * finishes destroying its context only when asked again after its own
- * static uv handles (whose data is the context) have closed. */
-static void reap(uv_idle_t *idle)
-{
-	struct wsd *wsd = idle->data;
-
-	if (!wsd->destroying) {
-		destroy_begin(wsd);
-		return;
-	}
-	wsd->lws_busy = false;
-	uv_walk(wsd->loop, find_ctx_handle, wsd);
-	if (wsd->lws_busy)
-		return;
-	destroy_end(wsd);
-	uv_idle_stop(idle);
-	uv_close((uv_handle_t *)idle, reaper_closed);
+	free(arg);
 }
 
 void wsd_free(struct wsd *wsd)
 {
 	if (!wsd)
 		return;
-	uv_idle_init(wsd->loop, &wsd->reaper);
-	wsd->reaper.data = wsd;
-	uv_idle_start(&wsd->reaper, reap);
+	lwsuv_reaper_start(&wsd->reaper, wsd->loop, wsd->ctx, on_reaped, wsd);
 }

@@ -1,7 +1,7 @@
-/* lwsuv.h: destroying a libwebsockets 4.1 context that runs on a foreign
+/* reaper.h: destroying a libwebsockets 4.1 context that runs on a foreign
  * libuv loop. */
-#ifndef HTTP_LWSUV_H
-#define HTTP_LWSUV_H
+#ifndef LWSUV_REAPER_H
+#define LWSUV_REAPER_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -11,7 +11,7 @@
 struct lws_context;
 
 /* Private state, embedded by the owner so that starting it cannot fail. */
-struct http_lwsuv_reaper {
+struct lwsuv_reaper {
 	uv_loop_t *loop;
 	struct lws_context *ctx;
 	void (*done)(void *arg);
@@ -35,8 +35,8 @@ struct http_lwsuv_reaper {
  * runs exactly once, after the context is gone and the reaper's own handle
  * has closed; reaper may then be freed. The loop must keep running.
  */
-void http_lwsuv_reaper_start(struct http_lwsuv_reaper *reaper, uv_loop_t *loop,
-			     struct lws_context *ctx, void (*done)(void *arg),
-			     void *arg);
+void lwsuv_reaper_start(struct lwsuv_reaper *reaper, uv_loop_t *loop,
+			struct lws_context *ctx, void (*done)(void *arg),
+			void *arg);
 
-#endif /* HTTP_LWSUV_H */
+#endif /* LWSUV_REAPER_H */

@@ -1,5 +1,5 @@
-/* lwsuv.c: destroying a libwebsockets 4.1 context on a foreign libuv loop. */
-#include "http/lwsuv.h"
+/* reaper.c: destroying a libwebsockets 4.1 context on a foreign libuv loop. */
+#include "lwsuv/reaper.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +30,7 @@ static int poll_fd(const uv_handle_t *handle)
 
 static void collect_poll_fd(uv_handle_t *handle, void *arg)
 {
-	struct http_lwsuv_reaper *r = arg;
+	struct lwsuv_reaper *r = arg;
 	int fd = poll_fd(handle);
 
 	if (fd < 0)
@@ -42,7 +42,7 @@ static void collect_poll_fd(uv_handle_t *handle, void *arg)
 
 /* Lists the descriptors of the loop's poll handles: two walks, one to
  * count and one to fill. */
-static void guards_collect(struct http_lwsuv_reaper *r)
+static void guards_collect(struct lwsuv_reaper *r)
 {
 	r->n_fds = 0;
 	r->cap_fds = 0;
@@ -58,7 +58,7 @@ static void guards_collect(struct http_lwsuv_reaper *r)
 
 /* Takes back every listed descriptor that is closed now; keeps the numbers
  * it took. */
-static void guards_take(struct http_lwsuv_reaper *r)
+static void guards_take(struct lwsuv_reaper *r)
 {
 	size_t kept = 0;
 
@@ -76,7 +76,7 @@ static void guards_take(struct http_lwsuv_reaper *r)
 	r->n_fds = kept;
 }
 
-static bool fd_is_guard(const struct http_lwsuv_reaper *r, int fd)
+static bool fd_is_guard(const struct lwsuv_reaper *r, int fd)
 {
 	struct stat st;
 
@@ -84,7 +84,7 @@ static bool fd_is_guard(const struct http_lwsuv_reaper *r, int fd)
 	       st.st_dev == r->guard_st.st_dev;
 }
 
-static void guards_release(struct http_lwsuv_reaper *r)
+static void guards_release(struct lwsuv_reaper *r)
 {
 	for (size_t i = 0; r->guard >= 0 && i < r->n_fds; i++) {
 		if (fd_is_guard(r, r->fds[i]))
@@ -100,7 +100,7 @@ static void guards_release(struct http_lwsuv_reaper *r)
 
 static void find_lws_handle(uv_handle_t *handle, void *arg)
 {
-	struct http_lwsuv_reaper *r = arg;
+	struct lwsuv_reaper *r = arg;
 
 	if (handle->data == r->ctx)
 		r->lws_busy = true;
@@ -108,7 +108,7 @@ static void find_lws_handle(uv_handle_t *handle, void *arg)
 
 static void idle_closed(uv_handle_t *handle)
 {
-	struct http_lwsuv_reaper *r = handle->data;
+	struct lwsuv_reaper *r = handle->data;
 
 	r->done(r->arg);
 }
@@ -121,7 +121,7 @@ static void idle_closed(uv_handle_t *handle)
  */
 static void reap(uv_idle_t *idle)
 {
-	struct http_lwsuv_reaper *r = idle->data;
+	struct lwsuv_reaper *r = idle->data;
 
 	if (!r->destroying) {
 		r->destroying = true;
@@ -141,9 +141,9 @@ static void reap(uv_idle_t *idle)
 	uv_close((uv_handle_t *)idle, idle_closed);
 }
 
-void http_lwsuv_reaper_start(struct http_lwsuv_reaper *reaper, uv_loop_t *loop,
-			     struct lws_context *ctx, void (*done)(void *arg),
-			     void *arg)
+void lwsuv_reaper_start(struct lwsuv_reaper *reaper, uv_loop_t *loop,
+			struct lws_context *ctx, void (*done)(void *arg),
+			void *arg)
 {
 	memset(reaper, 0, sizeof(*reaper));
 	reaper->loop = loop;
