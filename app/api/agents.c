@@ -77,73 +77,17 @@ static void decorate(struct api *api, json_t *obj)
 							       : "offline"));
 }
 
-static void on_list(struct api_ctx *ctx, const PGresult *res)
-{
-	json_t *items = json_loads(PQgetvalue(res, 0, 0), 0, NULL), *v;
-	size_t i;
-	char *text;
-
-	if (!items) {
-		api_problem(ctx, 500, "internal", "cannot read agents");
-		return;
-	}
-	json_array_foreach(items, i, v) decorate(ctx->api, v);
-	text = json_dumps(items, JSON_COMPACT);
-	json_decref(items);
-	if (!text) {
-		api_problem(ctx, 500, "internal", "out of memory");
-		return;
-	}
-	/* api_reply_page reads the items from column 0 of a result; build
-	 * the page here instead with the same cursor rule. */
-	{
-		bool more = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-		size_t size = strlen(text) + 64;
-		char *page = malloc(size);
-
-		if (!page) {
-			free(text);
-			api_problem(ctx, 500, "internal", "out of memory");
-			return;
-		}
-		snprintf(page, size, "{\"items\":%s,\"next_cursor\":%s%s%s}",
-			 text, more ? "\"" : "",
-			 more ? PQgetvalue(res, 0, 2) : "null",
-			 more ? "\"" : "");
-		free(text);
-		api_reply_raw(ctx, 200, "application/json", NULL, page,
-			      strlen(page));
-	}
-}
-
-void api_agents_list(struct api_ctx *ctx)
-{
-	struct api_sql sql = {0};
-	char cursor[24];
-	unsigned limit;
-	int c, l, n;
-
-	if (!api_query_limit(ctx, &limit))
-		return;
-	n = http_server_request_param(ctx->req, "cursor", cursor,
-				      sizeof(cursor));
-	if (n == -ENOSPC ||
-	    (n >= 0 && (n == 0 || strspn(cursor, "0123456789") != (size_t)n))) {
-		api_problem(ctx, 400, "bad-request",
-			    "cursor is not one this server gave out");
-		return;
-	}
-	c = api_sql_param(&sql, n >= 0 ? cursor : NULL);
-	l = api_sql_param_int(&sql, limit);
-	api_sql_add(&sql,
-		    "SELECT coalesce(jsonb_agg(j ORDER BY k), '[]')::text, "
-		    "count(*) >= $%d::int AND count(*) > 0, max(k)::text FROM "
-		    "(SELECT %s AS j, t.id AS k FROM %s t WHERE ($%d::bigint "
-		    "IS NULL OR t.id > $%d::bigint) ORDER BY t.id LIMIT "
-		    "$%d::int) s",
-		    l, AGENT_JSON, AGENT_TABLE, c, c, l);
-	api_sql_run(ctx, &sql, on_list);
-}
+/* Agents are listed and read as rows of the table above, with the
+ * registry's view laid over them. */
+const struct api_resource api_res_agents = {
+    .table = AGENT_TABLE,
+    .key = "id",
+    .key_is_int = true,
+    .fields = agent_fields,
+    .row_json = AGENT_JSON,
+    .noun = "agent",
+    .decorate = decorate,
+};
 
 /* Answers the agent object of the row in res, plus extra (stolen, may be
  * NULL) merged in. */
@@ -182,14 +126,6 @@ static void get_by_id(struct api_ctx *ctx, int64_t id, api_db_cb cb)
 	api_sql_add(&sql, "SELECT %s::text FROM %s t WHERE t.id = $%d",
 		    AGENT_JSON, AGENT_TABLE, api_sql_param_int(&sql, id));
 	api_sql_run(ctx, &sql, cb);
-}
-
-void api_agents_get(struct api_ctx *ctx)
-{
-	int64_t id;
-
-	if (api_param_id(ctx, 0, &id))
-		get_by_id(ctx, id, on_agent);
 }
 
 struct agent_create {

@@ -161,9 +161,30 @@ static bool where_path(struct api_ctx *ctx, struct api_sql *sql, bool key)
 	return true;
 }
 
+/* The resource's live view over its rows (e.g. agents' states), as new
+ * JSON text; NULL when the resource has none or out of memory. */
+static char *decorated(const struct api_ctx *ctx, const char *text)
+{
+	const struct api_resource *r = ctx->route->data;
+	json_t *v = r && r->decorate ? json_loads(text, 0, NULL) : NULL, *item;
+	char *out;
+	size_t i;
+
+	if (!v)
+		return NULL;
+	if (json_is_array(v))
+		json_array_foreach(v, i, item) r->decorate(ctx->api, item);
+	else
+		r->decorate(ctx->api, v);
+	out = json_dumps(v, JSON_COMPACT);
+	json_decref(v);
+	return out;
+}
+
 void api_reply_page(struct api_ctx *ctx, const PGresult *res)
 {
-	const char *items = PQgetvalue(res, 0, 0);
+	char *live = decorated(ctx, PQgetvalue(res, 0, 0));
+	const char *items = live ? live : PQgetvalue(res, 0, 0);
 	bool more = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 	json_t *cursor =
 	    more ? json_string(PQgetvalue(res, 0, 2)) : json_null();
@@ -175,11 +196,13 @@ void api_reply_page(struct api_ctx *ctx, const PGresult *res)
 	if (!c || !text) {
 		free(c);
 		free(text);
+		free(live);
 		api_problem(ctx, 500, "internal", "out of memory");
 		return;
 	}
 	snprintf(text, size, "{\"items\":%s,\"next_cursor\":%s}", items, c);
 	free(c);
+	free(live);
 	api_reply_raw(ctx, 200, "application/json", NULL, text, strlen(text));
 }
 
@@ -237,6 +260,7 @@ static void on_row(struct api_ctx *ctx, const PGresult *res)
 {
 	const char *headers = ctx->data;
 	int status = 200;
+	char *live;
 
 	if (PQntuples(res) == 0) {
 		api_problem(ctx, 404, "not-found", "no such %s",
@@ -246,10 +270,12 @@ static void on_row(struct api_ctx *ctx, const PGresult *res)
 	if (strcmp(http_server_request_method(ctx->req), "POST") == 0 &&
 	    (PQnfields(res) < 3 || strcmp(PQgetvalue(res, 0, 2), "t") == 0))
 		status = 201;
-	http_server_request_respond(ctx->req, status, "application/json",
-				    status == 201 ? headers : NULL,
-				    PQgetvalue(res, 0, 0),
-				    (size_t)PQgetlength(res, 0, 0));
+	live = decorated(ctx, PQgetvalue(res, 0, 0));
+	http_server_request_respond(
+	    ctx->req, status, "application/json",
+	    status == 201 ? headers : NULL, live ? live : PQgetvalue(res, 0, 0),
+	    live ? strlen(live) : (size_t)PQgetlength(res, 0, 0));
+	free(live);
 	api_ctx_free(ctx);
 }
 

@@ -198,6 +198,8 @@ struct api_resource {
 	const char *row_json; /* SQL giving the JSON of row alias t */
 	const char *noun;     /* for messages, e.g. "campaign" */
 	bool upsert;          /* create updates an existing row (nested) */
+	/* Overlays live state on each object read, or NULL. */
+	void (*decorate)(struct api *api, json_t *obj);
 };
 void api_crud_list(struct api_ctx *ctx);
 void api_crud_get(struct api_ctx *ctx);
@@ -209,11 +211,9 @@ void api_campaigns_delete(struct api_ctx *ctx);
 void api_reply_page(struct api_ctx *ctx, const PGresult *res);
 
 extern const struct api_resource api_res_campaigns, api_res_dids,
-    api_res_members, api_res_dispositions, api_res_tokens, api_res_leads;
+    api_res_members, api_res_dispositions, api_res_tokens, api_res_agents;
 
 /* agents.c */
-void api_agents_list(struct api_ctx *ctx);
-void api_agents_get(struct api_ctx *ctx);
 void api_agents_create(struct api_ctx *ctx);
 void api_agents_update(struct api_ctx *ctx);
 void api_agents_delete(struct api_ctx *ctx);

@@ -120,6 +120,9 @@ void calls__db_write(struct calls *calls, const char *sql, int n,
 /* view.c */
 /* RFC 3339 UTC text of Unix microseconds ("" for 0). */
 void calls__time_text(int64_t us, char *buf, size_t size);
+/* Reports an event (data stolen; NULL: nothing sent). */
+void calls__emit_event(struct calls *calls, const char *type, int64_t agent_id,
+		       int64_t campaign_id, json_t *data);
 /* Reports an event about call (data stolen; NULL: nothing sent). */
 void calls__emit(struct call *call, const char *type, int64_t agent_id,
 		 json_t *data);

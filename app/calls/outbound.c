@@ -94,16 +94,8 @@ static void write_cdr(struct outcall *oc)
 
 static void emit(struct outcall *oc, const char *type, json_t *data)
 {
-	struct calls *calls = oc->calls;
-
-	if (!data)
-		return;
-	if (!calls->event_cb) {
-		json_decref(data);
-		return;
-	}
-	calls->event_cb(type, oc->agent->id, oc->campaign->id, data,
-			calls->event_data);
+	calls__emit_event(oc->calls, type, oc->agent->id, oc->campaign->id,
+			  data);
 }
 
 static void on_reply(const struct ari_response *resp, void *userdata)

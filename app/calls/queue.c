@@ -45,15 +45,9 @@ void calls__db_write(struct calls *calls, const char *sql, int n,
 
 static unsigned waiting_in(struct calls *calls, const struct campaign *c)
 {
-	size_t cursor = 0;
-	const char *key;
-	void *value;
-	unsigned n = 0;
+	unsigned n, longest;
 
-	while (strmap_next(calls->by_channel, &cursor, &key, &value)) {
-		struct call *call = value;
-		n += call->state == CALL_STATE_QUEUED && call->campaign == c;
-	}
+	calls_queue_numbers(calls, c->id, &n, &longest);
 	return n;
 }
 

@@ -18,19 +18,22 @@ static int64_t campaign_of(const struct call *call)
 	return call->campaign ? call->campaign->id : call->cdr.campaign_id;
 }
 
-void calls__emit(struct call *call, const char *type, int64_t agent_id,
-		 json_t *data)
+void calls__emit_event(struct calls *calls, const char *type, int64_t agent_id,
+		       int64_t campaign_id, json_t *data)
 {
-	struct calls *calls = call->calls;
-
 	if (!data)
 		return;
 	if (!calls->event_cb) {
 		json_decref(data);
 		return;
 	}
-	calls->event_cb(type, agent_id, campaign_of(call), data,
-			calls->event_data);
+	calls->event_cb(type, agent_id, campaign_id, data, calls->event_data);
+}
+
+void calls__emit(struct call *call, const char *type, int64_t agent_id,
+		 json_t *data)
+{
+	calls__emit_event(call->calls, type, agent_id, campaign_of(call), data);
 }
 
 static json_t *id_or_null(int64_t id)
