@@ -13,6 +13,7 @@
 
 #include "ari/status.h"
 #include "lwsuv/reaper.h"
+#include "lwsuv/txq.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -35,12 +36,6 @@ enum conn_state {
 	CONN_RETIRED, /* replaced by a newer socket, closing quietly */
 };
 
-struct tx_msg {
-	struct tx_msg *next;
-	size_t len;
-	unsigned char buf[]; /* LWS_PRE bytes of headroom, then the payload */
-};
-
 /* One socket. It lives from ari_events_connect() until lws reports the
  * socket's end, or until the context is gone. */
 struct conn {
@@ -58,8 +53,7 @@ struct conn {
 	size_t rx_len, rx_cap, rx_seen;
 	bool in_message, dropping;
 
-	struct tx_msg *tx_head, *tx_tail;
-	size_t tx_bytes;
+	struct lwsuv_txq tx;
 };
 
 struct ari_events {
@@ -131,12 +125,7 @@ static void conn_free(struct conn *c)
 		ev->pending = NULL;
 	/* A detached sul is left alone, so this is safe after close too. */
 	lws_sul_cancel(&c->sul);
-	while (c->tx_head) {
-		struct tx_msg *m = c->tx_head;
-
-		c->tx_head = m->next;
-		free(m);
-	}
+	lwsuv_txq_clear(&c->tx);
 	free(c->rx);
 	free(c);
 }
@@ -373,7 +362,6 @@ static void on_receive(struct conn *c, struct lws *wsi, const void *in,
 static int write_next(struct conn *c, struct lws *wsi)
 {
 	unsigned char ping[LWS_PRE + 1];
-	struct tx_msg *m = c->tx_head;
 	int n;
 
 	if (c->want_ping) {
@@ -381,15 +369,8 @@ static int write_next(struct conn *c, struct lws *wsi)
 		n = lws_write(wsi, ping + LWS_PRE, 0, LWS_WRITE_PING);
 		return n < 0 ? -EPIPE : 0;
 	}
-	if (!m)
-		return 0;
-	c->tx_head = m->next;
-	if (!c->tx_head)
-		c->tx_tail = NULL;
-	c->tx_bytes -= m->len;
-	n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
-	free(m);
-	return n < 0 ? -EPIPE : 0;
+	n = lwsuv_txq_write_next(&c->tx, wsi);
+	return n < 0 ? n : 0;
 }
 
 /* lws allows one write per WRITEABLE callback, so each one writes the ping
@@ -405,7 +386,7 @@ static int on_writeable(struct conn *c, struct lws *wsi)
 		c->error = r;
 		return -1;
 	}
-	if (c->want_ping || c->tx_head)
+	if (c->want_ping || c->tx.head)
 		lws_callback_on_writable(wsi);
 	return 0;
 }
@@ -500,26 +481,17 @@ bool ari_events_connected(const struct ari_events *ev)
 int ari_events_send(struct ari_events *ev, const char *data, size_t len)
 {
 	struct conn *c = ev->cur;
-	struct tx_msg *m;
+	int r;
 
 	if (!c || ev->closing)
 		return -ENOTCONN;
 	if (len > ARI_EVENTS_MAX_SEND)
 		return -EMSGSIZE;
-	if (c->tx_bytes + len > ARI_EVENTS_MAX_SEND_QUEUE)
+	if (c->tx.bytes + len > ARI_EVENTS_MAX_SEND_QUEUE)
 		return -ENOBUFS;
-	m = malloc(sizeof(*m) + LWS_PRE + len);
-	if (!m)
-		return -ENOMEM;
-	m->next = NULL;
-	m->len = len;
-	memcpy(m->buf + LWS_PRE, data, len);
-	if (c->tx_tail)
-		c->tx_tail->next = m;
-	else
-		c->tx_head = m;
-	c->tx_tail = m;
-	c->tx_bytes += len;
+	r = lwsuv_txq_push(&c->tx, data, len);
+	if (r < 0)
+		return r;
 	lws_callback_on_writable(c->wsi);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lwsuv/reaper.h"
+#include "lwsuv/txq.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -100,17 +101,10 @@ struct http_request {
 	bool head_sent;
 };
 
-struct tx_msg {
-	struct tx_msg *next;
-	size_t len;
-	unsigned char buf[]; /* LWS_PRE bytes of headroom, then the payload */
-};
-
 struct http_ws {
 	struct conn *conn; /* NULL once ws_closed has run */
 	void *data;
-	struct tx_msg *tx_head, *tx_tail;
-	size_t tx_bytes;
+	struct lwsuv_txq tx;
 	char *rx;
 	size_t rx_len, rx_cap;
 	bool in_message;
@@ -609,12 +603,7 @@ static void on_http_body_done(struct conn *c)
 
 static void ws_free(struct http_ws *ws)
 {
-	while (ws->tx_head) {
-		struct tx_msg *m = ws->tx_head;
-
-		ws->tx_head = m->next;
-		free(m);
-	}
+	lwsuv_txq_clear(&ws->tx);
 	free(ws->rx);
 	free(ws);
 }
@@ -650,20 +639,13 @@ static void ws_close_frame(struct http_ws *ws)
 
 static int ws_write_next(struct http_ws *ws, struct lws *wsi)
 {
-	struct tx_msg *m = ws->tx_head;
-	int n;
+	int n = lwsuv_txq_write_next(&ws->tx, wsi);
 
-	if (!m) {
+	if (n == 0) {
 		if (ws->closing && !ws->close_now)
 			ws_close_frame(ws);
 		return 0;
 	}
-	ws->tx_head = m->next;
-	if (!ws->tx_head)
-		ws->tx_tail = NULL;
-	ws->tx_bytes -= m->len;
-	n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
-	free(m);
 	if (n < 0)
 		return -1;
 	lws_callback_on_writable(wsi);
@@ -1091,11 +1073,11 @@ int http_server_request_respond_take(struct http_request *req, int status,
 int http_server_ws_send(struct http_ws *ws, const char *data, size_t len)
 {
 	struct conn *c = ws->conn;
-	struct tx_msg *m;
+	int r;
 
 	if (!c || ws->closing || c->server->closing)
 		return -EPIPE;
-	if (ws->tx_bytes + len > c->server->max_ws_queue ||
+	if (ws->tx.bytes + len > c->server->max_ws_queue ||
 	    len > c->server->max_ws_queue) {
 		log_debug("http: websocket queue over the cap, closing");
 		ws->closing = true;
@@ -1105,18 +1087,9 @@ int http_server_ws_send(struct http_ws *ws, const char *data, size_t len)
 		lws_cancel_service(c->server->ctx);
 		return -ENOBUFS;
 	}
-	m = malloc(sizeof(*m) + LWS_PRE + len);
-	if (!m)
-		return -ENOMEM;
-	m->next = NULL;
-	m->len = len;
-	memcpy(m->buf + LWS_PRE, data, len);
-	if (ws->tx_tail)
-		ws->tx_tail->next = m;
-	else
-		ws->tx_head = m;
-	ws->tx_tail = m;
-	ws->tx_bytes += len;
+	r = lwsuv_txq_push(&ws->tx, data, len);
+	if (r < 0)
+		return r;
 	lws_callback_on_writable(c->wsi);
 	return 0;
 }
