@@ -591,7 +591,9 @@ class LiveApiTest(unittest.TestCase):
         self.assertEqual(q["service_level"], 100)
         self.assertIsInstance(q["average_speed_of_answer"], (int, float))
         self.assertLess(q["average_speed_of_answer"], 5)
-        self.assertEqual(q["agents"]["available"], 2)
+        # Both agents are back once their wrap-up ends.
+        harness.wait_for(lambda: self.ok("GET", f"/api/v1/queues/{cid}", token=self.sup)
+                         ["agents"]["available"] == 2, 15, what="both agents available")
         self.assertEqual(self.req("GET", f"/api/v1/queues/{cid}", token=t1).status, 403)
 
     # -- 3. transfer ---------------------------------------------------------
