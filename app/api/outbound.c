@@ -236,6 +236,11 @@ static bool place_parties(struct api_ctx *ctx, struct place *p)
 		       "campaign_id: no such campaign");
 		return false;
 	}
+	if (!campaigns_has_member(p->campaign, p->agent->index)) {
+		refuse(ctx, 422, "invalid-body",
+		       "agent_id: the agent is not a member of the campaign");
+		return false;
+	}
 	return agent_ready(ctx);
 }
 

@@ -29,14 +29,16 @@ enum out_state {
 	OUT_ENDING, /* hanging up what is left */
 };
 
+/* As the API names call states: until both legs talk, "connecting". */
 static const char *const out_state_names[] = {
-    "connecting", "ringing", "connecting", "talking", "hanging_up"};
+    "connecting", "connecting", "connecting", "talking", "hanging_up"};
 
 struct out_leg {
 	char id[IDS_MAX];
 	bool created;   /* the create request succeeded */
 	bool in_stasis; /* its StasisStart arrived: only then may it dial */
 	bool dialed;
+	bool ready;   /* set up to be dialed (the customer's caller id) */
 	bool gone;    /* left Stasis, or never made it */
 	bool hung_up; /* we sent the DELETE */
 };
@@ -180,6 +182,9 @@ static void finish(struct outcall *oc)
 	}
 	cdr_finish(&oc->cdr, end_us, oc->cause, NULL,
 		   oc->cdr.hangup_by ? oc->cdr.hangup_by : "system");
+	/* What the agent was told is what the record says. */
+	if (!oc->cdr.answer_us && oc->failure)
+		oc->cdr.disposition = oc->failure;
 	write_cdr(oc);
 	update_lead(oc);
 	calls->handled++;
@@ -255,7 +260,8 @@ static void dial(struct outcall *oc, struct out_leg *leg, unsigned timeout_s)
 {
 	char path[256];
 
-	if (!leg->created || !leg->in_stasis || leg->dialed || leg->hung_up)
+	if (!leg->created || !leg->in_stasis || !leg->ready || leg->dialed ||
+	    leg->hung_up)
 		return;
 	leg->dialed = true;
 	snprintf(path, sizeof(path), "/channels/%s/dial?timeout=%u", leg->id,
@@ -271,6 +277,43 @@ static void dial_agent(struct outcall *oc)
 static void dial_customer(struct outcall *oc)
 {
 	dial(oc, &oc->cust_leg, OUT_CUSTOMER_RING_S);
+}
+
+static void on_caller_id(const struct ari_response *resp, void *userdata)
+{
+	struct outcall *oc = userdata;
+
+	if (resp->error != -ECANCELED) {
+		if (resp->error < 0)
+			log_warning(
+			    "outbound call=%s caller id not set error=%s",
+			    oc->agent_leg.id, strerror(-resp->error));
+		oc->cust_leg.ready = true;
+		dial_customer(oc);
+	}
+	out_unref(oc);
+}
+
+/* The customer sees the campaign's number: chan_pjsip builds an outgoing
+ * INVITE's From from the channel's connected line (which Dial() would set
+ * from its caller), so it is set before the dial; channels/create takes
+ * no caller id. */
+static void set_caller_id(struct outcall *oc)
+{
+	char path[512], *value = NULL, all[128];
+
+	snprintf(all, sizeof(all), "\"%s\" <%s>", oc->caller_id, oc->caller_id);
+	if (ari_rest_escape(all, &value) == 0) {
+		snprintf(path, sizeof(path),
+			 "/channels/%s/"
+			 "variable?variable=CONNECTEDLINE(all)&value=%s",
+			 oc->cust_leg.id, value);
+		free(value);
+		if (request(oc, "POST", path, NULL, on_caller_id) == 0)
+			return;
+	}
+	oc->cust_leg.ready = true;
+	dial_customer(oc);
 }
 
 static void on_leg_created(struct outcall *oc, struct out_leg *leg,
@@ -296,6 +339,8 @@ static void on_leg_created(struct outcall *oc, struct out_leg *leg,
 	}
 	if (leg == &oc->agent_leg)
 		dial_agent(oc);
+	else if (!leg->ready)
+		set_caller_id(oc);
 	else
 		dial_customer(oc);
 }
@@ -328,12 +373,12 @@ static int map_leg(struct outcall *oc, const char *id)
 
 static void start_customer(struct outcall *oc)
 {
-	char path[1024], *endpoint = NULL, *caller = NULL;
+	char path[1024], *endpoint = NULL;
+	int r;
 
 	if (ids_new(oc->cust_leg.id, sizeof(oc->cust_leg.id), "cust") < 0 ||
 	    map_leg(oc, oc->cust_leg.id) < 0 ||
-	    ari_rest_escape(oc->endpoint, &endpoint) < 0 ||
-	    (oc->caller_id && ari_rest_escape(oc->caller_id, &caller) < 0)) {
+	    ari_rest_escape(oc->endpoint, &endpoint) < 0) {
 		free(endpoint);
 		oc->cust_leg.gone = true;
 		customer_failed(oc, "FAILED", 38);
@@ -341,16 +386,16 @@ static void start_customer(struct outcall *oc)
 	}
 	snprintf(path, sizeof(path),
 		 "/channels/create?endpoint=%s&app=%s&appArgs=customer,%s"
-		 "&channelId=%s%s%s",
-		 endpoint, oc->calls->app, oc->agent_leg.id, oc->cust_leg.id,
-		 caller ? "&callerId=" : "", caller ? caller : "");
+		 "&channelId=%s",
+		 endpoint, oc->calls->app, oc->agent_leg.id, oc->cust_leg.id);
 	free(endpoint);
-	free(caller);
+	oc->cust_leg.ready = !oc->caller_id;
 	free(oc->cdr.caller_channel_id);
 	oc->cdr.caller_channel_id = strdup(oc->cust_leg.id);
 	oc->deadline_ms =
 	    now_ms(oc) + OUT_CUSTOMER_RING_S * 1000ull + OUT_GRACE_MS;
-	if (request(oc, "POST", path, NULL, on_customer_created) < 0) {
+	r = request(oc, "POST", path, NULL, on_customer_created);
+	if (r < 0) {
 		oc->cust_leg.gone = true;
 		customer_failed(oc, "FAILED", 38);
 	}
@@ -466,6 +511,30 @@ static void customer_answered(struct outcall *oc)
 	request(oc, "POST", path, NULL, on_bridge);
 }
 
+/* The Q.850 cause a customer's leg ended with before answering, as the
+ * failure reported to the agent: busy, congestion, a number that cannot
+ * be reached or is refused, else no answer. */
+static const char *failure_of_cause(int cause)
+{
+	switch (cause) {
+	case 17: /* user busy */
+		return "BUSY";
+	case 34: /* no circuit available */
+	case 38: /* network out of order */
+	case 41: /* temporary failure */
+	case 42: /* switching equipment congestion */
+		return "CONGESTION";
+	case 1:  /* unallocated number */
+	case 3:  /* no route to destination */
+	case 21: /* call rejected */
+	case 27: /* destination out of order */
+	case 28: /* invalid number format */
+		return "FAILED";
+	default:
+		return "NO ANSWER";
+	}
+}
+
 /* Dial statuses of a customer leg, as the failure they mean. */
 static const char *failure_of(const char *status, int *ret_cause)
 {
@@ -536,13 +605,7 @@ static void on_left(struct outcall *oc, const char *channel, int cause)
 		if (agent)
 			end_call(oc, "agent", 19);
 		else
-			customer_failed(oc,
-					cause == 17   ? "BUSY"
-					: cause == 34 ? "CONGESTION"
-					: cause == 19 || cause == 16 ||
-						cause == 0
-					    ? "NO ANSWER"
-					    : "FAILED",
+			customer_failed(oc, failure_of_cause(cause),
 					cause ? cause : 19);
 		break;
 	case OUT_CONNECTING:
@@ -632,6 +695,7 @@ int calls_originate(struct calls *calls, const struct calls_outbound *req,
 	oc->agent = req->agent;
 	oc->campaign = req->campaign;
 	oc->endpoint = strdup(req->endpoint);
+	oc->agent_leg.ready = true;
 	oc->caller_id = req->caller_id ? strdup(req->caller_id) : NULL;
 	r = ids_new(oc->agent_leg.id, sizeof(oc->agent_leg.id), "out");
 	r = r < 0 ? r : 0;
