@@ -37,9 +37,7 @@ void api_calls_list(struct api_ctx *ctx)
 	if (!have_calls(ctx))
 		return;
 	items = calls_list_json(ctx->api->deps.calls, agent_scope(ctx));
-	api_reply_json(ctx, 200,
-		       json_pack("{s:o, s:n}", "items",
-				 items ? items : json_array(), "next_cursor"));
+	api_reply_items(ctx, items ? items : json_array(), "id");
 }
 
 /* An agent token may see a call it is or was on only. */

@@ -436,3 +436,82 @@ void api_campaigns_delete(struct api_ctx *ctx)
 	}
 	api_crud_delete(ctx);
 }
+
+static json_t *cursor_of(json_t *item, const char *key)
+{
+	json_t *v = json_object_get(item, key);
+	char buf[32];
+
+	if (json_is_string(v))
+		return json_string(json_string_value(v));
+	snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+	return json_string(buf);
+}
+
+/* Lists built in memory (live calls, queues) page like the others: ordered
+ * by key, from after the cursor, at most limit items. */
+static int key_cmp(const void *a, const void *b, void *key)
+{
+	json_t *x = json_object_get(*(json_t *const *)a, key);
+	json_t *y = json_object_get(*(json_t *const *)b, key);
+
+	if (json_is_integer(x) && json_is_integer(y))
+		return (json_integer_value(x) > json_integer_value(y)) -
+		       (json_integer_value(x) < json_integer_value(y));
+	return strcmp(json_string_value(x) ? json_string_value(x) : "",
+		      json_string_value(y) ? json_string_value(y) : "");
+}
+
+static bool after_cursor(json_t *item, const char *key, const char *cursor)
+{
+	json_t *v = json_object_get(item, key);
+
+	if (!cursor)
+		return true;
+	if (json_is_integer(v))
+		return json_integer_value(v) > strtoll(cursor, NULL, 10);
+	return strcmp(json_string_value(v) ? json_string_value(v) : "",
+		      cursor) > 0;
+}
+
+void api_reply_items(struct api_ctx *ctx, json_t *items, const char *key)
+{
+	size_t n = json_array_size(items), i, taken = 0;
+	json_t **sorted, *page = json_array(), *last = NULL;
+	char cursor_buf[API_MAX_PARAM], *cursor = NULL;
+	unsigned limit;
+
+	if (!api_query_limit(ctx, &limit)) {
+		json_decref(items);
+		json_decref(page);
+		return;
+	}
+	if (http_server_request_param(ctx->req, "cursor", cursor_buf,
+				      sizeof(cursor_buf)) >= 0)
+		cursor = cursor_buf;
+	sorted = calloc(n ? n : 1, sizeof(*sorted));
+	if (!sorted || !page) {
+		free(sorted);
+		json_decref(items);
+		json_decref(page);
+		api_problem(ctx, 500, "internal", "out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		sorted[i] = json_array_get(items, i);
+	qsort_r(sorted, n, sizeof(*sorted), key_cmp, (void *)key);
+	for (i = 0; i < n && taken < limit; i++) {
+		if (!after_cursor(sorted[i], key, cursor))
+			continue;
+		json_array_append(page, sorted[i]);
+		last = sorted[i];
+		taken++;
+	}
+	free(sorted);
+	api_reply_json(ctx, 200,
+		       json_pack("{s:o, s:o}", "items", page, "next_cursor",
+				 taken == limit && i < n && last
+				     ? cursor_of(last, key)
+				     : json_null()));
+	json_decref(items);
+}

@@ -207,6 +207,9 @@ void api_crud_create(struct api_ctx *ctx);
 void api_crud_update(struct api_ctx *ctx);
 void api_crud_delete(struct api_ctx *ctx);
 void api_campaigns_delete(struct api_ctx *ctx);
+/* Answers a page of items (stolen) built in memory, ordered by key (an
+ * integer or string field), honouring limit and cursor. */
+void api_reply_items(struct api_ctx *ctx, json_t *items, const char *key);
 /* Answers a page: rows of one column of JSON text, and the cursor. */
 void api_reply_page(struct api_ctx *ctx, const PGresult *res);
 

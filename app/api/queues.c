@@ -29,8 +29,7 @@ void api_queues_list(struct api_ctx *ctx)
 	if (ctx->api->deps.campaigns)
 		campaigns_foreach(ctx->api->deps.campaigns, add_queue, ctx);
 	ctx->data = NULL;
-	api_reply_json(ctx, 200,
-		       json_pack("{s:o, s:n}", "items", items, "next_cursor"));
+	api_reply_items(ctx, items, "campaign_id");
 }
 
 void api_queues_get(struct api_ctx *ctx)
