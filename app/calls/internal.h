@@ -113,6 +113,12 @@ json_t *calls__outbound_get(struct calls *calls, const char *call_id);
 int calls__outbound_hangup(struct calls *calls, const char *call_id);
 void calls__outbound_free(struct calls *calls);
 
+/* queue.c: what an offer that ended unanswered does to the agent: a miss
+ * (no_answer) counts toward the campaign's max_no_answer, which pauses. */
+enum agents_input calls__offer_outcome(const struct campaign *c,
+				       const struct agent *agent,
+				       bool no_answer);
+
 /* queue.c: a best-effort write (logged when lost). */
 void calls__db_write(struct calls *calls, const char *sql, int n,
 		     const char *const *params);

@@ -58,6 +58,7 @@ struct outcall {
 	int cause;
 	uint64_t deadline_ms;
 	bool agent_answered;
+	bool agent_missed; /* rang out: counts toward max_no_answer */
 	bool ended;
 	unsigned refs;
 };
@@ -193,9 +194,14 @@ static void finish(struct outcall *oc)
 	if (oc->agent_answered)
 		agents_input(calls->agents, oc->agent, AGENTS_INPUT_CALL_END,
 			     NULL, oc->campaign->wrapup_s);
-	else if (agents_state(calls->agents, oc->agent) == ACD_AGENT_RINGING)
-		agents_input(calls->agents, oc->agent, AGENTS_INPUT_NO_ANSWER,
+	else if (agents_state(calls->agents, oc->agent) == ACD_AGENT_RINGING) {
+		if (oc->agent_missed)
+			oc->agent->no_answer_streak++;
+		agents_input(calls->agents, oc->agent,
+			     calls__offer_outcome(oc->campaign, oc->agent,
+						  oc->agent_missed),
 			     NULL, 0);
+	}
 	log_info("outbound call=%s ended agent=%lld number=%s disposition=%s",
 		 oc->agent_leg.id, (long long)oc->agent->id,
 		 oc->cdr.callee_number, oc->cdr.disposition);
@@ -408,6 +414,7 @@ static void agent_answered(struct outcall *oc)
 	if (oc->state != OUT_AGENT_RINGING)
 		return;
 	oc->agent_answered = true;
+	oc->agent->no_answer_streak = 0;
 	oc->state = OUT_CUSTOMER_RINGING;
 	agents_input(oc->calls->agents, oc->agent, AGENTS_INPUT_ANSWER, NULL,
 		     0);
@@ -574,6 +581,7 @@ static void on_dial(struct outcall *oc, const char *channel, const char *status)
 		return; /* RINGING, PROGRESS, ... */
 	if (strcmp(channel, oc->agent_leg.id) == 0) {
 		if (oc->state == OUT_AGENT_RINGING) {
+			oc->agent_missed = strcmp(status, "NOANSWER") == 0;
 			log_info("outbound call=%s agent=%lld did not answer "
 				 "(%s)",
 				 oc->agent_leg.id, (long long)oc->agent->id,

@@ -268,7 +268,7 @@ static unsigned declined_count(const struct call *call)
 
 /* What an unanswered offer does to the agent: a ring-out counts towards the
  * campaign's auto-pause; busy or unreachable is not the agent's doing. */
-static enum agents_input offer_outcome(const struct campaign *c,
+enum agents_input calls__offer_outcome(const struct campaign *c,
 				       const struct agent *agent,
 				       bool no_answer)
 {
@@ -302,7 +302,7 @@ static void leg_failed(struct leg *leg, const char *status)
 	if (call->state == CALL_STATE_QUEUED && call->nlegs == 0)
 		call->next_offer_ms = now_ms(call->calls) +
 				      call->campaign->retry_delay_s * 1000ull;
-	settle(leg, offer_outcome(call->campaign, agent, no_answer));
+	settle(leg, calls__offer_outcome(call->campaign, agent, no_answer));
 }
 
 static void on_dialed(const struct ari_response *resp, void *userdata)
