@@ -24,6 +24,9 @@ static const struct config_key keys[] = {
     KEY(ari_password, "ARI_PASSWORD", "welcomedly", "ARI password"),
     KEY(ari_app, "ARI_APP", "welcomedly",
 	"Stasis application name used in the dialplan"),
+    KEY(ari_rest_transport, "ARI_REST_TRANSPORT", "websocket",
+	"websocket (call control over the events socket; Asterisk 20.14, "
+	"21.9, 22.4 or later) or http"),
     KEY(database_url, "DATABASE_URL", "",
 	"PostgreSQL libpq URI; empty runs without a database"),
     KEY(api_listen, "API_LISTEN", "127.0.0.1:8090",
@@ -87,6 +90,13 @@ static int validate(const struct config *cfg, char *err, size_t errlen)
 		   "TUVWXYZ0123456789_-") != strlen(cfg->ari_app)) {
 		snprintf(err, errlen, "ARI_APP '%s' must be [A-Za-z0-9_-]+",
 			 cfg->ari_app);
+		return -EINVAL;
+	}
+	if (strcmp(cfg->ari_rest_transport, "websocket") != 0 &&
+	    strcmp(cfg->ari_rest_transport, "http") != 0) {
+		snprintf(err, errlen,
+			 "ARI_REST_TRANSPORT '%s' must be websocket or http",
+			 cfg->ari_rest_transport);
 		return -EINVAL;
 	}
 	if (!strchr(cfg->api_listen, ':')) {

@@ -9,8 +9,9 @@ struct config {
 	char *ari_username;
 	char *ari_password;
 	char *ari_app;
-	char *database_url; /* libpq URI; empty disables the database */
-	char *api_listen;   /* host:port */
+	char *ari_rest_transport; /* "websocket" or "http" */
+	char *database_url;       /* libpq URI; empty disables the database */
+	char *api_listen;         /* host:port */
 	char *api_token;
 	char *log_level;
 	char *journal_dir;

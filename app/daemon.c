@@ -358,6 +358,7 @@ static int start(struct daemon *d, const struct config *cfg)
 	    .username = cfg->ari_username,
 	    .password = cfg->ari_password,
 	    .app = cfg->ari_app,
+	    .rest_over_ws = strcmp(cfg->ari_rest_transport, "websocket") == 0,
 	};
 	struct calls_config cc = {.prompt_sound = cfg->prompt_sound,
 				  .app = cfg->ari_app};

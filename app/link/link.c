@@ -27,6 +27,7 @@ struct link {
 	unsigned generation; /* bumped per socket, to drop stale resyncs */
 	unsigned reconnects;
 	bool opened_once;
+	bool rest_over_ws;
 	bool ready;
 	bool closing;
 };
@@ -215,9 +216,19 @@ static void set_event_filter(struct link *link)
 	json_decref(body);
 }
 
+static int ws_send(const char *text, size_t len, void *userdata)
+{
+	struct link *link = userdata;
+
+	return ari_events_send(link->events, text, len);
+}
+
 static void on_opened(struct ari_events *ev, void *userdata)
 {
 	struct link *link = userdata;
+
+	if (link->rest_over_ws)
+		ari_rest_set_ws(link->rest, ws_send, link);
 
 	link->generation++;
 	if (link->opened_once)
@@ -235,6 +246,8 @@ static void on_closed(struct ari_events *ev, int error, void *userdata)
 
 	link->ready = false;
 	link->generation++;
+	if (link->rest_over_ws && !ari_events_connected(ev))
+		ari_rest_set_ws(link->rest, NULL, NULL);
 	if (error == -EACCES)
 		log_error("ARI refused the credentials (HTTP 401): check "
 			  "ARI_USERNAME and ARI_PASSWORD against ari.conf");
@@ -263,7 +276,11 @@ static void on_message(struct ari_events *events, const char *data, size_t len,
 		    data);
 		return;
 	}
-	if (ev.type == ARI_EVENT_UNKNOWN) {
+	if (ev.type == ARI_EVENT_UNKNOWN &&
+	    strcmp(ev.type_name, "RESTResponse") == 0) {
+		if (!ari_rest_ws_answer(link->rest, ev.json))
+			log_debug("ARI RESTResponse for no request of ours");
+	} else if (ev.type == ARI_EVENT_UNKNOWN) {
 		log_debug("ARI event type=%s skipped", ev.type_name);
 	} else if (ev.type == ARI_EVENT_APPLICATION_REPLACED) {
 		log_warning(
@@ -354,6 +371,7 @@ int link_new(uv_loop_t *loop, const struct link_config *cfg,
 	link->handlers = *handlers;
 	link->userdata = userdata;
 	link->app = strdup(cfg->app);
+	link->rest_over_ws = cfg->rest_over_ws;
 	if (!link->app)
 		goto err;
 	backoff_init(&link->backoff,

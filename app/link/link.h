@@ -20,6 +20,9 @@ struct link_config {
 	const char *username;
 	const char *password;
 	const char *app;
+	/* Call control (REST requests but GETs) over the events socket
+	 * while it is up (Asterisk 20.14, 21.9, 22.4+); else all HTTP. */
+	bool rest_over_ws;
 	unsigned backoff_min_ms; /* 0 means 500 */
 	unsigned backoff_max_ms; /* 0 means 30000 */
 };

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -71,6 +72,26 @@ struct ari_rest {
 	bool closing;
 	ari_rest_observer observer;
 	void *observer_data;
+	/* REST over the events WebSocket: how to send, and the requests
+	 * waiting for their RESTResponse, oldest first (one timeout for all,
+	 * so that order is also deadline order). */
+	ari_rest_ws_send ws_send;
+	void *ws_data;
+	struct ws_request *ws_head, *ws_tail;
+	size_t ws_pending;
+	uint64_t ws_next_id;
+	uv_timer_t ws_timer;
+};
+
+/* A request sent as a RESTRequest message, until its answer. */
+struct ws_request {
+	struct ws_request *prev, *next;
+	char id[24];
+	char *uri;
+	uint64_t start_ns;
+	uint64_t deadline_ms;
+	ari_rest_cb cb;
+	void *userdata;
 };
 
 int ari__curl_to_errno(CURLcode code)
@@ -703,7 +724,9 @@ int ari_rest_new(uv_loop_t *loop, const struct ari_rest_config *cfg,
 	 * uv_close() and the loop; uv_timer_init() cannot fail. */
 	uv_timer_init(loop, &rest->timer);
 	rest->timer.data = rest;
-	rest->open_handles = 1;
+	uv_timer_init(loop, &rest->ws_timer);
+	rest->ws_timer.data = rest;
+	rest->open_handles = 2;
 	*ret_rest = rest;
 	return 0;
 err:
@@ -739,6 +762,175 @@ static bool path_valid(const char *path)
 	return true;
 }
 
+/* ---- REST over the events WebSocket ---- */
+
+static void ws_unlink(struct ari_rest *rest, struct ws_request *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		rest->ws_head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		rest->ws_tail = w->prev;
+	rest->ws_pending--;
+	if (!rest->ws_head && !rest->closing)
+		uv_timer_stop(&rest->ws_timer);
+}
+
+/* Runs the callback of an unlinked request with resp, then frees it. */
+static void ws_deliver(struct ari_rest *rest, struct ws_request *w,
+		       struct ari_response *resp)
+{
+	resp->elapsed_ms = (double)(uv_hrtime() - w->start_ns) / 1e6;
+	log_debug("ari rest: done ws uri=%s status=%ld error=%d "
+		  "elapsed_ms=%.1f",
+		  w->uri, resp->http_status, resp->error, resp->elapsed_ms);
+	if (rest->observer && resp->error != -ECANCELED)
+		rest->observer(resp, rest->observer_data);
+	if (w->cb)
+		w->cb(resp, w->userdata);
+	json_decref(resp->json);
+	free(w->uri);
+	free(w);
+}
+
+/* Fails every request waiting for an answer with error. */
+static void ws_fail_all(struct ari_rest *rest, int error)
+{
+	struct ws_request *w;
+
+	while ((w = rest->ws_head)) {
+		struct ari_response resp = {.error = error};
+
+		ws_unlink(rest, w);
+		ws_deliver(rest, w, &resp);
+	}
+}
+
+static void on_ws_timer(uv_timer_t *timer)
+{
+	struct ari_rest *rest = timer->data;
+	uint64_t now = uv_now(rest->loop);
+	struct ws_request *w;
+
+	while ((w = rest->ws_head) && w->deadline_ms <= now) {
+		struct ari_response resp = {.error = -ETIMEDOUT};
+
+		ws_unlink(rest, w);
+		ws_deliver(rest, w, &resp);
+	}
+}
+
+/* The RESTRequest text of a request. */
+static char *ws_text(const char *id, const char *method, const char *path,
+		     const json_t *body)
+{
+	json_t *msg =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "RESTRequest",
+		      "transaction_id", id, "request_id", id, "method", method,
+		      "uri", path + 1);
+	char *payload, *text;
+
+	if (msg && body) {
+		payload = json_dumps(body, JSON_COMPACT);
+		json_object_set_new(msg, "content_type",
+				    json_string("application/json"));
+		json_object_set_new(msg, "message_body",
+				    payload ? json_string(payload) : NULL);
+		free(payload);
+	}
+	text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+	json_decref(msg);
+	return text;
+}
+
+/* Sends a request over the WebSocket. Returns 0 (cb runs once), -EAGAIN
+ * when it could not be sent (the caller uses HTTP), or -ENOMEM. */
+static int ws_request(struct ari_rest *rest, const char *method,
+		      const char *path, const json_t *body, ari_rest_cb cb,
+		      void *userdata)
+{
+	struct ws_request *w = calloc(1, sizeof(*w));
+	char *text;
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	snprintf(w->id, sizeof(w->id), "%llu",
+		 (unsigned long long)++rest->ws_next_id);
+	w->uri = strdup(path);
+	text = ws_text(w->id, method, path, body);
+	if (!w->uri || !text) {
+		free(text);
+		free(w->uri);
+		free(w);
+		return -ENOMEM;
+	}
+	r = rest->ws_send(text, strlen(text), rest->ws_data);
+	free(text);
+	if (r < 0) {
+		free(w->uri);
+		free(w);
+		return -EAGAIN;
+	}
+	w->cb = cb;
+	w->userdata = userdata;
+	w->start_ns = uv_hrtime();
+	w->deadline_ms = uv_now(rest->loop) + (uint64_t)rest->timeout_ms;
+	w->prev = rest->ws_tail;
+	if (rest->ws_tail)
+		rest->ws_tail->next = w;
+	else
+		rest->ws_head = w;
+	rest->ws_tail = w;
+	if (rest->ws_pending++ == 0)
+		uv_timer_start(&rest->ws_timer, on_ws_timer, 250, 250);
+	log_debug("ari rest: start ws method=%s uri=%s id=%s", method, path,
+		  w->id);
+	return 0;
+}
+
+void ari_rest_set_ws(struct ari_rest *rest, ari_rest_ws_send send,
+		     void *userdata)
+{
+	/* Answers to what went over the previous socket will not come. */
+	ws_fail_all(rest, -ECONNRESET);
+	rest->ws_send = send;
+	rest->ws_data = userdata;
+}
+
+bool ari_rest_ws_answer(struct ari_rest *rest, const json_t *msg)
+{
+	const char *id = json_string_value(json_object_get(msg, "request_id"));
+	const char *body =
+	    json_string_value(json_object_get(msg, "message_body"));
+	const char *type =
+	    json_string_value(json_object_get(msg, "content_type"));
+	struct ari_response resp = {0};
+	struct ws_request *w;
+
+	for (w = rest->ws_head; id && w; w = w->next)
+		if (strcmp(w->id, id) == 0)
+			break;
+	if (!w)
+		return false;
+	ws_unlink(rest, w);
+	resp.http_status =
+	    (long)json_integer_value(json_object_get(msg, "status_code"));
+	resp.error = ari_status_to_errno(resp.http_status);
+	resp.body = body;
+	resp.body_len = body ? strlen(body) : 0;
+	if (resp.body_len && ari__content_type_is_json(type)) {
+		resp.json = json_loadb(body, resp.body_len, 0, NULL);
+		if (!resp.json && resp.error == 0)
+			resp.error = -EPROTO;
+	}
+	ws_deliver(rest, w, &resp);
+	return true;
+}
+
 int ari_rest_request(struct ari_rest *rest, const char *method,
 		     const char *path, const json_t *body, ari_rest_cb cb,
 		     void *userdata)
@@ -750,6 +942,11 @@ int ari_rest_request(struct ari_rest *rest, const char *method,
 		return -EINVAL;
 	if (rest->closing)
 		return -ESHUTDOWN;
+	if (rest->ws_send && strcmp(method, "GET") != 0) {
+		r = ws_request(rest, method, path, body, cb, userdata);
+		if (r != -EAGAIN)
+			return r;
+	}
 	r = request_new(rest, method, path, body, &req);
 	if (r < 0)
 		return r;
@@ -766,7 +963,7 @@ int ari_rest_request(struct ari_rest *rest, const char *method,
 
 size_t ari_rest_pending(const struct ari_rest *rest)
 {
-	return rest ? rest->pending : 0;
+	return rest ? rest->pending + rest->ws_pending : 0;
 }
 
 void ari_rest_set_observer(struct ari_rest *rest, ari_rest_observer cb,
@@ -788,6 +985,8 @@ void ari_rest_close(struct ari_rest *rest)
 		curl_multi_remove_handle(rest->multi, req->easy);
 		request_cancel(req);
 	}
+	ws_fail_all(rest, -ECANCELED);
+	rest->ws_send = NULL;
 	/* Closes the cached connections, telling on_socket to drop their
 	 * watches; whatever libcurl did not report is closed after it. */
 	curl_multi_cleanup(rest->multi);
@@ -795,4 +994,5 @@ void ari_rest_close(struct ari_rest *rest)
 	while (rest->watches)
 		watch_close(rest->watches);
 	uv_close((uv_handle_t *)&rest->timer, on_timer_closed);
+	uv_close((uv_handle_t *)&rest->ws_timer, on_timer_closed);
 }

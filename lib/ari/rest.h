@@ -3,6 +3,7 @@
 #define ARI_REST_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -90,6 +91,24 @@ size_t ari_rest_pending(const struct ari_rest *rest);
  * (NULL argument) or -ENOMEM; *ret_escaped is untouched on failure.
  */
 int ari_rest_escape(const char *s, char **ret_escaped);
+
+/*
+ * REST over the events WebSocket (Asterisk 22.4+): while send is set,
+ * requests other than GET go out as RESTRequest messages through it (one
+ * text frame each; send returns 0 or a negative errno, in which case the
+ * request goes over HTTP after all) and are answered through
+ * ari_rest_ws_answer(); GETs (lists, recordings) stay on HTTP. The same
+ * timeout applies. Setting it, also to NULL when the socket goes, fails
+ * the requests still waiting for an answer with -ECONNRESET: their
+ * answers would come on the old socket, if at all.
+ */
+typedef int (*ari_rest_ws_send)(const char *text, size_t len, void *userdata);
+void ari_rest_set_ws(struct ari_rest *rest, ari_rest_ws_send send,
+		     void *userdata);
+
+/* A RESTResponse message from the events socket (borrowed). Runs the
+ * request's callback and returns true when it answers one of ours. */
+bool ari_rest_ws_answer(struct ari_rest *rest, const json_t *msg);
 
 /* Sees every answer (not the -ECANCELED ones) before its callback, e.g. for
  * latency metrics; resp is borrowed. NULL cb stops it. */

@@ -116,8 +116,11 @@ class FaultyEventsTest(unittest.TestCase):
     def setUp(self):
         self.fake = FakeAri().start()
         self.addCleanup(self.fake.stop)
+        # The fake server speaks ARI's HTTP; call control over its
+        # WebSocket is covered against the real Asterisk.
         self.daemon = harness.Daemon(
-            ARI_URL=f"http://127.0.0.1:{self.fake.port}").start()
+            ARI_URL=f"http://127.0.0.1:{self.fake.port}",
+            ARI_REST_TRANSPORT="http").start()
         self.addCleanup(lambda: self.daemon.kill())
         self.daemon.wait_log(r"ARI resync done")
 

@@ -780,6 +780,147 @@ START_TEST(json_content_types)
 }
 END_TEST
 
+/* REST over the events WebSocket --------------------------------------- */
+
+/* What the fake events socket was given; fail makes it refuse. */
+struct ws_sent {
+	int count;
+	int fail;
+	json_t *last;
+};
+
+static int ws_capture(const char *text, size_t len, void *userdata)
+{
+	struct ws_sent *ws = userdata;
+
+	if (ws->fail)
+		return ws->fail;
+	ws->count++;
+	json_decref(ws->last);
+	ws->last = json_loadb(text, len, 0, NULL);
+	return 0;
+}
+
+static json_t *ws_response(const char *id, int status, const char *body)
+{
+	json_t *msg =
+	    json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "type", "RESTResponse",
+		      "transaction_id", id, "request_id", id, "status_code",
+		      status, "reason_phrase", "x", "uri", "channels/x");
+
+	if (body) {
+		json_object_set_new(msg, "content_type",
+				    json_string("application/json"));
+		json_object_set_new(msg, "message_body", json_string(body));
+	}
+	return msg;
+}
+
+/* Non-GET requests travel as RESTRequest messages and are answered by
+ * RESTResponse ones; GETs stay on HTTP. */
+START_TEST(ws_requests_and_answers)
+{
+	struct fx fx;
+	struct ws_sent ws = {0};
+	json_t *body = json_pack("{s:s}", "media", "sound:beep"), *msg;
+	const char *id;
+
+	fx_init(&fx);
+	fx_start_rest(&fx);
+	ari_rest_set_ws(fx.rest, ws_capture, &ws);
+	ck_assert_int_eq(ari_rest_request(fx.rest, "POST",
+					  "/channels/c1/play?media=x", body,
+					  record, &fx.res[0]),
+			 0);
+	ck_assert_int_eq(ws.count, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(ws.last, "type")),
+			 "RESTRequest");
+	ck_assert_str_eq(json_string_value(json_object_get(ws.last, "method")),
+			 "POST");
+	ck_assert_str_eq(json_string_value(json_object_get(ws.last, "uri")),
+			 "channels/c1/play?media=x");
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(ws.last, "message_body")),
+	    "{\"media\":\"sound:beep\"}");
+	ck_assert_uint_eq(ari_rest_pending(fx.rest), 1);
+	id = json_string_value(json_object_get(ws.last, "request_id"));
+	/* Someone else's answer is not ours. */
+	msg = ws_response("nobody", 204, NULL);
+	ck_assert(!ari_rest_ws_answer(fx.rest, msg));
+	json_decref(msg);
+	msg = ws_response(id, 200, "{\"id\":\"pb1\"}");
+	ck_assert(ari_rest_ws_answer(fx.rest, msg));
+	json_decref(msg);
+	ck_assert_int_eq(fx.done, 1);
+	ck_assert_int_eq(fx.res[0].error, 0);
+	ck_assert_int_eq(fx.res[0].status, 200);
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(fx.res[0].json, "id")), "pb1");
+	ck_assert_uint_eq(ari_rest_pending(fx.rest), 0);
+	/* An error status maps as over HTTP; a GET still goes over HTTP. */
+	ck_assert_int_eq(ari_rest_request(fx.rest, "DELETE", "/channels/c1",
+					  NULL, record, &fx.res[1]),
+			 0);
+	id = json_string_value(json_object_get(ws.last, "request_id"));
+	msg = ws_response(id, 404, "{\"message\":\"Channel not found\"}");
+	ck_assert(ari_rest_ws_answer(fx.rest, msg));
+	json_decref(msg);
+	ck_assert_int_eq(fx.res[1].error, -ENOENT);
+	request(&fx, "GET", "/json", NULL);
+	ck_assert_int_eq(ws.count, 2);
+	ck_assert_uint_eq(httpd_stats(fx.httpd)->requests, 1);
+	json_decref(body);
+	json_decref(ws.last);
+	fx_done(&fx);
+}
+END_TEST
+
+/* No answer within the timeout: -ETIMEDOUT; the socket going: the
+ * requests waiting on it fail with -ECONNRESET; a socket that refuses the
+ * message: the request goes over HTTP. */
+START_TEST(ws_timeout_reset_and_fallback)
+{
+	struct fx fx;
+	struct ws_sent ws = {0};
+
+	fx_init(&fx);
+	fx.cfg.timeout_ms = 300;
+	fx_start_rest(&fx);
+	ari_rest_set_ws(fx.rest, ws_capture, &ws);
+	ck_assert_int_eq(ari_rest_request(fx.rest, "POST",
+					  "/channels/c1/answer", NULL, record,
+					  &fx.res[0]),
+			 0);
+	run_until(&fx, 1);
+	ck_assert_int_eq(fx.res[0].error, -ETIMEDOUT);
+	ck_assert_msg(fx.res[0].elapsed_ms >= 290.0, "elapsed %.1f ms",
+		      fx.res[0].elapsed_ms);
+	ck_assert_int_eq(ari_rest_request(fx.rest, "POST",
+					  "/channels/c2/answer", NULL, record,
+					  &fx.res[1]),
+			 0);
+	ari_rest_set_ws(fx.rest, NULL, NULL);
+	ck_assert_int_eq(fx.done, 2);
+	ck_assert_int_eq(fx.res[1].error, -ECONNRESET);
+	ws.fail = -ENOBUFS;
+	ari_rest_set_ws(fx.rest, ws_capture, &ws);
+	request(&fx, "POST", "/echo", NULL);
+	ck_assert_int_eq(fx.res[2].error, 0);
+	ck_assert_uint_eq(httpd_stats(fx.httpd)->requests, 1);
+	/* Close cancels what still waits for an answer. */
+	ws.fail = 0;
+	ck_assert_int_eq(ari_rest_request(fx.rest, "POST",
+					  "/channels/c3/answer", NULL, record,
+					  &fx.res[3]),
+			 0);
+	ari_rest_close(fx.rest);
+	fx.rest = NULL;
+	ck_assert_int_eq(fx.res[3].error, -ECANCELED);
+	json_decref(ws.last);
+	fx_done(&fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ari-rest");
@@ -809,6 +950,8 @@ int main(void)
 	tcase_add_test(tc, escape);
 	tcase_add_test(tc, curl_codes_map_to_errno);
 	tcase_add_test(tc, json_content_types);
+	tcase_add_test(tc, ws_requests_and_answers);
+	tcase_add_test(tc, ws_timeout_reset_and_fallback);
 	suite_add_tcase(s, tc);
 	return testlib_run(s);
 }
