@@ -448,9 +448,10 @@ static void import_row(struct import *im, size_t line, const char *phone,
 		import_error(im, line, why);
 		return;
 	}
-	json_array_append_new(im->rows, json_pack("{s:s, s:s?, s:O}", "phone",
-						  number, "name", name, "data",
-						  data ? data : json_object()));
+	json_array_append_new(
+	    im->rows,
+	    json_pack("{s:s, s:s?, s:o}", "phone", number, "name", name, "data",
+		      data ? json_incref(data) : json_object()));
 }
 
 static int on_csv_row(void *userdata, size_t line, const char *phone,

@@ -45,6 +45,7 @@ struct resync {
 
 static bool filter_matches(const json_t *allowed);
 static void set_event_filter(struct link *link);
+static void enable_ws(struct link *link);
 
 static void resync_finish(struct resync *rs)
 {
@@ -68,6 +69,8 @@ static void resync_finish(struct resync *rs)
 			      rs->channels, rs->bridges, link->userdata);
 	if (!filter_matches(json_object_get(rs->app, "events_allowed")))
 		set_event_filter(link);
+	else
+		enable_ws(link);
 	log_info("ARI resync done channels=%zu bridges=%zu",
 		 json_array_size(rs->channels), json_array_size(rs->bridges));
 out:
@@ -164,12 +167,31 @@ static void schedule_retry(struct link *link)
 	uv_timer_start(&link->retry_timer, retry_now, delay, 0);
 }
 
+static int ws_send(const char *text, size_t len, void *userdata)
+{
+	struct link *link = userdata;
+
+	return ari_events_send(link->events, text, len);
+}
+
+/* Call control goes over the events socket once the application's filter
+ * lets the answers (RESTResponse) through. */
+static void enable_ws(struct link *link)
+{
+	if (link->rest_over_ws && ari_events_connected(link->events))
+		ari_rest_set_ws(link->rest, ws_send, link);
+}
+
 static void on_filter_set(const struct ari_response *resp, void *userdata)
 {
-	if (resp->error < 0 && resp->error != -ECANCELED)
+	if (resp->error == -ECANCELED)
+		return;
+	if (resp->error < 0)
 		log_warning(
 		    "ARI event filter not set error=%s http=%ld, ignoring",
 		    strerror(-resp->error), resp->http_status);
+	else
+		enable_ws(userdata);
 }
 
 /* True when the application already allows exactly the types we decode
@@ -211,24 +233,19 @@ static void set_event_filter(struct link *link)
 			      ari_event_type_name((enum ari_event_type)t)));
 	snprintf(path, sizeof(path), "/applications/%s/eventFilter", link->app);
 	if (ari_rest_request(link->rest, "PUT", path, body, on_filter_set,
-			     NULL) < 0)
+			     link) < 0)
 		log_warning("ARI event filter not sent, ignoring");
 	json_decref(body);
-}
-
-static int ws_send(const char *text, size_t len, void *userdata)
-{
-	struct link *link = userdata;
-
-	return ari_events_send(link->events, text, len);
 }
 
 static void on_opened(struct ari_events *ev, void *userdata)
 {
 	struct link *link = userdata;
 
+	/* Answers to what went over an older socket will not come; the new
+	 * one carries call control once the resync has checked the filter. */
 	if (link->rest_over_ws)
-		ari_rest_set_ws(link->rest, ws_send, link);
+		ari_rest_set_ws(link->rest, NULL, NULL);
 
 	link->generation++;
 	if (link->opened_once)
@@ -276,8 +293,7 @@ static void on_message(struct ari_events *events, const char *data, size_t len,
 		    data);
 		return;
 	}
-	if (ev.type == ARI_EVENT_UNKNOWN &&
-	    strcmp(ev.type_name, "RESTResponse") == 0) {
+	if (ev.type == ARI_EVENT_REST_RESPONSE) {
 		if (!ari_rest_ws_answer(link->rest, ev.json))
 			log_debug("ARI RESTResponse for no request of ours");
 	} else if (ev.type == ARI_EVENT_UNKNOWN) {

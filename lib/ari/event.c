@@ -26,6 +26,7 @@ static const char *const type_names[ARI_EVENT__COUNT] = {
     [ARI_EVENT_CHANNEL_VARSET] = "ChannelVarset",
     [ARI_EVENT_APPLICATION_REPLACED] = "ApplicationReplaced",
     [ARI_EVENT_ENDPOINT_STATE_CHANGE] = "EndpointStateChange",
+    [ARI_EVENT_REST_RESPONSE] = "RESTResponse",
 };
 
 enum ari_event_type ari_event_type_from_name(const char *name)

@@ -942,7 +942,11 @@ int ari_rest_request(struct ari_rest *rest, const char *method,
 		return -EINVAL;
 	if (rest->closing)
 		return -ESHUTDOWN;
-	if (rest->ws_send && strcmp(method, "GET") != 0) {
+	/* Application settings (the event filter among them) stay on HTTP:
+	 * a filter left by an older process may drop the RESTResponse that
+	 * would answer the request replacing it. */
+	if (rest->ws_send && strcmp(method, "GET") != 0 &&
+	    strncmp(path, "/applications/", 14) != 0) {
 		r = ws_request(rest, method, path, body, cb, userdata);
 		if (r != -EAGAIN)
 			return r;

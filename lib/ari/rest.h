@@ -97,7 +97,8 @@ int ari_rest_escape(const char *s, char **ret_escaped);
  * requests other than GET go out as RESTRequest messages through it (one
  * text frame each; send returns 0 or a negative errno, in which case the
  * request goes over HTTP after all) and are answered through
- * ari_rest_ws_answer(); GETs (lists, recordings) stay on HTTP. The same
+ * ari_rest_ws_answer(); GETs (lists, recordings) and /applications/
+ * requests (the event filter) stay on HTTP. The same
  * timeout applies. Setting it, also to NULL when the socket goes, fails
  * the requests still waiting for an answer with -ECONNRESET: their
  * answers would come on the old socket, if at all.
