@@ -398,6 +398,15 @@ class OutboundTest(unittest.TestCase):
         harness.wait_for(lambda: lead(lead_id)[1] == 1, 10, what="the lead's attempt")
         self.assertEqual(lead(lead_id)[:2], ("contacted", 1))
 
+        # Another agent may not give this call a disposition.
+        other = self.ok("POST", "/api/v1/agents", {"name": "other " + uuid.uuid4().hex[:8]},
+                        expect=201)
+        self.agents.append(other["id"])
+        _, other_tok = api.make_token(self.port, api.ADMIN_TOKEN, "agent", other["id"])
+        r = self.req("POST", f"/api/v1/calls/{call_id}/disposition", {"code": "sale"},
+                     token=other_tok)
+        self.assertEqual((r.status, r.body["type"]), (403, "urn:welcomedly:problem:forbidden"))
+        self.assertEqual(cdr(call_id)["disposition_code"], "")
         # The disposition ends the 120 s wrap-up at once; a second is refused.
         d = self.dispose(call_id, "sale", tok)
         self.assertEqual((d["call_id"], d["code"], d["lead_id"]), (call_id, "sale", lead_id))
