@@ -268,6 +268,7 @@ static int add_row(struct agents *agents, const PGresult *res, int row)
 	    PQgetisnull(res, row, 5) ? NULL : PQgetvalue(res, row, 5);
 	struct agent *agent = agents_by_id(agents, id);
 	struct acd_agent *acd;
+	enum acd_agent_state stored;
 	char key[24];
 	int r;
 
@@ -305,6 +306,15 @@ static int add_row(struct agents *agents, const PGresult *res, int row)
 	acd->state = restored_state(PQgetvalue(res, row, 2));
 	acd->state_since_us = strtoll(PQgetvalue(res, row, 4), NULL, 10);
 	agents->list[agents->count++] = agent;
+	/* A call state of an earlier process: the database says so too. */
+	if (strcmp(PQgetvalue(res, row, 2), acd_agent_state_name(acd->state)) &&
+	    acd_agent_state_parse(PQgetvalue(res, row, 2), &stored) == 0) {
+		log_notice("agent=%lld was %s in an earlier process: now %s",
+			   (long long)id, acd_agent_state_name(stored),
+			   acd_agent_state_name(acd->state));
+		acd->state_since_us = cdr_now_us();
+		persist(agents, agent, stored, acd->state);
+	}
 	if (sip)
 		strmap_put(agents->by_sip, sip, agent);
 	return 0;

@@ -132,6 +132,30 @@ static void delete_orphan(struct calls *calls, const char *kind, const char *id)
 			 (void *)kind);
 }
 
+/*
+ * An outbound call of an earlier process: its legs are hung up as orphans,
+ * and its record, which that process never finished, is closed here (the
+ * revision of now outranks any snapshot the earlier process took).
+ */
+static void close_orphan_outbound(struct calls *calls, const char *id)
+{
+	static const char sql[] =
+	    "UPDATE calls SET end_time = greatest(now(), start_time),"
+	    " duration = greatest(0, extract(epoch FROM now() - start_time))"
+	    "::int,"
+	    " billsec = CASE WHEN answer_time IS NULL THEN 0 ELSE greatest(0,"
+	    " extract(epoch FROM now() - answer_time))::int END,"
+	    " disposition = CASE WHEN answer_time IS NULL THEN 'FAILED'"
+	    " ELSE 'ANSWERED' END, hangup_by = 'system',"
+	    " revision = greatest(revision + 1,"
+	    " (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)"
+	    " WHERE call_id = $1 AND end_time IS NULL";
+	const char *params[1] = {id};
+
+	log_notice("outbound call=%s of an earlier process: record closed", id);
+	calls__db_write(calls, sql, 1, params);
+}
+
 /* Channels in our application that we do not know: calls that entered
  * while another process (or an earlier run of this one) owned them. */
 static void adopt_unknown(struct calls *calls, const json_t *channel_ids,
@@ -153,6 +177,8 @@ static void adopt_unknown(struct calls *calls, const json_t *channel_ids,
 			 * being re-queued, so the leg goes. */
 			log_notice("leg=%s orphaned, hanging up", id);
 			delete_orphan(calls, "channels", id);
+			if (ids_is_ours(id, "out"))
+				close_orphan_outbound(calls, id);
 			continue;
 		}
 		ch = find_channel(channels, id);

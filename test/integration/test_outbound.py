@@ -627,6 +627,35 @@ class OutboundTest(unittest.TestCase):
 
     # -- 5. leads ----------------------------------------------------------------
 
+    def test_call_of_a_killed_daemon_is_closed_by_the_next(self):
+        """A daemon killed in the middle of an outbound call: the next one
+        hangs up what is left in Asterisk and closes the call's record."""
+        cid = self.campaign()
+        aid, tok = self.agent(cid)
+        trunk = Trunk("uas-answer.xml", ring_ms=200)
+        self.trunks.append(trunk)
+        call_id = self.place({"agent_id": aid, "campaign_id": cid, "number": number()},
+                             token=tok)["id"]
+        harness.wait_for(
+            lambda: any(c["id"] == call_id and c["state"] == "talking"
+                        for c in self.ok("GET", "/api/v1/calls")["items"]),
+            30, what="the call talking")
+        harness.wait_for(lambda: harness.sql(
+            f"SELECT answer_time IS NOT NULL FROM calls WHERE call_id = '{call_id}'")
+            == [["t"]], 10, what="the answer in the CDR")
+        self.daemon.kill()
+        self.assertIsNone(cdr(call_id), "the record stays open while nobody owns it")
+        self.daemon, self.port = api.start_daemon(
+            "outc", journal=os.path.join(harness.LOG_DIR, "j-outc"))
+        row = self.wait_cdr(call_id)
+        self.assertEqual((row["direction"], row["disposition"], row["agent_id"]),
+                         ("outbound", "ANSWERED", aid), row)
+        self.assertEqual(harness.sql(f"SELECT hangup_by FROM calls WHERE call_id ="
+                                     f" '{call_id}'"), [["system"]])
+        harness.wait_idle()
+        self.assertEqual(harness.channels(), [])
+        self.wait_state(aid, "available")
+
     def test_lead_import_json_and_csv(self):
         cid = self.campaign()
         a, b, c = number(), number(), number("415")
