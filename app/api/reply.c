@@ -85,15 +85,23 @@ void api_reply_empty(struct api_ctx *ctx, int status)
 	api_ctx_free(ctx);
 }
 
+/* The problem object (RFC 9457) of status, slug and detail, or NULL. */
+static json_t *problem_json(int status, const char *slug, const char *detail)
+{
+	char type[96];
+
+	snprintf(type, sizeof(type), "urn:welcomedly:problem:%s", slug);
+	return json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title",
+			 problem_title(slug), "status", status, "detail",
+			 detail);
+}
+
 char *api_problem_text(int status, const char *slug, const char *detail,
 		       size_t *ret_len)
 {
-	json_t *p;
-	char type[96], *text;
+	json_t *p = problem_json(status, slug, detail);
+	char *text;
 
-	snprintf(type, sizeof(type), "urn:welcomedly:problem:%s", slug);
-	p = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title",
-		      problem_title(slug), "status", status, "detail", detail);
 	text = p ? json_dumps(p, JSON_COMPACT) : NULL;
 	json_decref(p);
 	if (text)
@@ -105,12 +113,9 @@ static void reply_problem_h(struct api_ctx *ctx, int status, const char *slug,
 			    const char *headers, const char *detail,
 			    json_t *errors)
 {
-	json_t *p;
-	char type[96], *text;
+	json_t *p = problem_json(status, slug, detail);
+	char *text;
 
-	snprintf(type, sizeof(type), "urn:welcomedly:problem:%s", slug);
-	p = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title",
-		      problem_title(slug), "status", status, "detail", detail);
 	if (p && errors)
 		json_object_set_new(p, "errors", errors);
 	else

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "ari/status.h"
+#include "lwsuv/log.h"
 #include "lwsuv/reaper.h"
 #include "lwsuv/txq.h"
 #include "util/buf.h"
@@ -82,15 +83,6 @@ struct ari_events {
 	bool closing;
 	struct lwsuv_reaper reaper;
 };
-
-static void lws_log_emit(int level, const char *line)
-{
-	size_t n = strlen(line);
-
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		n--;
-	log_debug("lws level=%d %.*s", level, (int)n, line);
-}
 
 /* ---- connections ---- */
 
@@ -654,7 +646,7 @@ int ari_events_new(uv_loop_t *loop, const struct ari_events_config *cfg,
 		r = build_auth(ev, cfg);
 	if (r < 0)
 		goto err;
-	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+	lwsuv_log_route();
 	r = create_context(ev);
 	if (r < 0)
 		goto err;

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lwsuv/log.h"
 #include "lwsuv/reaper.h"
 #include "lwsuv/txq.h"
 #include "util/buf.h"
@@ -143,15 +144,6 @@ struct http_server {
 	bool closing;
 	struct lwsuv_reaper reaper;
 };
-
-static void lws_log_emit(int level, const char *line)
-{
-	size_t n = strlen(line);
-
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		n--;
-	log_debug("lws level=%d %.*s", level, (int)n, line);
-}
 
 /* ---- requests ---- */
 
@@ -1259,7 +1251,7 @@ int http_server_new(uv_loop_t *loop, const struct http_server_config *cfg,
 		server_free(server);
 		return -ENOMEM;
 	}
-	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+	lwsuv_log_route();
 	r = create_context(server);
 	if (r < 0) {
 		/* A context that exists must be destroyed the long way. */
