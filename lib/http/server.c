@@ -31,6 +31,9 @@
 #define SERVER_FD_MARGIN 32u
 /* Cap on a decimal Content-Length header. */
 #define SERVER_MAX_CONTENT_LENGTH_DIGITS 20
+/* The challenge of 401 refusals the server writes itself (WebSocket
+ * upgrades refused by ws_open). */
+#define SERVER_AUTH_CHALLENGE "Bearer realm=\"welcomedly\""
 /* A WebSocket reassembly buffer that grew past this is released after its
  * message. */
 #define SERVER_WS_RX_KEEP (16u << 10)
@@ -328,8 +331,17 @@ static int write_problem_now(struct lws *wsi, int status, const char *slug,
 					(lws_filepos_t)len, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
 					 (const unsigned char *)"close", 5, &p,
-					 end) ||
-	    lws_finalize_http_header(wsi, &p, end))
+					 end))
+		return -1;
+	/* A refusal for want of credentials says how to give them (RFC
+	 * 9110), as the owner's own 401 answers do. */
+	if (status == 401 &&
+	    lws_add_http_header_by_name(
+		wsi, (const unsigned char *)"WWW-Authenticate:",
+		(const unsigned char *)SERVER_AUTH_CHALLENGE,
+		(int)strlen(SERVER_AUTH_CHALLENGE), &p, end))
+		return -1;
+	if (lws_finalize_http_header(wsi, &p, end))
 		return -1;
 	memcpy(p, body, (size_t)len);
 	p += len;

@@ -500,6 +500,10 @@ class AuthMatrixTest(ApiCase):
         try:
             ws = api.ws_connect(self.port, token)
         except websocket.WebSocketBadStatusException as e:
+            if e.status_code == 401:
+                headers = {k.lower(): v for k, v in (e.resp_headers or {}).items()}
+                self.assertTrue(headers.get("www-authenticate", "").startswith("Bearer"),
+                                e.resp_headers)
             return e.status_code
         ws.close()
         return 101
