@@ -33,6 +33,7 @@ struct daemon {
 	struct campaigns *campaigns;
 	bool loading;
 	bool reload_pending; /* NOTIFY welcomedly_config during a load */
+	unsigned db_up;      /* live query connections */
 	struct link *link;
 	struct calls *calls;
 	struct api *api;
@@ -143,12 +144,16 @@ static void on_db_state(unsigned up, void *userdata)
 {
 	struct daemon *d = userdata;
 
+	unsigned was = d->db_up;
+
+	d->db_up = up;
 	log_info("database connections up=%u", up);
 	if (d->cdr)
 		cdr_writer_db_state(d->cdr, up);
-	if (up)
+	/* Back from none: what changed meanwhile was not notified. */
+	if (up && !was)
 		load_config(d);
-	if (up && d->api)
+	if (up && !was && d->api)
 		api_db_up(d->api);
 }
 

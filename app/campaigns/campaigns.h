@@ -36,6 +36,8 @@ struct campaign {
 	struct acd_campaign acd;    /* members point into members below */
 	struct acd_member *members;
 	uint32_t nmembers;
+	struct acd_member *next_members; /* being read by a reload */
+	uint32_t next_nmembers;
 	double avg_wait_s; /* moving average of answered callers' waits */
 	unsigned service_level_s;
 	struct campaign_stats stats;

@@ -260,8 +260,9 @@ static int campaign_row(struct campaigns *campaigns, const PGresult *res,
 	if (r < 0)
 		return r;
 	c->seen = campaigns->generation;
-	c->nmembers = 0;
-	c->acd.nmembers = 0;
+	/* Members are read into a staging list and swapped in whole once
+	 * read: a call routed meanwhile sees the old list, never none. */
+	c->next_nmembers = 0;
 	return c->name && c->moh_class ? 0 : -ENOMEM;
 }
 
@@ -277,14 +278,13 @@ static int member_row(struct campaigns *campaigns, const PGresult *res, int row)
 
 	if (!c || !agent)
 		return 0; /* added since the agents were loaded: next reload */
-	members = realloc(c->members, (c->nmembers + 1) * sizeof(*members));
+	members =
+	    realloc(c->next_members, (c->next_nmembers + 1) * sizeof(*members));
 	if (!members)
 		return -ENOMEM;
-	c->members = members;
-	c->members[c->nmembers++] =
+	c->next_members = members;
+	c->next_members[c->next_nmembers++] =
 	    (struct acd_member){agent->index, (uint16_t)uval(res, row, 2)};
-	c->acd.members = c->members;
-	c->acd.nmembers = c->nmembers;
 	n = parse_skills(campaigns, PQgetvalue(res, row, 3), skills);
 	for (uint8_t i = 0; i < n; i++)
 		agents_set_skill(campaigns->agents, agent, skills[i].skill,
@@ -362,11 +362,31 @@ static void on_campaigns(int error, const PGresult *res, void *userdata)
 		load_step(campaigns, 1);
 }
 
+/* The staged member lists become the live ones, all at once. */
+static void swap_members(struct campaigns *campaigns)
+{
+	for (uint32_t i = 0; i < campaigns->count; i++) {
+		struct campaign *c = campaigns->list[i];
+		struct acd_member *old = c->members;
+
+		if (c->gone)
+			continue;
+		c->members = c->next_members;
+		c->nmembers = c->next_nmembers;
+		c->next_members = old;
+		c->next_nmembers = 0;
+		c->acd.members = c->members;
+		c->acd.nmembers = c->nmembers;
+	}
+}
+
 static void on_members(int error, const PGresult *res, void *userdata)
 {
 	struct campaigns *campaigns = userdata;
 	int r = error ? error : each_row(campaigns, res, member_row);
 
+	if (r == 0)
+		swap_members(campaigns);
 	if (r < 0)
 		finish(campaigns, r);
 	else
@@ -444,6 +464,7 @@ void campaigns_free(struct campaigns *campaigns)
 		free(campaigns->list[i]->name);
 		free(campaigns->list[i]->moh_class);
 		free(campaigns->list[i]->members);
+		free(campaigns->list[i]->next_members);
 		outbound_clear(campaigns->list[i]);
 		free(campaigns->list[i]);
 	}
