@@ -10,6 +10,7 @@
 #include "api/internal.h"
 #include "cdr/cdr.h"
 #include "util/log.h"
+#include "util/timefmt.h"
 
 /* The agent's row with its SIP account, as the JSON of alias t. */
 #define AGENT_TABLE                                                            \
@@ -41,7 +42,7 @@ static void decorate(struct api *api, json_t *obj)
 	struct agent *agent;
 	uint32_t n;
 	int64_t now = cdr_now_us();
-	char since[40];
+	char since[TIMEFMT_SIZE];
 
 	if (!api->deps.agents)
 		return;
@@ -50,7 +51,7 @@ static void decorate(struct api *api, json_t *obj)
 	if (!agent)
 		return;
 	acd = &agents_acd(api->deps.agents, &n)[agent->index];
-	api_time_text(acd->state_since_us, since, sizeof(since));
+	timefmt_rfc3339(acd->state_since_us, since, sizeof(since));
 	json_object_set_new(obj, "state",
 			    json_string(acd_agent_state_name(acd->state)));
 	json_object_set_new(obj, "state_reason",

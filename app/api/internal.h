@@ -280,7 +280,4 @@ const struct api_principal *api__authenticate(struct api *api,
 bool api_role_at_least(enum api_role have, enum api_role need);
 const char *api_role_name(enum api_role role);
 
-/* An RFC 3339 UTC text of Unix microseconds into buf (40 bytes). */
-void api_time_text(int64_t us, char *buf, size_t size);
-
 #endif /* APP_API_INTERNAL_H */

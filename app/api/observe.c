@@ -16,6 +16,7 @@
 #include "link/link.h"
 #include "metrics/metrics.h"
 #include "util/log.h"
+#include "util/timefmt.h"
 
 /* queue.stats for one queue at most this often. */
 #define API_QUEUE_STATS_MS 1000
@@ -178,7 +179,7 @@ json_t *api__queue_json(struct api *api, const struct campaign *c)
 	const struct campaign_stats *st = &c->stats;
 	json_t *agents = json_object();
 	uint32_t n = 0;
-	char since[40];
+	char since[TIMEFMT_SIZE];
 
 	if (api->deps.calls)
 		calls_queue_numbers(api->deps.calls, c->id, &waiting, &longest);
@@ -189,7 +190,7 @@ json_t *api__queue_json(struct api *api, const struct campaign *c)
 			counts[acd[c->members[i].agent].state]++;
 	for (int s = 0; s < ACD_AGENT__COUNT; s++)
 		json_object_set_new(agents, names[s], json_integer(counts[s]));
-	api_time_text(st->since_us, since, sizeof(since));
+	timefmt_rfc3339(st->since_us, since, sizeof(since));
 	return json_pack(
 	    "{s:I, s:s, s:i, s:i, s:o, s:I, s:I, s:o, s:o, s:i, s:s}",
 	    "campaign_id", (json_int_t)c->id, "name", c->name, "waiting",

@@ -282,14 +282,3 @@ void api_problem_db(struct api_ctx *ctx, int error, const PGresult *res)
 			    state);
 	}
 }
-
-void api_time_text(int64_t us, char *buf, size_t size)
-{
-	time_t s = (time_t)(us / 1000000);
-	struct tm tm;
-	char base[32];
-
-	gmtime_r(&s, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%03dZ", base, (int)((us / 1000) % 1000));
-}

@@ -124,8 +124,10 @@ void calls__db_write(struct calls *calls, const char *sql, int n,
 		     const char *const *params);
 
 /* view.c */
-/* RFC 3339 UTC text of Unix microseconds ("" for 0). */
-void calls__time_text(int64_t us, char *buf, size_t size);
+/* JSON null for NULL or "", else the string. */
+json_t *calls__str_or_null(const char *s);
+/* JSON null for 0, else RFC 3339 text of Unix microseconds. */
+json_t *calls__time_or_null(int64_t us);
 /* Reports an event (data stolen; NULL: nothing sent). */
 void calls__emit_event(struct calls *calls, const char *type, int64_t agent_id,
 		       int64_t campaign_id, json_t *data);

@@ -796,30 +796,20 @@ void calls__outbound_sweep(struct calls *calls, uint64_t now)
 	}
 }
 
-static json_t *str_or_null(const char *s)
-{
-	return s && *s ? json_string(s) : json_null();
-}
-
 static json_t *outcall_json(const struct outcall *oc)
 {
-	char started[40], answered[40];
-
-	calls__time_text(oc->cdr.start_us, started, sizeof(started));
-	calls__time_text(oc->cdr.answer_us, answered, sizeof(answered));
 	return json_pack(
-	    "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:{s:o, s:s}, s:o, s:s, s:o,"
+	    "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:{s:o, s:s}, s:o, s:o, s:o,"
 	    " s:i}",
 	    "id", oc->cdr.call_id, "direction", "outbound", "state",
 	    out_state_names[oc->state], "caller_number",
 	    oc->cdr.caller_number ? oc->cdr.caller_number : "", "callee_number",
 	    oc->cdr.callee_number, "campaign_id", (json_int_t)oc->campaign->id,
 	    "agent_id", (json_int_t)oc->agent->id, "channels", "caller",
-	    str_or_null(oc->cust_leg.id), "agent", oc->agent_leg.id,
-	    "bridge_id", str_or_null(oc->bridge_id), "started_at", started,
-	    "answered_at",
-	    oc->cdr.answer_us ? json_string(answered) : json_null(),
-	    "wait_seconds", 0);
+	    calls__str_or_null(oc->cust_leg.id), "agent", oc->agent_leg.id,
+	    "bridge_id", calls__str_or_null(oc->bridge_id), "started_at",
+	    calls__time_or_null(oc->cdr.start_us), "answered_at",
+	    calls__time_or_null(oc->cdr.answer_us), "wait_seconds", 0);
 }
 
 void calls__outbound_list(struct calls *calls, json_t *list, int64_t agent_id)

@@ -6,6 +6,7 @@
 
 #include "calls/internal.h"
 #include "util/log.h"
+#include "util/timefmt.h"
 
 void calls_set_event_cb(struct calls *calls, calls_event_cb cb, void *userdata)
 {
@@ -41,33 +42,17 @@ static json_t *id_or_null(int64_t id)
 	return id ? json_integer(id) : json_null();
 }
 
-static json_t *str_or_null(const char *s)
+json_t *calls__str_or_null(const char *s)
 {
 	return s && *s ? json_string(s) : json_null();
 }
 
-void calls__time_text(int64_t us, char *buf, size_t size)
+json_t *calls__time_or_null(int64_t us)
 {
-	time_t s = (time_t)(us / 1000000);
-	struct tm tm;
-	char base[32];
+	char buf[TIMEFMT_SIZE];
 
-	if (!us) {
-		snprintf(buf, size, "%s", "");
-		return;
-	}
-	gmtime_r(&s, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%03dZ", base, (int)((us / 1000) % 1000));
-}
-
-static json_t *time_or_null(int64_t us)
-{
-	char buf[40];
-
-	if (!us)
+	if (!us || timefmt_rfc3339(us, buf, sizeof(buf)) < 0)
 		return json_null();
-	calls__time_text(us, buf, sizeof(buf));
 	return json_string(buf);
 }
 
@@ -109,14 +94,14 @@ static json_t *call_json(const struct call *call)
 	    " s:i}",
 	    "id", call->cdr.call_id, "direction", call->cdr.direction, "state",
 	    calls_state_name(call->state), "caller_number",
-	    str_or_null(call->cdr.caller_number), "callee_number",
-	    str_or_null(call->cdr.callee_number), "campaign_id",
+	    calls__str_or_null(call->cdr.caller_number), "callee_number",
+	    calls__str_or_null(call->cdr.callee_number), "campaign_id",
 	    id_or_null(campaign_of(call)), "agent_id",
 	    id_or_null(agent_of(call)), "channels", "caller", call->channel_id,
-	    "agent", str_or_null(agent_channel), "bridge_id",
-	    str_or_null(call->bridge_id), "started_at",
-	    time_or_null(call->cdr.start_us), "answered_at",
-	    time_or_null(call->cdr.answer_us), "wait_seconds",
+	    "agent", calls__str_or_null(agent_channel), "bridge_id",
+	    calls__str_or_null(call->bridge_id), "started_at",
+	    calls__time_or_null(call->cdr.start_us), "answered_at",
+	    calls__time_or_null(call->cdr.answer_us), "wait_seconds",
 	    wait_seconds(call));
 }
 

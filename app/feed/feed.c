@@ -1,5 +1,6 @@
 /* feed.c: the event ring, its numbering and delivery to subscribers. */
 #include "feed/feed.h"
+#include "util/timefmt.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -189,29 +190,6 @@ static void leave(struct feed *feed)
 		sweep(feed);
 }
 
-/* Formats at_us as RFC 3339 UTC with milliseconds into buf (32 bytes). */
-static int format_at(int64_t at_us, char buf[32])
-{
-	int64_t secs = at_us / 1000000, rem = at_us % 1000000;
-	time_t t;
-	struct tm tm;
-
-	/* Division truncates toward zero; times before 1970 round down. */
-	if (rem < 0) {
-		rem += 1000000;
-		secs--;
-	}
-	t = (time_t)secs;
-	if (!gmtime_r(&t, &tm) || tm.tm_year < 1000 - 1900 ||
-	    tm.tm_year > 9999 - 1900)
-		return -EINVAL;
-	/* Four-digit years make the date part exactly 19 bytes. */
-	if (strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm) != 19)
-		return -EINVAL;
-	snprintf(buf + 19, 32 - 19, ".%03dZ", (int)(rem / 1000));
-	return 0;
-}
-
 /* Wraps data (stolen) into the envelope with the next seq and serializes
  * it into one allocation. Returns 0, -EINVAL, -E2BIG or -ENOMEM. */
 static int event_build(const struct feed *feed, const char *type, int64_t at_us,
@@ -224,7 +202,7 @@ static int event_build(const struct feed *feed, const char *type, int64_t at_us,
 	size_t len;
 	struct event *ev;
 
-	if (format_at(at_us, at) < 0) {
+	if (timefmt_rfc3339(at_us, at, sizeof(at)) < 0) {
 		json_decref(data);
 		return -EINVAL;
 	}
