@@ -311,6 +311,24 @@ bool api_query_int(struct api_ctx *ctx, const char *name, int64_t *ret_v,
 	return true;
 }
 
+bool api_query_cursor(struct api_ctx *ctx, char cursor[API_MAX_PARAM])
+{
+	char buf[32];
+	int64_t v;
+	int r = http_server_request_param(ctx->req, "cursor", buf, sizeof(buf));
+
+	cursor[0] = '\0';
+	if (r == -ENOENT)
+		return true;
+	if (r < 0 || parse_id(buf, &v) < 0) {
+		api_problem(ctx, 400, "bad-request",
+			    "cursor is not one this server gave out");
+		return false;
+	}
+	snprintf(cursor, API_MAX_PARAM, "%lld", (long long)v);
+	return true;
+}
+
 bool api_query_limit(struct api_ctx *ctx, unsigned *ret_limit)
 {
 	int64_t v;

@@ -312,28 +312,21 @@ void api_calls_recording(struct api_ctx *ctx)
 void api_calls_routing(struct api_ctx *ctx)
 {
 	struct api_sql sql = {0};
+	struct api_page page = {.key = "t.id"};
+	char cursor[API_MAX_PARAM];
 	unsigned limit;
-	int64_t cursor;
-	bool set;
-	int l = 0;
 
-	if (!api_query_limit(ctx, &limit) ||
-	    !api_query_int(ctx, "cursor", &cursor, &set))
+	if (!api_query_limit(ctx, &limit) || !api_query_cursor(ctx, cursor))
 		return;
-	l = api_sql_param_int(&sql, limit);
-	api_sql_add(
-	    &sql,
-	    "SELECT coalesce(jsonb_agg(j ORDER BY k), '[]')::text, "
-	    "count(*) >= $%d::int AND count(*) > 0, max(k)::text FROM "
-	    "(SELECT jsonb_build_object('at', t.at, 'campaign_id', "
-	    "t.campaign_id, 'strategy', t.strategy, 'chosen', "
-	    "to_jsonb(t.chosen), 'candidates', t.candidates) AS j, t.id "
-	    "AS k FROM routing_decisions t WHERE t.call_id = $%d",
-	    l, api_sql_param(&sql, ctx->params[0]));
-	if (set)
-		api_sql_add(&sql, " AND t.id > $%d",
-			    api_sql_param_int(&sql, cursor));
-	api_sql_add(&sql, " ORDER BY t.id LIMIT $%d::int) s", l);
+	api_page_open(&sql, &page, limit);
+	api_page_rows(&sql, &page,
+		      "jsonb_build_object('at', t.at, 'campaign_id', "
+		      "t.campaign_id, 'strategy', t.strategy, 'chosen', "
+		      "to_jsonb(t.chosen), 'candidates', t.candidates)",
+		      "routing_decisions t");
+	api_sql_add(&sql, " WHERE t.call_id = $%d",
+		    api_sql_param(&sql, ctx->params[0]));
+	api_page_close(&sql, &page, *cursor ? cursor : NULL, "bigint");
 	api_sql_run(ctx, &sql, api_reply_page);
 }
 
@@ -470,13 +463,12 @@ static void on_cdr_csv(struct api_ctx *ctx, const PGresult *res)
 void api_cdr_list(struct api_ctx *ctx)
 {
 	struct api_sql sql = {0};
-	bool csv = wants_csv(ctx), set;
+	struct api_page page = {.key = "c.id", .newest_first = true};
+	char cursor[API_MAX_PARAM];
+	bool csv = wants_csv(ctx);
 	unsigned limit;
-	int64_t cursor;
-	int l = 0;
 
-	if (!api_query_limit(ctx, &limit) ||
-	    !api_query_int(ctx, "cursor", &cursor, &set))
+	if (!api_query_limit(ctx, &limit) || !api_query_cursor(ctx, cursor))
 		return;
 	if (csv) {
 		api_sql_add(&sql, "SELECT ");
@@ -485,27 +477,22 @@ void api_cdr_list(struct api_ctx *ctx)
 				    cdr_columns[i]);
 		api_sql_add(&sql, " FROM calls c");
 	} else {
-		l = api_sql_param_int(&sql, limit);
-		api_sql_add(&sql,
-			    "SELECT coalesce(jsonb_agg(j ORDER BY k DESC), "
-			    "'[]')::text, count(*) >= $%d::int AND count(*) > "
-			    "0, min(k)::text FROM (SELECT %s AS j, c.id AS k "
-			    "FROM calls c",
-			    l, CDR_JSON);
+		api_page_open(&sql, &page, limit);
+		api_page_rows(&sql, &page, CDR_JSON, "calls c");
 	}
 	if (!cdr_filters(ctx, &sql)) {
 		api_sql_clear(&sql);
 		return;
 	}
-	if (set)
-		api_sql_add(&sql, " AND c.id < $%d",
-			    api_sql_param_int(&sql, cursor));
 	if (csv) {
+		if (*cursor)
+			api_sql_add(&sql, " AND c.id < $%d::bigint",
+				    api_sql_param(&sql, cursor));
 		api_sql_add(&sql, " ORDER BY c.id DESC LIMIT %d",
 			    API_CSV_MAX_ROWS);
 		api_sql_run(ctx, &sql, on_cdr_csv);
 		return;
 	}
-	api_sql_add(&sql, " ORDER BY c.id DESC LIMIT $%d::int) s", l);
+	api_page_close(&sql, &page, *cursor ? cursor : NULL, "bigint");
 	api_sql_run(ctx, &sql, api_reply_page);
 }

@@ -216,43 +216,81 @@ static void on_list(struct api_ctx *ctx, const PGresult *res)
 	api_reply_page(ctx, res);
 }
 
+void api_page_open(struct api_sql *sql, struct api_page *page, unsigned limit)
+{
+	page->limit_param = api_sql_param_int(sql, limit);
+	api_sql_add(sql,
+		    "SELECT coalesce(jsonb_agg(j ORDER BY k%s), '[]')::text, "
+		    "count(*) >= $%d::int AND count(*) > 0, %s(k)::text",
+		    page->newest_first ? " DESC" : "", page->limit_param,
+		    page->newest_first ? "min" : "max");
+}
+
+void api_page_rows(struct api_sql *sql, const struct api_page *page,
+		   const char *row_json, const char *from)
+{
+	api_sql_add(sql, " FROM (SELECT %s AS j, %s AS k FROM %s", row_json,
+		    page->key, from);
+}
+
+void api_page_close(struct api_sql *sql, const struct api_page *page,
+		    const char *cursor, const char *key_type)
+{
+	if (cursor)
+		api_sql_add(sql, " AND %s %s $%d::%s", page->key,
+			    page->newest_first ? "<" : ">",
+			    api_sql_param(sql, cursor), key_type);
+	api_sql_add(sql, " ORDER BY %s%s LIMIT $%d::int) s", page->key,
+		    page->newest_first ? " DESC" : "", page->limit_param);
+}
+
+/* The ?cursor= of a list keyed by text ("" when absent). */
+static bool text_cursor(struct api_ctx *ctx, char cursor[API_MAX_PARAM])
+{
+	int n = http_server_request_param(ctx->req, "cursor", cursor,
+					  API_MAX_TEXT_CURSOR);
+
+	if (n == -ENOSPC) {
+		api_problem(ctx, 400, "bad-request",
+			    "cursor is not one this server gave out");
+		return false;
+	}
+	if (n < 0)
+		cursor[0] = '\0';
+	return true;
+}
+
 void api_crud_list(struct api_ctx *ctx)
 {
 	const struct api_resource *r = res_of(ctx);
 	struct api_sql sql = {0};
-	char cursor[80];
+	char cursor[API_MAX_PARAM], key[64], from[512];
+	struct api_page page = {.key = key};
 	unsigned limit;
-	int c, l, n;
+	int64_t parent;
 
 	if (!api_query_limit(ctx, &limit))
 		return;
-	n = http_server_request_param(ctx->req, "cursor", cursor,
-				      sizeof(cursor));
-	if (n == -ENOSPC ||
-	    (n >= 0 && r->key_is_int &&
-	     (n == 0 || strspn(cursor, "0123456789") != (size_t)n || n > 18))) {
-		api_problem(ctx, 400, "bad-request",
-			    "cursor is not one this server gave out");
+	if (r->key_is_int ? !api_query_cursor(ctx, cursor)
+			  : !text_cursor(ctx, cursor))
 		return;
-	}
-	c = api_sql_param(&sql, n >= 0 ? cursor : NULL);
-	l = api_sql_param_int(&sql, limit);
-	api_sql_add(&sql,
-		    "SELECT coalesce(jsonb_agg(j ORDER BY k), '[]')::text, "
-		    "count(*) >= $%d::int AND count(*) > 0, max(k)::text",
-		    l);
+	if (r->parent && !api_param_id(ctx, 0, &parent))
+		return;
+	snprintf(key, sizeof(key), "t.%s", r->key);
+	snprintf(from, sizeof(from), "%s t", r->table);
+	api_page_open(&sql, &page, limit);
+	/* A nested list says whether its parent exists (on_list). */
 	if (r->parent)
 		api_sql_add(&sql,
-			    ", EXISTS (SELECT 1 FROM campaigns WHERE id = $3)");
-	api_sql_add(&sql, " FROM (SELECT %s AS j, t.%s AS k FROM %s t",
-		    r->row_json, r->key, r->table);
+			    ", EXISTS (SELECT 1 FROM campaigns WHERE id = $%d)",
+			    api_sql_param_int(&sql, parent));
+	api_page_rows(&sql, &page, r->row_json, from);
 	if (!where_path(ctx, &sql, false)) {
 		api_sql_clear(&sql);
 		return;
 	}
-	api_sql_add(&sql, " AND ($%d::text IS NULL OR t.%s > $%d::%s)", c,
-		    r->key, c, r->key_is_int ? "bigint" : "text");
-	api_sql_add(&sql, " ORDER BY t.%s LIMIT $%d::int) s", r->key, l);
+	api_page_close(&sql, &page, *cursor ? cursor : NULL,
+		       r->key_is_int ? "bigint" : "text");
 	api_sql_run(ctx, &sql, on_list);
 }
 

@@ -17,6 +17,7 @@
 #define API_MAX_PARAM 128    /* bytes of one path parameter */
 #define API_LIST_DEFAULT 100 /* items per page */
 #define API_LIST_MAX 500
+#define API_MAX_TEXT_CURSOR 80 /* bytes of a text key's cursor, with NUL */
 #define API_CSV_MAX_ROWS 100000
 #define API_MAX_TOKENS 100000 /* live tokens cached */
 
@@ -161,6 +162,9 @@ bool api_param_id(struct api_ctx *ctx, unsigned i, int64_t *ret_id);
 bool api_query_limit(struct api_ctx *ctx, unsigned *ret_limit);
 bool api_query_int(struct api_ctx *ctx, const char *name, int64_t *ret_v,
 		   bool *ret_set);
+/* The ?cursor= of a list keyed by id, as its decimal text ("" when
+ * absent). */
+bool api_query_cursor(struct api_ctx *ctx, char cursor[API_MAX_PARAM]);
 
 /* db.c: queries on behalf of a request. */
 typedef void (*api_db_cb)(struct api_ctx *ctx, const PGresult *res);
@@ -210,6 +214,29 @@ void api_campaigns_delete(struct api_ctx *ctx);
 /* Answers a page of items (stolen) built in memory, ordered by key (an
  * integer or string field), honouring limit and cursor. */
 void api_reply_items(struct api_ctx *ctx, json_t *items, const char *key);
+/*
+ * A page query in the shape api_reply_page() reads (the items as one JSON
+ * array, whether more may follow, the cursor), in three steps around the
+ * caller's own columns and WHERE clause:
+ *   api_page_open():  SELECT <items>, <more>, <cursor>   (more columns may
+ *                     follow: api_reply_page reads the first three)
+ *   api_page_rows():  FROM (SELECT <row_json> AS j, <key> AS k FROM <from>
+ *   (the caller's " WHERE ..." comes here)
+ *   api_page_close(): AND <key> after the cursor, ORDER BY, LIMIT, ")"
+ * key is an expression over from's alias (e.g. "t.id"); newest_first
+ * orders by it descending.
+ */
+struct api_page {
+	const char *key;
+	bool newest_first;
+	int limit_param;
+};
+void api_page_open(struct api_sql *sql, struct api_page *page, unsigned limit);
+void api_page_rows(struct api_sql *sql, const struct api_page *page,
+		   const char *row_json, const char *from);
+/* cursor: NULL for the first page; key_type: its SQL type ("bigint"). */
+void api_page_close(struct api_sql *sql, const struct api_page *page,
+		    const char *cursor, const char *key_type);
 /* Answers a page: rows of one column of JSON text, and the cursor. */
 void api_reply_page(struct api_ctx *ctx, const PGresult *res);
 

@@ -602,23 +602,19 @@ void api_leads_import(struct api_ctx *ctx)
 void api_leads_list(struct api_ctx *ctx)
 {
 	struct api_sql sql = {0};
-	char status[64];
+	struct api_page page = {.key = "t.id"};
+	char status[64], cursor[API_MAX_PARAM];
 	unsigned limit;
-	int64_t campaign, cursor;
-	bool has_campaign, has_cursor;
-	int l;
+	int64_t campaign;
+	bool has_campaign;
 
 	if (!api_query_limit(ctx, &limit) ||
 	    !api_query_int(ctx, "campaign_id", &campaign, &has_campaign) ||
-	    !api_query_int(ctx, "cursor", &cursor, &has_cursor))
+	    !api_query_cursor(ctx, cursor))
 		return;
-	l = api_sql_param_int(&sql, limit);
-	api_sql_add(&sql,
-		    "SELECT coalesce(jsonb_agg(j ORDER BY k), '[]')::text, "
-		    "count(*) >= $%d::int AND count(*) > 0, max(k)::text FROM "
-		    "(SELECT to_jsonb(t) AS j, t.id AS k FROM leads t WHERE "
-		    "true",
-		    l);
+	api_page_open(&sql, &page, limit);
+	api_page_rows(&sql, &page, "to_jsonb(t)", "leads t");
+	api_sql_add(&sql, " WHERE true");
 	if (has_campaign)
 		api_sql_add(&sql, " AND t.campaign_id = $%d",
 			    api_sql_param_int(&sql, campaign));
@@ -626,10 +622,7 @@ void api_leads_list(struct api_ctx *ctx)
 				      sizeof(status)) >= 0)
 		api_sql_add(&sql, " AND t.status = $%d",
 			    api_sql_param(&sql, status));
-	if (has_cursor)
-		api_sql_add(&sql, " AND t.id > $%d",
-			    api_sql_param_int(&sql, cursor));
-	api_sql_add(&sql, " ORDER BY t.id LIMIT $%d::int) s", l);
+	api_page_close(&sql, &page, *cursor ? cursor : NULL, "bigint");
 	api_sql_run(ctx, &sql, api_reply_page);
 }
 
