@@ -102,12 +102,6 @@ void api__feed_closed(struct api *api, struct http_ws *ws)
 	http_server_ws_set_data(ws, NULL);
 }
 
-void api__feed_close_all(struct api *api)
-{
-	/* http_server_close() runs api__feed_closed for every socket. */
-	(void)api;
-}
-
 /* GET /api/v1/events without an upgrade: the feed is a WebSocket. */
 void api_events_plain(struct api_ctx *ctx)
 {

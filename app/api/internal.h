@@ -66,7 +66,6 @@ struct api {
 	bool closing;
 	unsigned refs; /* 1 until closed, plus queries of its own */
 	int64_t started_us;
-	unsigned long requests;
 	struct feed *feed;
 	char epoch[24]; /* this process start, in every feed message */
 	struct metrics *metrics;
@@ -99,8 +98,6 @@ const struct api_route *api__match(const char *method, const char *path,
 
 /* reply.c: every function here answers and frees ctx. */
 void api_reply_json(struct api_ctx *ctx, int status, json_t *body);
-void api_reply_json_text(struct api_ctx *ctx, int status, const char *text,
-			 size_t len, const char *headers);
 void api_reply_empty(struct api_ctx *ctx, int status);
 void api_reply_raw(struct api_ctx *ctx, int status, const char *content_type,
 		   const char *headers, char *body, size_t len);
@@ -295,7 +292,6 @@ json_t *api__queue_json(struct api *api, const struct campaign *c);
 int api__feed_open(struct api *api, struct http_ws *ws,
 		   const struct http_request *req, const char **ret_detail);
 void api__feed_closed(struct api *api, struct http_ws *ws);
-void api__feed_close_all(struct api *api);
 void api_events_plain(struct api_ctx *ctx);
 
 /* server.c */

@@ -56,15 +56,6 @@ void api_reply_raw(struct api_ctx *ctx, int status, const char *content_type,
 	api_ctx_free(ctx);
 }
 
-void api_reply_json_text(struct api_ctx *ctx, int status, const char *text,
-			 size_t len, const char *headers)
-{
-	api__count(ctx->api, status);
-	http_server_request_respond(ctx->req, status, "application/json",
-				    headers, text, len);
-	api_ctx_free(ctx);
-}
-
 void api_reply_json(struct api_ctx *ctx, int status, json_t *body)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;

@@ -124,7 +124,6 @@ static void on_request(struct http_request *req, void *userdata)
 	const char *path = http_server_request_path(req);
 	bool known;
 
-	api->requests++;
 	if (!ctx) {
 		http_server_request_respond(req, 503, NULL, NULL, NULL, 0);
 		return;
@@ -266,7 +265,7 @@ void api_close(struct api *api)
 	if (!api)
 		return;
 	api->closing = true;
-	api__feed_close_all(api);
+	/* Runs api__feed_closed for every feed socket before it returns. */
 	http_server_close(api->http);
 	api->http = NULL;
 	api__observe_close(api);
