@@ -487,11 +487,11 @@ static void on_migrate_db_state(unsigned up, void *userdata)
 		on_migrated(r, 0, "cannot start", d);
 }
 
-static void on_migrate_timeout(uv_timer_t *timer)
+static void on_oneshot_timeout(uv_timer_t *timer)
 {
 	struct daemon *d = timer->data;
 
-	log_error("migration: no database connection within 30 s");
+	log_error("no database connection within 30 s");
 	d->result = -ETIMEDOUT;
 	stop(d);
 }
@@ -514,7 +514,7 @@ static int run_oneshot(struct daemon *d, const struct config *cfg,
 	uv_timer_init(&d->loop, &d->deadline);
 	d->deadline.data = d;
 	d->has_deadline = true;
-	uv_timer_start(&d->deadline, on_migrate_timeout, 30000, 0);
+	uv_timer_start(&d->deadline, on_oneshot_timeout, 30000, 0);
 	r = open_db(d, cfg);
 	if (r < 0) {
 		log_error("cannot open the database error=%s", strerror(-r));

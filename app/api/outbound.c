@@ -197,8 +197,6 @@ static void check_dnc(struct api_ctx *ctx)
 
 static void on_lead(struct api_ctx *ctx, const PGresult *res)
 {
-	struct place *p = ctx->data;
-
 	if (PQntuples(res) == 0) {
 		refuse(ctx, 422, "invalid-body",
 		       "lead_id: no such lead in this campaign");
@@ -206,7 +204,6 @@ static void on_lead(struct api_ctx *ctx, const PGresult *res)
 	}
 	if (screen(ctx, PQgetvalue(res, 0, 0)))
 		check_dnc(ctx);
-	(void)p;
 }
 
 /* Finds the agent and campaign of the body; answers and returns false when
