@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calls/internal.h"
+#include "calls/queue.h"
 #include "util/log.h"
 
 static bool array_has(const json_t *ids, const char *id)
@@ -19,49 +19,33 @@ static bool array_has(const json_t *ids, const char *id)
 	return false;
 }
 
-/* Agent legs that ended while we were not listening. */
-static void end_missing_legs(struct calls *calls, const json_t *channel_ids)
-{
-	size_t n = strmap_count(calls->legs), k = 0, cursor = 0;
-	char **gone = calloc(n ? n : 1, sizeof(*gone));
-	const char *key;
-	void *value;
-
-	if (!gone)
-		return;
-	while (strmap_next(calls->legs, &cursor, &key, &value)) {
-		if (!array_has(channel_ids, key))
-			gone[k++] = strdup(key);
-	}
-	for (size_t i = 0; i < k; i++) {
-		if (gone[i])
-			calls__on_leg_left(calls, gone[i], 0);
-		free(gone[i]);
-	}
-	free(gone);
-}
-
-/* Calls whose channel left our application while we were not listening. */
+/* Legs that left our application while we were not listening. Legs not
+ * yet in Stasis are not in its list: their creation or StasisStart says
+ * how they are. */
 static void end_missing(struct calls *calls, const json_t *channel_ids)
 {
 	size_t n = strmap_count(calls->by_channel), k = 0, cursor = 0;
-	struct call **gone = calloc(n ? n : 1, sizeof(*gone));
+	struct leg **gone = calloc(n ? n : 1, sizeof(*gone));
 	const char *key;
 	void *value;
 
 	if (!gone)
 		return;
 	while (strmap_next(calls->by_channel, &cursor, &key, &value)) {
-		if (!array_has(channel_ids, key))
-			gone[k++] = value;
+		struct leg *leg = value;
+
+		if (leg->in_stasis && !array_has(channel_ids, key)) {
+			calls__leg_ref(leg);
+			gone[k++] = leg;
+		}
 	}
 	for (size_t i = 0; i < k; i++) {
-		log_notice("call=%s ended while ARI was away",
-			   gone[i]->channel_id);
-		calls__input(gone[i], CALL_INPUT_LEFT);
+		log_notice("call=%s channel=%s ended while ARI was away",
+			   gone[i]->call->cdr.call_id, gone[i]->id);
+		calls__leg_left(gone[i], 0);
+		calls__leg_unref(gone[i]);
 	}
 	free(gone);
-	end_missing_legs(calls, channel_ids);
 }
 
 static const json_t *find_channel(const json_t *channels, const char *id)
@@ -105,12 +89,12 @@ static void adopt(struct calls *calls, const char *id, const json_t *ch)
 
 	ari_event_timestamp_parse(
 	    json_string_value(json_object_get(ch, "creationtime")), &start_us);
-	call = calls__add(
+	call = calls__inbound_add(
 	    calls, id, json_string_value(json_object_get(caller, "number")),
 	    json_string_value(json_object_get(dialplan, "exten")),
 	    stasis_campaign(dialplan, campaign, sizeof(campaign)), start_us);
 	if (call)
-		call->adopted = true;
+		call->q.adopted = true;
 }
 
 static void on_orphan_gone(const struct ari_response *resp, void *userdata)
@@ -169,8 +153,7 @@ static void adopt_unknown(struct calls *calls, const json_t *channel_ids,
 		const char *id = json_string_value(v);
 		const json_t *ch;
 
-		if (!id || calls__find(calls, id) || calls__is_leg(calls, id) ||
-		    calls__is_outbound(calls, id))
+		if (!id || calls__leg_find(calls, id))
 			continue;
 		if (ids_is_ours(id, NULL)) {
 			/* An agent leg of an earlier process: its call is
@@ -193,12 +176,12 @@ static bool bridge_owned(struct calls *calls, const char *id)
 	const char *key;
 	void *value;
 
-	while (strmap_next(calls->by_channel, &cursor, &key, &value)) {
+	while (strmap_next(calls->by_id, &cursor, &key, &value)) {
 		const struct call *call = value;
 		if (strcmp(call->bridge_id, id) == 0)
 			return true;
 	}
-	return calls__outbound_owns_bridge(calls, id);
+	return false;
 }
 
 /* Bridges we created and no call owns any more. */

@@ -1,4 +1,4 @@
-/* test-calls-state.c: the caller's call state machine, as a table. */
+/* test-calls-state.c: the call state machine, one table per direction. */
 #include <check.h>
 
 #include "calls/state.h"
@@ -35,8 +35,8 @@ START_TEST(transitions)
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		ck_assert_msg(calls_state_next(rows[i].from, rows[i].input) ==
-				  rows[i].to,
+		ck_assert_msg(calls_state_next(CALL_INBOUND, rows[i].from,
+					       rows[i].input) == rows[i].to,
 			      "row %zu", i);
 }
 END_TEST
@@ -44,15 +44,95 @@ END_TEST
 START_TEST(every_state_ends_on_left)
 {
 	for (int s = 0; s < CALL_STATE__COUNT; s++) {
-		ck_assert_int_eq(
-		    calls_state_next((enum call_state)s, CALL_INPUT_LEFT),
-		    CALL_STATE_GONE);
+		ck_assert_int_eq(calls_state_next(CALL_INBOUND,
+						  (enum call_state)s,
+						  CALL_INPUT_LEFT),
+				 CALL_STATE_GONE);
+		ck_assert_int_eq(calls_state_next(CALL_OUTBOUND,
+						  (enum call_state)s,
+						  CALL_INPUT_LEFT),
+				 CALL_STATE_GONE);
 		ck_assert_str_ne(calls_state_name((enum call_state)s), "?");
 	}
-	ck_assert_uint_eq(calls_state_timeout_ms(CALL_STATE_QUEUED), 0);
-	ck_assert_uint_gt(calls_state_timeout_ms(CALL_STATE_HANGING_UP), 0);
+	ck_assert_uint_eq(
+	    calls_state_timeout_ms(CALL_INBOUND, CALL_STATE_QUEUED), 0);
+	ck_assert_uint_gt(
+	    calls_state_timeout_ms(CALL_INBOUND, CALL_STATE_HANGING_UP), 0);
 	ck_assert_str_eq(calls_input_name(CALL_INPUT_AGENT_ANSWERED),
 			 "agent_answered");
+}
+END_TEST
+
+START_TEST(outbound_transitions)
+{
+	static const struct {
+		enum call_state from;
+		enum call_input input;
+		enum call_state to;
+		uint32_t actions;
+	} rows[] = {
+	    {CALL_STATE_RINGING_AGENT, CALL_INPUT_AGENT_ANSWERED,
+	     CALL_STATE_RINGING_CUSTOMER, CALL_DO(WIN)},
+	    {CALL_STATE_RINGING_AGENT, CALL_INPUT_AGENT_FAILED,
+	     CALL_STATE_HANGING_UP,
+	     CALL_DO(BY_AGENT) | CALL_DO(CAUSE_19) | CALL_DO(MISSED)},
+	    {CALL_STATE_RINGING_CUSTOMER, CALL_INPUT_CUSTOMER_ANSWERED,
+	     CALL_STATE_CONNECTING, CALL_DO(CUSTOMER_UP)},
+	    {CALL_STATE_RINGING_CUSTOMER, CALL_INPUT_CUSTOMER_FAILED,
+	     CALL_STATE_HANGING_UP,
+	     CALL_DO(CUSTOMER_FAILED) | CALL_DO(END_TALK)},
+	    {CALL_STATE_RINGING_CUSTOMER, CALL_INPUT_TIMEOUT,
+	     CALL_STATE_HANGING_UP,
+	     CALL_DO(CUSTOMER_FAILED) | CALL_DO(END_TALK)},
+	    {CALL_STATE_CONNECTING, CALL_INPUT_BRIDGED, CALL_STATE_TALKING, 0},
+	    {CALL_STATE_TALKING, CALL_INPUT_CUSTOMER_LEFT,
+	     CALL_STATE_HANGING_UP,
+	     CALL_DO(BY_CALLER) | CALL_DO(CAUSE) | CALL_DO(END_TALK)},
+	    {CALL_STATE_TALKING, CALL_INPUT_TIMEOUT, CALL_STATE_TALKING, 0},
+	    {CALL_STATE_HANGING_UP, CALL_INPUT_TIMEOUT, CALL_STATE_HANGING_UP,
+	     CALL_DO(REENTER)},
+	    /* The customer's answer after the call gave up changes nothing:
+	     * the hangup takes the leg down. */
+	    {CALL_STATE_HANGING_UP, CALL_INPUT_CUSTOMER_ANSWERED,
+	     CALL_STATE_HANGING_UP, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct call_transition t = calls_state_step(
+		    CALL_OUTBOUND, rows[i].from, rows[i].input);
+
+		ck_assert_msg(t.next == rows[i].to, "row %zu", i);
+		ck_assert_msg(t.actions == rows[i].actions,
+			      "row %zu actions %#x", i, t.actions);
+	}
+}
+END_TEST
+
+/* The inbound table's actions: leaving the queue cancels the offers, and
+ * a late answer is hung up wherever the call is. */
+START_TEST(inbound_actions)
+{
+	struct call_transition t = calls_state_step(
+	    CALL_INBOUND, CALL_STATE_QUEUED, CALL_INPUT_AGENT_ANSWERED);
+
+	ck_assert_uint_eq(t.actions, CALL_DO(WIN) | CALL_DO(CANCEL_OFFERS) |
+					 CALL_DO(LEAVE_QUEUE));
+	t = calls_state_step(CALL_INBOUND, CALL_STATE_TALKING,
+			     CALL_INPUT_AGENT_ANSWERED);
+	ck_assert_uint_eq(t.actions, CALL_DO(LATE));
+	t = calls_state_step(CALL_INBOUND, CALL_STATE_QUEUED,
+			     CALL_INPUT_AGENT_FAILED);
+	ck_assert_int_eq(t.next, CALL_STATE_QUEUED);
+	ck_assert_uint_eq(t.actions, CALL_DO(RETRY) | CALL_DO(MISSED));
+	/* Inbound calls never take outbound inputs. */
+	t = calls_state_step(CALL_INBOUND, CALL_STATE_TALKING,
+			     CALL_INPUT_CUSTOMER_LEFT);
+	ck_assert_int_eq(t.next, CALL_STATE_TALKING);
+	ck_assert_uint_eq(t.actions, 0);
+	ck_assert_str_eq(calls_state_api_name(CALL_STATE_RINGING_AGENT),
+			 "connecting");
+	ck_assert_str_eq(calls_action_name(CALL_ACT_LEAVE_QUEUE),
+			 "leave_queue");
 }
 END_TEST
 
@@ -63,6 +143,8 @@ int main(void)
 
 	tcase_add_test(tc, transitions);
 	tcase_add_test(tc, every_state_ends_on_left);
+	tcase_add_test(tc, outbound_transitions);
+	tcase_add_test(tc, inbound_actions);
 	suite_add_tcase(s, tc);
 	return testlib_run(s);
 }

@@ -1,0 +1,255 @@
+/* call.h: one call, whatever its direction: its legs, bridge, recording,
+ * record and state machine, and the registry that indexes calls by id and
+ * legs by channel. What differs between inbound and outbound calls is a
+ * transition table (state.h) and a struct call_machine. */
+#ifndef APP_CALLS_CALL_H
+#define APP_CALLS_CALL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "agents/agents.h"
+#include "ari/rest.h"
+#include "calls/calls.h"
+#include "calls/state.h"
+#include "campaigns/campaigns.h"
+#include "cdr/cdr.h"
+#include "util/ids.h"
+#include "util/strmap.h"
+
+/* Named caps: a channel id (Asterisk's unique ids are at most 149 bytes),
+ * legs of one call (every agent a ringall rings, plus the caller), agents
+ * that declined a caller remembered for retry_delay, and inputs that wait
+ * while a call is in a transition. */
+#define CALL_MAX_ID 150
+#define CALL_MAX_LEGS (ACD_MAX_RING + 2)
+#define CALL_MAX_DECLINED 32
+#define CALL_MAX_PENDING 8
+
+enum leg_role {
+	LEG_CALLER = 0, /* an inbound caller: the channel Asterisk brought */
+	LEG_AGENT,      /* an agent's phone, rung by us */
+	LEG_CUSTOMER,   /* an outbound call's customer, dialed by us */
+};
+
+enum leg_state {
+	LEG_CREATING = 0, /* POST /channels/create sent */
+	LEG_DIALING,      /* POST /channels/{id}/dial sent, ringing */
+	LEG_UP,           /* answered (or the caller, from the start) */
+	LEG_ENDING,       /* hung up by us */
+	LEG_GONE,         /* left Stasis, or never made it */
+};
+
+/* One channel of a call. Kept alive by the registry's channel map (until it
+ * leaves Stasis) and by requests in flight; it holds a reference on its
+ * call, and is in call->legs for as long as it lives. */
+struct leg {
+	char id[CALL_MAX_ID];
+	struct call *call;
+	struct agent *agent; /* agent legs */
+	enum leg_role role;
+	enum leg_state state;
+	bool holds;     /* the call lasts while this leg does */
+	bool created;   /* the create request succeeded */
+	bool in_stasis; /* its StasisStart arrived: only then may it dial */
+	bool ready;     /* set up to be dialed (its connected line) */
+	bool settled;   /* an agent leg: the agent knows how the offer ended */
+	bool dial_with_caller; /* dial with caller= the call's caller leg */
+	unsigned ring_s;       /* dial timeout */
+	char *connected;       /* connected line to set before dialing */
+	unsigned refs;
+};
+
+/* What an input carries about where it came from; any part may be 0. */
+struct call_event {
+	struct leg *leg;    /* the leg it concerns */
+	const char *status; /* a Dial status (static), or NULL */
+	int cause;          /* a Q.850 cause */
+};
+
+/* A campaign queue's view of an inbound call (queue.c). */
+struct call_queue {
+	int32_t priority;
+	int64_t joined_us;
+	uint64_t next_offer_ms;    /* retry delay: no offer before this */
+	uint64_t next_announce_ms; /* 0: no announcements */
+	uint64_t max_wait_ms;      /* 0: no limit */
+	bool announcing;
+	bool adopted; /* found in Stasis after a restart: its place in the
+			 queue comes back from queue_entries */
+	int64_t declined_ids[CALL_MAX_DECLINED];
+	int64_t declined_at[CALL_MAX_DECLINED];
+	unsigned ndeclined;
+};
+
+struct call;
+typedef enum call_input (*call_enter_fn)(struct call *call);
+typedef void (*call_action_fn)(struct call *call, const struct call_event *ev);
+
+/* What one direction does on entering a state and for some actions; a
+ * NULL slot takes the generic one of call.c (or nothing). */
+struct call_machine {
+	enum call_direction direction;
+	call_enter_fn enter[CALL_STATE__COUNT];
+	call_action_fn act[CALL_ACT__COUNT]; /* by bit number */
+	/* A playback of the call's ended (NULL: nothing to do). */
+	void (*playback_done)(struct call *call, const char *playback_id);
+};
+
+struct call {
+	struct calls *calls;
+	const struct call_machine *machine;
+	enum call_state state;
+	uint64_t deadline_ms; /* loop time; 0 when the state has no limit */
+	unsigned refs;        /* the registry's, legs', requests' */
+	struct leg *legs[CALL_MAX_LEGS];
+	unsigned nlegs;
+	struct leg *peer;   /* the caller, or the customer */
+	struct leg *winner; /* the agent's leg that answered */
+	char bridge_id[IDS_MAX];
+	char playback_id[IDS_MAX];
+	struct cdr cdr;        /* cdr.call_id is the call's id */
+	const char *hangup_by; /* who ended it: NULL while up */
+	const char *failure;   /* outbound: what the customer's leg did */
+	int cause;             /* the Q.850 cause, 0 until known */
+	struct campaign *campaign;
+	char *route_arg;  /* the campaign named in Stasis(), or NULL */
+	bool transferred; /* left Stasis for the dialplan */
+	bool running;     /* in calls__input(): inputs wait in pending */
+	bool retrying;    /* the entry runs again (REENTER) */
+	struct {
+		enum call_input input;
+		struct call_event ev; /* holds a reference on ev.leg */
+	} pending[CALL_MAX_PENDING];
+	unsigned npending;
+	/* For the ring latency: StasisStart handled, answer sent, answered
+	 * (uv_hrtime() nanoseconds). */
+	uint64_t entered_ns, answer_sent_ns, answered_ns;
+	struct call_queue q;
+	/* Outbound: the customer's dial string and caller id, the ringback
+	 * tone's playback. */
+	char *endpoint;
+	char *caller_id;
+	char ringback_id[IDS_MAX];
+};
+
+/* The registry. */
+struct calls {
+	uv_loop_t *loop;
+	struct ari_rest *rest;
+	struct db_pool *db;
+	struct agents *agents;
+	struct campaigns *campaigns;
+	struct cdr_writer *cdr;    /* NULL without a database */
+	struct strmap *by_id;      /* call id -> call (a reference) */
+	struct strmap *by_channel; /* channel id -> leg (a reference) */
+	uv_timer_t sweep;
+	char *prompt_sound;
+	char *app;
+	unsigned long handled;
+	bool dispatching;
+	calls_event_cb event_cb;
+	void *event_data;
+};
+
+/* Calls ---------------------------------------------------------------- */
+
+/* Creates a call of machine's direction named id (copied) in the registry,
+ * with its record started (caller, callee and channel_id copied, any may be
+ * NULL; start_us 0 means now). It holds no leg yet and runs nothing until
+ * calls__start(). Returns the call (borrowed: the registry owns it) or NULL
+ * when out of memory or id is taken. */
+struct call *calls__new(struct calls *calls, const struct call_machine *machine,
+			const char *id, const char *caller, const char *callee,
+			const char *channel_id, int64_t start_us);
+/* Enters the first state. */
+void calls__start(struct call *call, enum call_state state);
+struct call *calls__ref(struct call *call);
+void calls__unref(struct call *call);
+/* The call named id, or NULL. */
+struct call *calls__find(struct calls *calls, const char *id);
+/* The leg on channel id, or NULL. */
+struct leg *calls__leg_find(struct calls *calls, const char *id);
+
+/*
+ * Feeds input to the call's machine: the transition's actions run, then
+ * the new state's entry, whose returned input is fed in turn. Inputs that
+ * arrive while the call is in a transition (from what its actions set off)
+ * wait and run after it: transitions never nest. ev may be NULL; its leg
+ * is referenced while it waits.
+ */
+void calls__input(struct call *call, enum call_input input,
+		  const struct call_event *ev);
+
+/* Sends an ARI request on behalf of call; cb (NULL: a failure is logged)
+ * gets the call as userdata, with a reference that cb drops with
+ * calls__unref(). Returns 0 or a negative errno (cb never runs). */
+int calls__request(struct call *call, const char *method, const char *path,
+		   const json_t *body, ari_rest_cb cb);
+/* Stores a snapshot of the record. */
+void calls__write_cdr(struct call *call);
+/* Reports an event about call to the feed (data stolen; NULL: nothing). */
+void calls__emit(struct call *call, const char *type, int64_t agent_id,
+		 json_t *data);
+/* call.answered, for either direction. */
+void calls__emit_answered(struct call *call, int64_t agent_id, int wait_s);
+/* The campaign the call belongs to (0: none). */
+int64_t calls__campaign_id(const struct call *call);
+/* True while a leg that holds the call has not left. */
+bool calls__has_holders(const struct call *call);
+/* Agent legs still ringing (their offer not settled). */
+unsigned calls__ringing(const struct call *call, const struct leg *except);
+/* The call as the API shows it (new reference, NULL when out of memory). */
+json_t *calls__json(const struct call *call);
+/* A best-effort write (logged when lost). */
+void calls__db_write(struct calls *calls, const char *sql, int n,
+		     const char *const *params);
+uint64_t calls__now_ms(const struct calls *calls);
+
+/* Legs ------------------------------------------------------------------- */
+
+/* Adds a leg of role on channel id (copied) to call and to the registry.
+ * Returns the leg (borrowed) or NULL (out of memory, id taken, too many
+ * legs). */
+struct leg *calls__leg_add(struct call *call, enum leg_role role,
+			   const char *id);
+void calls__leg_ref(struct leg *leg);
+void calls__leg_unref(struct leg *leg);
+/*
+ * Creates the leg's channel in our application (endpoint and app_args are
+ * query text, escaped by the caller; body borrowed, may be NULL), then
+ * dials it once it is created, in Stasis and ready. A failure to create,
+ * now or later, comes back as an input (agent_failed, customer_failed, or
+ * failed for an outbound call's own agent leg). Returns 0 or a negative
+ * errno (the leg is then gone, and that input was fed).
+ */
+int calls__leg_originate(struct leg *leg, const char *endpoint,
+			 const char *app_args, const json_t *body);
+/* The leg's StasisStart arrived. */
+void calls__leg_in_stasis(struct leg *leg);
+/* Hangs the leg up once (after its creation if that is still under
+ * way). */
+void calls__leg_hang_up(struct leg *leg);
+/* A Dial event's status for the leg. */
+void calls__leg_dial(struct leg *leg, const char *status);
+/* The leg left Stasis (cause 0 when unknown). */
+void calls__leg_left(struct leg *leg, int cause);
+/* A hangup was requested on the leg's channel. */
+void calls__leg_hangup_request(struct leg *leg, int cause);
+/* The leg's channel is now new_id (a masquerade). Returns 0 or -ENOMEM. */
+int calls__leg_rekey(struct leg *leg, const char *new_id);
+/* Tells the agent of leg how its offer ended, once. */
+void calls__leg_settle(struct leg *leg, enum agents_input input);
+/* What an offer that ended unanswered does to the agent: a ring-out
+ * (no_answer) counts toward the campaign's max_no_answer, which pauses. */
+enum agents_input calls__offer_outcome(const struct campaign *c,
+				       const struct agent *agent,
+				       bool no_answer);
+
+/* Generic entries and actions, for machines that extend them. */
+enum call_input calls__enter_connecting(struct call *call);
+enum call_input calls__enter_gone(struct call *call);
+void calls__act_win(struct call *call, const struct call_event *ev);
+
+#endif /* APP_CALLS_CALL_H */
