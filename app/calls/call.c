@@ -477,15 +477,24 @@ static void on_dialed(const struct ari_response *resp, void *userdata)
 	calls__leg_unref(leg);
 }
 
-/* Rings the leg once it exists, is in Stasis and is ready, in any order. */
+static void set_connected(struct leg *leg);
+
+/* Rings the leg once it exists and is in Stasis, in either order, after
+ * setting its connected line when it has one. */
 static void try_dial(struct leg *leg)
 {
 	struct call *call = leg->call;
 	char path[512];
 
-	if (!leg->created || !leg->in_stasis || !leg->ready ||
-	    leg->state != LEG_CREATING)
+	if (!leg->created || !leg->in_stasis || leg->state != LEG_CREATING)
 		return;
+	if (!leg->ready) {
+		if (!leg->preparing) {
+			leg->preparing = true;
+			set_connected(leg);
+		}
+		return;
+	}
 	leg->state = LEG_DIALING;
 	if (leg->dial_with_caller && call->peer)
 		snprintf(path, sizeof(path),
@@ -516,7 +525,9 @@ static void on_connected(const struct ari_response *resp, void *userdata)
 
 /* chan_pjsip builds an outgoing INVITE's From from the channel's connected
  * line (which Dial() would set from its caller), so it is set before the
- * dial; channels/create takes no caller id. */
+ * dial; channels/create takes no caller id. It is set once the channel is
+ * in Stasis: set between its creation and its StasisStart, it was lost now
+ * and then (the trunk saw "Anonymous"). */
 static void set_connected(struct leg *leg)
 {
 	char path[512], *value = NULL, all[128];
@@ -555,8 +566,6 @@ static void on_created(const struct ari_response *resp, void *userdata)
 	leg->created = true;
 	if (leg->state == LEG_ENDING) /* hung up while being created */
 		send_hangup(leg);
-	else if (!leg->ready)
-		set_connected(leg);
 	else
 		try_dial(leg);
 out:

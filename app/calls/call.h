@@ -54,6 +54,7 @@ struct leg {
 	bool created;   /* the create request succeeded */
 	bool in_stasis; /* its StasisStart arrived: only then may it dial */
 	bool ready;     /* set up to be dialed (its connected line) */
+	bool preparing; /* its connected line is being set */
 	bool settled;   /* an agent leg: the agent knows how the offer ended */
 	bool dial_with_caller; /* dial with caller= the call's caller leg */
 	unsigned ring_s;       /* dial timeout */
