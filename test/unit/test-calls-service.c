@@ -26,7 +26,8 @@
  * by placeholders such as $LEG1), faults to script into the fake ARI, and
  * steps. Placeholders in expected requests bind to the generated ids on
  * first sight; $CALLER is bound before the row starts to the first channel
- * of the trace that entered Stasis with an id Asterisk chose. Between two
+ * of the trace that entered Stasis with an id Asterisk chose, and $NEW to
+ * the first that replaced another. Between two
  * steps the loop runs until every REST reply has arrived, so each event is
  * handled after the replies to the requests before it.
  *
@@ -42,6 +43,8 @@ enum op {
 		      would not have sent after a scripted fault */
 	REQ,       /* the next request: "METHOD /path?query" */
 	STATE,     /* "$ID state": the call's "state", "-" when not live */
+	FIELD,     /* "$ID key>=N": waits until the call's integer field key
+		      reaches N */
 	AGENT,     /* "N state": agent N's state */
 	FEED,      /* the next feed event's type */
 	CDR,       /* "$ID key=value ...": the call's final row in calls;
@@ -407,21 +410,25 @@ static void read_trace(struct fx *fx)
 	free(text);
 }
 
-/* $CALLER: the first channel Asterisk named that entered Stasis. */
-static void bind_caller(struct fx *fx)
+/* $CALLER: the first channel Asterisk named that entered Stasis; $NEW:
+ * the first that replaced another (a masquerade). */
+static void bind_asterisk_ids(struct fx *fx)
 {
 	for (size_t i = 0; i < fx->ntrace; i++) {
 		struct ari_event ev;
+		const char *id;
 
 		if (ari_event_parse(fx->trace[i], strlen(fx->trace[i]), &ev) <
 		    0)
 			continue;
-		if (ev.type == ARI_EVENT_STASIS_START && ev.channel_id &&
-		    ev.channel_id[0] != '$') {
-			bind_name(fx, "CALLER", 6, ev.channel_id,
-				  strlen(ev.channel_id));
-			ari_event_clear(&ev);
-			return;
+		id = ev.channel_id;
+		if (ev.type == ARI_EVENT_STASIS_START && id && id[0] != '$') {
+			const char *name =
+			    ev.replace_channel_id ? "NEW" : "CALLER";
+
+			if (!bound(fx, name, strlen(name)))
+				bind_name(fx, name, strlen(name), id,
+					  strlen(id));
 		}
 		ari_event_clear(&ev);
 	}
@@ -476,7 +483,7 @@ static void setup(struct fx *fx, const struct row *row)
 	ck_assert_int_eq(calls_new(&fx->loop, &deps, &cc, &fx->calls), 0);
 	calls_set_event_cb(fx->calls, on_feed, fx);
 	read_trace(fx);
-	bind_caller(fx);
+	bind_asterisk_ids(fx);
 }
 
 static void on_cdr_closed(void *userdata)
@@ -593,6 +600,37 @@ static void step_state(struct fx *fx, const char *arg)
 		      "%s: call %s is %s, expected %s", fx->row->name, id,
 		      state ? state : "(no state)", want);
 	json_decref(call);
+}
+
+struct field_wait {
+	const char *id, *key;
+	json_int_t least;
+};
+
+static struct field_wait field_wait;
+
+static bool field_reached(struct fx *fx)
+{
+	json_t *call = calls_get_json(fx->calls, field_wait.id);
+	bool reached =
+	    json_integer_value(json_object_get(call, field_wait.key)) >=
+	    field_wait.least;
+
+	json_decref(call);
+	return reached;
+}
+
+static void step_field(struct fx *fx, const char *arg)
+{
+	char id[256], key[64];
+	const char *rest = split_id(fx, arg, id, sizeof(id));
+	const char *ge = strstr(rest, ">=");
+
+	ck_assert_ptr_nonnull(ge);
+	snprintf(key, sizeof(key), "%.*s", (int)(ge - rest), rest);
+	field_wait = (struct field_wait){id, key, strtoll(ge + 2, NULL, 10)};
+	ck_assert_msg(run_until(fx, field_reached, STEP_TIMEOUT_MS),
+		      "%s: call %s never had %s", fx->row->name, id, rest);
 }
 
 static void step_agent(struct fx *fx, const char *arg)
@@ -765,6 +803,9 @@ static void run_step(struct fx *fx, const struct step *s)
 		break;
 	case STATE:
 		step_state(fx, s->arg);
+		break;
+	case FIELD:
+		step_field(fx, s->arg);
 		break;
 	case AGENT:
 		step_agent(fx, s->arg);
@@ -1017,7 +1058,264 @@ static const struct step max_wait[] = {
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
     {CDR, "$CALLER disposition=ANSWERED by=system agent=- campaign=1 "
-	  "abandoned=false answered=true wait>=2 rec=-"},
+	  "abandoned=false answered=true wait>=1 rec=-"},
+    {END, NULL},
+};
+
+/* clang-format off */
+/* Outbound: agent 1's phone rings first (the call id is the agent's leg,
+ * $OUT), with the number it is about to call. */
+#define OUT_AGENT_RINGING(number)                                              \
+	{ORIGINATE, "OUT 1 +" number},                                         \
+	{FEED, "call.offered"},                                                \
+	{REQ, "POST /channels/create?endpoint=PJSIP/agent1&app=welcomedly"     \
+	      "&appArgs=outbound,$OUT&channelId=$OUT"},                        \
+	{AGENT, "1 ringing"},                                                  \
+	{STATE, "$OUT connecting"},                                            \
+	{EV, "StasisStart $OUT"},                                              \
+	{REQ, "POST /channels/$OUT/dial?timeout=15"}
+/* The agent answered: ringback, then the customer's leg with the
+ * campaign's caller id, dialed once in Stasis. */
+#define OUT_CUSTOMER_RINGING(number)                                           \
+	{EV, "Dial ANSWER"},                                                   \
+	{AGENT, "1 in_call"},                                                  \
+	{REQ, "POST /channels/$OUT/play/$PB1?media=tone:ring"},                \
+	{REQ, "POST /channels/create?endpoint=PJSIP%2F%2B" number "%40trunk"   \
+	      "&app=welcomedly&appArgs=customer,$OUT&channelId=$CUST"},        \
+	{REQ, "POST /channels/$CUST/variable?variable=CONNECTEDLINE(all)"      \
+	      "&value=%22%2B12125550100%22%20%3C%2B12125550100%3E"},           \
+	{EV, "StasisStart $CUST"},                                             \
+	{REQ, "POST /channels/$CUST/dial?timeout=45"},                         \
+	{STATE, "$OUT connecting"}
+/* The customer answered: ringback stopped, bridged, recorded. */
+#define OUT_TALKING                                                            \
+	{EV, "Dial ANSWER"},                                                   \
+	{FEED, "call.answered"},                                               \
+	{REQ, "DELETE /playbacks/$PB1"},                                       \
+	{REQ, "POST /bridges/$BRIDGE?type=mixing&name=$OUT"},                  \
+	{REQ, "POST /bridges/$BRIDGE/addChannel?channel=$OUT,$CUST"},          \
+	{REQ, "POST /bridges/$BRIDGE/record?name=$OUT&format=wav"              \
+	      "&ifExists=overwrite&terminateOn=none&beep=false"},              \
+	{STATE, "$OUT talking"}
+/* clang-format on */
+
+/* Outbound, answered by the customer, ended through the API: both legs are
+ * hung up, then the bridge goes. */
+static const struct step outbound_api_hangup[] = {
+    OUT_AGENT_RINGING("12123012238"),
+    OUT_CUSTOMER_RINGING("12123012238"),
+    OUT_TALKING,
+    {HANGUP, "$OUT"},
+    {REQ, "DELETE /channels/$OUT?reason_code=16"},
+    {REQ, "DELETE /channels/$CUST?reason_code=16"},
+    {STATE, "$OUT hanging_up"},
+    {EV, "StasisEnd $OUT"},
+    {EV, "StasisEnd $CUST"},
+    {REQ, "DELETE /bridges/$BRIDGE"},
+    {FEED, "call.ended"},
+    {STATE, "$OUT -"},
+    {AGENT, "1 after_call_work"},
+    {EV, "BridgeDestroyed"},
+    {CDR, "$OUT dir=outbound disposition=ANSWERED by=system agent=1 "
+	  "campaign=1 answered=true rec=/api/v1/calls/$OUT/recording"},
+    {END, NULL},
+};
+
+/* The customer is busy: Asterisk sends no Dial BUSY, only a hangup
+ * request with cause 17 before StasisEnd. The agent's leg is hung up and
+ * the agent, who answered, goes to wrap-up. */
+static const struct step outbound_busy[] = {
+    OUT_AGENT_RINGING("12129583694"),
+    OUT_CUSTOMER_RINGING("12129583694"),
+    {EV, "StasisEnd $CUST"},
+    {FEED, "call.customer_failed"},
+    {REQ, "DELETE /channels/$OUT?reason_code=16"},
+    {STATE, "$OUT hanging_up"},
+    {EV, "StasisEnd $OUT"},
+    {FEED, "call.ended"},
+    {AGENT, "1 after_call_work"},
+    {EV, "ChannelDestroyed $OUT"},
+    {CDR, "$OUT dir=outbound disposition=BUSY by=system agent=1 campaign=1 "
+	  "answered=false rec=- cause=17"},
+    {END, NULL},
+};
+
+/* The customer does not answer: the leg ends while ringing (here sooner
+ * than the 45 s the daemon asked for; the test does not wait for it). */
+static const struct step outbound_no_answer[] = {
+    OUT_AGENT_RINGING("12122986423"),
+    OUT_CUSTOMER_RINGING("12122986423"),
+    {EV, "Dial RINGING"},
+    {EV, "StasisEnd $CUST"},
+    {FEED, "call.customer_failed"},
+    {REQ, "DELETE /channels/$OUT?reason_code=16"},
+    {EV, "StasisEnd $OUT"},
+    {FEED, "call.ended"},
+    {AGENT, "1 after_call_work"},
+    {EV, "ChannelDestroyed $OUT"},
+    {CDR, "$OUT dir=outbound disposition=NO_ANSWER by=system agent=1 "
+	  "answered=false rec=-"},
+    {END, NULL},
+};
+
+/* The agent's phone rings out: Asterisk ends the leg at the dial timeout
+ * with no Dial NOANSWER. The customer is never dialed. */
+static const struct step outbound_agent_no_answer[] = {
+    OUT_AGENT_RINGING("12122082976"),
+    {EV, "Dial RINGING"},
+    {EV, "StasisEnd $OUT"},
+    {FEED, "call.ended"},
+    {STATE, "$OUT -"},
+    /* Today's behaviour: with max_no_answer 1 the agent should be paused
+     * for the miss, but outbound.c counts a miss only on a Dial NOANSWER
+     * status, which a ring-out through /dial's timeout never sends. */
+    {AGENT, "1 available"},
+    {EV, "ChannelDestroyed $OUT"},
+    {CDR, "$OUT dir=outbound disposition=NO_ANSWER by=agent agent=1 "
+	  "answered=false rec=-"},
+    {END, NULL},
+};
+
+/* The agent's phone is busy (486): hangup cause 17, no Dial status. */
+static const struct step outbound_agent_busy[] = {
+    OUT_AGENT_RINGING("12125857639"),
+    {EV, "StasisEnd $OUT"},
+    {FEED, "call.ended"},
+    {AGENT, "1 available"},
+    {EV, "ChannelDestroyed $OUT"},
+    {CDR, "$OUT dir=outbound disposition=BUSY by=agent agent=1 "
+	  "answered=false rec=- cause=17"},
+    {END, NULL},
+};
+
+/* Everyone paused: a caller waits in the queue. */
+#define ALL_PAUSED "UPDATE agents SET state = 'paused'"
+
+/* A queued call hung up through the API: music stops, the channel is hung
+ * up, and the call ends on its StasisEnd. */
+static const struct step api_hangup_queued[] = {
+    QUEUED_ON_5000,
+    {STATE, "$CALLER queued"},
+    {HANGUP, "$CALLER"},
+    {REQ, "DELETE /channels/$CALLER/moh"},
+    {REQ, "DELETE /channels/$CALLER?reason_code=16"},
+    {STATE, "$CALLER hanging_up"},
+    {EV, "StasisEnd $CALLER"},
+    {FEED, "call.ended"},
+    {STATE, "$CALLER -"},
+    {CDR, "$CALLER disposition=NO_ANSWER by=system agent=- campaign=1 "
+	  "abandoned=false answered=false wait=0 rec=- cause=32"},
+    {END, NULL},
+};
+
+/* The same, but the hangup races the caller's own: 404, the channel is
+ * already gone, which ends the call at once. */
+static const struct step hangup_404[] = {
+    QUEUED_ON_5000,
+    {HANGUP, "$CALLER"},
+    {REQ, "DELETE /channels/$CALLER/moh"},
+    {REQ, "DELETE /channels/$CALLER?reason_code=16"},
+    {FEED, "call.ended"},
+    {STATE, "$CALLER -"},
+    {EV, "StasisEnd $CALLER"},
+    {CDR, "$CALLER disposition=NO_ANSWER by=system agent=- campaign=1 "
+	  "abandoned=false answered=false rec=-"},
+    {END, NULL},
+};
+
+/* Joining the bridge fails (the fault in the row): the agent's leg, the
+ * bridge and the caller are hung up; nothing was recorded. */
+static const struct step addchannel_fails[] = {
+    QUEUED_ON_5000,
+    OFFERED(1, LEG1),
+    DIALED(LEG1),
+    {EV, "Dial ANSWER"},
+    {FEED, "call.answered"},
+    {REQ, "DELETE /channels/$CALLER/moh"},
+    {REQ, "POST /bridges/$BRIDGE?type=mixing&name=$CALLER"},
+    {REQ, "POST /bridges/$BRIDGE/addChannel?channel=$CALLER,$LEG1"},
+    {REQ, "DELETE /channels/$LEG1"},
+    {REQ, "DELETE /bridges/$BRIDGE"},
+    {REQ, "DELETE /channels/$CALLER?reason_code=16"},
+    {STATE, "$CALLER hanging_up"},
+    /* Today's behaviour: the agent, who never talked, still gets wrap-up. */
+    {AGENT, "1 after_call_work"},
+    /* What follows a join and a recording did not happen. */
+    {SKIP, "RecordingStarted"},
+    {EV, "StasisEnd $CALLER"},
+    {FEED, "call.ended"},
+    {EV, "BridgeDestroyed"},
+    {CDR, "$CALLER disposition=ANSWERED by=system agent=1 campaign=1 "
+	  "abandoned=false answered=true rec=-"},
+    {END, NULL},
+};
+
+/* Blind transfer of a talking call: the caller continues in the dialplan
+ * (StasisEnd without a hangup), the agent's leg and the bridge go. */
+static const struct step blind_transfer[] = {
+    QUEUED_ON_5000,
+    OFFERED(1, LEG1),
+    DIALED(LEG1),
+    BRIDGED(LEG1),
+    {TRANSFER, "$CALLER welcomedly-transfer agent2"},
+    {REQ, "POST /channels/$CALLER/continue?context=welcomedly-transfer"
+	  "&extension=agent2&priority=1"},
+    {STATE, "$CALLER talking"},
+    {EV, "StasisEnd $CALLER"},
+    {FEED, "call.ended"},
+    {REQ, "DELETE /channels/$LEG1"},
+    {REQ, "DELETE /bridges/$BRIDGE"},
+    {AGENT, "1 after_call_work"},
+    {EV, "BridgeDestroyed"},
+    {CDR, "$CALLER disposition=ANSWERED by=agent agent=1 campaign=1 "
+	  "abandoned=false answered=true " RECORDING},
+    {END, NULL},
+};
+
+/* A masquerade while talking: a new channel takes the caller's place
+ * (StasisStart with replace_channel), then StasisEnd of the old id, which
+ * must not end the call. The call keeps its id; later requests use the new
+ * channel. */
+static const struct step masquerade[] = {
+    QUEUED_ON_5000,
+    OFFERED(1, LEG1),
+    DIALED(LEG1),
+    BRIDGED(LEG1),
+    {EV, "StasisStart"},
+    {EV, "StasisEnd $CALLER"},
+    {STATE, "$CALLER talking"},
+    {AGENT, "1 in_call"},
+    {HANGUP, "$CALLER"},
+    {REQ, "DELETE /channels/$LEG1"},
+    {REQ, "DELETE /bridges/$BRIDGE"},
+    {REQ, "DELETE /channels/$NEW?reason_code=16"},
+    {EV, "StasisEnd $NEW"},
+    {FEED, "call.ended"},
+    {STATE, "$CALLER -"},
+    {EV, "BridgeDestroyed"},
+    {CDR, "$CALLER disposition=ANSWERED by=system agent=1 " RECORDING},
+    {END, NULL},
+};
+
+/* A call found in Stasis after a restart (its StasisStart went to the
+ * earlier process; GET /channels lists it): adopted, answered again, queued
+ * at the place its queue_entries row kept (30 s ago), then answered. */
+static const struct step adopted[] = {
+    {RESYNC, NULL},
+    {REQ, "POST /channels/$CALLER/answer"},
+    {FEED, "call.queued"},
+    {REQ, "POST /channels/$CALLER/moh?mohClass=default"},
+    OFFERED(1, LEG1),
+    {FIELD, "$CALLER wait_seconds>=30"},
+    DIALED(LEG1),
+    BRIDGED(LEG1),
+    {EV, "StasisEnd $CALLER"},
+    {FEED, "call.ended"},
+    {REQ, "DELETE /channels/$LEG1"},
+    {REQ, "DELETE /bridges/$BRIDGE"},
+    {EV, "BridgeDestroyed"},
+    {CDR, "$CALLER disposition=ANSWERED by=caller agent=1 campaign=1 "
+	  "abandoned=false answered=true wait>=30 " RECORDING},
     {END, NULL},
 };
 
@@ -1040,6 +1338,32 @@ static const struct row rows[] = {
      "UPDATE agents SET state = 'paused';"
      "UPDATE campaigns SET announce_frequency = 1, max_wait_time = 2",
      NULL, max_wait},
+    {"outbound-api-hangup", "outbound-api-hangup", NULL, NULL,
+     outbound_api_hangup},
+    {"outbound-busy", "outbound-busy", NULL, NULL, outbound_busy},
+    {"outbound-no-answer", "outbound-no-answer", NULL, NULL,
+     outbound_no_answer},
+    {"outbound-agent-no-answer", "outbound-agent-no-answer",
+     "UPDATE campaigns SET max_no_answer = 1", NULL, outbound_agent_no_answer},
+    {"outbound-agent-busy", "outbound-agent-busy", NULL, NULL,
+     outbound_agent_busy},
+    {"api-hangup-queued", "api-hangup-queued", ALL_PAUSED, NULL,
+     api_hangup_queued},
+    {"hangup-404", "api-hangup-queued", ALL_PAUSED,
+     FAULTS({"DELETE /channels/$CALLER?reason_code=16", 404}), hangup_404},
+    {"addchannel-404", "inbound-answered", NULL,
+     FAULTS({"POST /bridges/$BRIDGE/addChannel*", 404}), addchannel_fails},
+    {"addchannel-409", "inbound-answered", NULL,
+     FAULTS({"POST /bridges/$BRIDGE/addChannel*", 409}), addchannel_fails},
+    {"addchannel-422", "inbound-answered", NULL,
+     FAULTS({"POST /bridges/$BRIDGE/addChannel*", 422}), addchannel_fails},
+    {"blind-transfer", "blind-transfer", NULL, NULL, blind_transfer},
+    {"masquerade", "masquerade", NULL, NULL, masquerade},
+    {"adopted", "adopted",
+     "INSERT INTO queue_entries (call_id, campaign_id, caller_number,"
+     " channel_id, joined_at) VALUES ('htesta-1796304629.27', 1,"
+     " '15550001', 'htesta-1796304629.27', now() - interval '30 s')",
+     NULL, adopted},
 };
 
 START_TEST(row)
