@@ -170,6 +170,15 @@ static void bind_name(struct fx *fx, const char *name, size_t len,
 	fx->nbindings++;
 }
 
+static bool is_bound_value(const struct fx *fx, const char *value, size_t len)
+{
+	for (size_t i = 0; i < fx->nbindings; i++)
+		if (strlen(fx->bindings[i].value) == len &&
+		    strncmp(fx->bindings[i].value, value, len) == 0)
+			return true;
+	return false;
+}
+
 /* Replaces every bound $NAME of in; unbound ones stay as they are. */
 static void expand(const struct fx *fx, const char *in, char *out, size_t size)
 {
@@ -191,8 +200,9 @@ static void expand(const struct fx *fx, const char *in, char *out, size_t size)
 
 /*
  * Matches actual against pattern; an unbound $NAME takes the characters up
- * to the pattern's next one, and is bound when learn is set and the whole
- * pattern matches. A trailing '*' matches any rest.
+ * to the pattern's next one, which must not be the value of another name,
+ * and is bound when learn is set and the whole pattern matches. A trailing
+ * '*' matches any rest.
  */
 static bool match(struct fx *fx, const char *pattern, const char *actual,
 		  bool learn)
@@ -213,7 +223,8 @@ static bool match(struct fx *fx, const char *pattern, const char *actual,
 			char stop = pattern[1 + len];
 			size_t vlen = stop ? strcspn(actual, (char[]){stop, 0})
 					   : strlen(actual);
-			if (vlen == 0)
+			/* A new placeholder names a new id. */
+			if (vlen == 0 || is_bound_value(fx, actual, vlen))
 				goto fail;
 			bind_name(fx, pattern + 1, len, actual, vlen);
 			actual += vlen;
@@ -885,6 +896,8 @@ static void check_all_seen(struct fx *fx)
 	{STATE, "$CALLER talking"}
 /* clang-format on */
 #define RECORDING "rec=/api/v1/calls/$CALLER/recording"
+/* Everyone paused: a caller waits in the queue. */
+#define ALL_PAUSED "UPDATE agents SET state = 'paused'"
 
 /* Inbound, answered by agent 1, bridged and recorded; the caller hangs
  * up; the agent goes to wrap-up. */
@@ -1121,6 +1134,43 @@ static const struct step outbound_api_hangup[] = {
     {END, NULL},
 };
 
+/* Talking; the agent hangs up first: the customer's leg is hung up, then
+ * the bridge goes once both legs left. */
+static const struct step outbound_agent_hangs_up[] = {
+    OUT_AGENT_RINGING("12129348784"),
+    OUT_CUSTOMER_RINGING("12129348784"),
+    OUT_TALKING,
+    {EV, "StasisEnd $OUT"},
+    {REQ, "DELETE /channels/$CUST?reason_code=16"},
+    {STATE, "$OUT hanging_up"},
+    {EV, "StasisEnd $CUST"},
+    {REQ, "DELETE /bridges/$BRIDGE"},
+    {FEED, "call.ended"},
+    {AGENT, "1 after_call_work"},
+    {EV, "BridgeDestroyed"},
+    {CDR, "$OUT dir=outbound disposition=ANSWERED by=agent agent=1 "
+	  "answered=true rec=/api/v1/calls/$OUT/recording"},
+    {END, NULL},
+};
+
+/* Talking; the customer hangs up first. */
+static const struct step outbound_customer_hangs_up[] = {
+    OUT_AGENT_RINGING("12128698908"),
+    OUT_CUSTOMER_RINGING("12128698908"),
+    OUT_TALKING,
+    {EV, "StasisEnd $CUST"},
+    {REQ, "DELETE /channels/$OUT?reason_code=16"},
+    {EV, "StasisEnd $OUT"},
+    {REQ, "DELETE /bridges/$BRIDGE"},
+    {FEED, "call.ended"},
+    {AGENT, "1 after_call_work"},
+    {STATE, "$OUT -"},
+    {EV, "BridgeDestroyed"},
+    {CDR, "$OUT dir=outbound disposition=ANSWERED by=caller agent=1 "
+	  "answered=true rec=/api/v1/calls/$OUT/recording"},
+    {END, NULL},
+};
+
 /* The customer is busy: Asterisk sends no Dial BUSY, only a hangup
  * request with cause 17 before StasisEnd. The agent's leg is hung up and
  * the agent, who answered, goes to wrap-up. */
@@ -1188,8 +1238,42 @@ static const struct step outbound_agent_busy[] = {
     {END, NULL},
 };
 
-/* Everyone paused: a caller waits in the queue. */
-#define ALL_PAUSED "UPDATE agents SET state = 'paused'"
+/* The agent hangs up first: the caller is hung up by us, the agent goes
+ * to wrap-up. */
+static const struct step agent_hangs_up[] = {
+    QUEUED_ON_5000,
+    OFFERED(1, LEG1),
+    DIALED(LEG1),
+    BRIDGED(LEG1),
+    {EV, "StasisEnd $LEG1"},
+    /* Today's behaviour: a DELETE for the leg that has just left (answered
+     * 404 by Asterisk, as scripted in the row), then the bridge. */
+    {REQ, "DELETE /channels/$LEG1"},
+    {REQ, "DELETE /bridges/$BRIDGE"},
+    {REQ, "DELETE /channels/$CALLER?reason_code=16"},
+    {STATE, "$CALLER hanging_up"},
+    {AGENT, "1 after_call_work"},
+    {EV, "StasisEnd $CALLER"},
+    {FEED, "call.ended"},
+    {STATE, "$CALLER -"},
+    {EV, "BridgeDestroyed"},
+    {CDR, "$CALLER disposition=ANSWERED by=agent agent=1 campaign=1 "
+	  "abandoned=false answered=true wait=0 " RECORDING},
+    {END, NULL},
+};
+
+/* The caller hangs up while waiting, nobody rang: abandoned. */
+static const struct step abandoned_queued[] = {
+    QUEUED_ON_5000,
+    {STATE, "$CALLER queued"},
+    {AGENT, "1 paused"},
+    {EV, "StasisEnd $CALLER"},
+    {FEED, "call.ended"},
+    {STATE, "$CALLER -"},
+    {CDR, "$CALLER disposition=NO_ANSWER by=caller agent=- campaign=1 "
+	  "abandoned=true answered=false wait=0 rec=-"},
+    {END, NULL},
+};
 
 /* A queued call hung up through the API: music stops, the channel is hung
  * up, and the call ends on its StasisEnd. */
@@ -1321,6 +1405,10 @@ static const struct step adopted[] = {
 
 static const struct row rows[] = {
     {"inbound-answered", "inbound-answered", NULL, NULL, inbound_answered},
+    {"agent-hangs-up", "agent-hangs-up", NULL,
+     FAULTS({"DELETE /channels/$LEG1", 404}), agent_hangs_up},
+    {"abandoned-queued", "abandoned-queued", ALL_PAUSED, NULL,
+     abandoned_queued},
     {"abandoned-ringing", "abandoned-ringing", NULL, NULL, abandoned_ringing},
     {"ringall-race", "ringall-race",
      "UPDATE campaigns SET strategy = 'ringall' WHERE id = 1", NULL,
@@ -1335,11 +1423,16 @@ static const struct row rows[] = {
      " overflow_campaign_id = 1 WHERE id = 2",
      NULL, overflow},
     {"max-wait", "max-wait",
-     "UPDATE agents SET state = 'paused';"
+     ALL_PAUSED
+     ";"
      "UPDATE campaigns SET announce_frequency = 1, max_wait_time = 2",
      NULL, max_wait},
     {"outbound-api-hangup", "outbound-api-hangup", NULL, NULL,
      outbound_api_hangup},
+    {"outbound-agent-hangs-up", "outbound-agent-hangs-up", NULL, NULL,
+     outbound_agent_hangs_up},
+    {"outbound-customer-hangs-up", "outbound-customer-hangs-up", NULL, NULL,
+     outbound_customer_hangs_up},
     {"outbound-busy", "outbound-busy", NULL, NULL, outbound_busy},
     {"outbound-no-answer", "outbound-no-answer", NULL, NULL,
      outbound_no_answer},
