@@ -114,7 +114,6 @@ static const char fixture_sql[] =
 struct fx {
 	const struct row *row;
 	uv_loop_t loop;
-	struct pgtest_schema schema;
 	struct db_pool *pool;
 	struct httpd *httpd;
 	struct ari_rest *rest;
@@ -337,7 +336,12 @@ static void on_migrated(int error, unsigned applied, const char *detail,
 		fprintf(stderr, "migration failed: %s\n", detail);
 }
 
-static void migrate(struct fx *fx)
+/* One schema for the whole run, migrated once (migrations are most of a
+ * row's set-up time, under valgrind above all); each row empties it. */
+static uv_loop_t shared_loop;
+static struct pgtest_schema shared;
+
+static void migrate(uv_loop_t *loop, struct db_pool *pool)
 {
 	const char *data = getenv("WELCOMEDLY_TEST_DATA");
 	char dir[4096];
@@ -345,12 +349,35 @@ static void migrate(struct fx *fx)
 
 	snprintf(dir, sizeof(dir), "%s/../../migrations",
 		 data ? data : "test/data");
-	ck_assert_int_eq(db_migrate_run(fx->pool, dir, on_migrated, &result),
-			 0);
+	ck_assert_int_eq(db_migrate_run(pool, dir, on_migrated, &result), 0);
 	while (result == 0)
-		uv_run(&fx->loop, UV_RUN_ONCE);
+		uv_run(loop, UV_RUN_ONCE);
 	ck_assert_int_eq(result, 1);
 }
+
+static void shared_schema_up(void)
+{
+	struct db_pool *pool;
+
+	ck_assert_int_eq(uv_loop_init(&shared_loop), 0);
+	pgtest_schema_create(&shared_loop, &shared);
+	pool = pgtest_pool(&shared_loop, shared.conninfo, NULL);
+	migrate(&shared_loop, pool);
+	db_pool_close(pool);
+	pgtest_run_for(&shared_loop, 10);
+}
+
+static void shared_schema_down(void)
+{
+	pgtest_schema_drop(&shared_loop, &shared);
+	pgtest_loop_close(&shared_loop);
+}
+
+static const char reset_sql[] =
+    "DO $$ BEGIN EXECUTE (SELECT 'TRUNCATE ' || string_agg("
+    "quote_ident(tablename), ', ') || ' RESTART IDENTITY CASCADE'"
+    " FROM pg_tables WHERE schemaname = current_schema()"
+    " AND tablename <> 'schema_migrations'); END $$";
 
 struct load_wait {
 	bool done;
@@ -456,9 +483,8 @@ static void setup(struct fx *fx, const struct row *row)
 	memset(fx, 0, sizeof(*fx));
 	fx->row = row;
 	ck_assert_int_eq(uv_loop_init(&fx->loop), 0);
-	pgtest_schema_create(&fx->loop, &fx->schema);
-	fx->pool = pgtest_pool(&fx->loop, fx->schema.conninfo, NULL);
-	migrate(fx);
+	fx->pool = pgtest_pool(&fx->loop, shared.conninfo, NULL);
+	ck_assert_int_eq(pgtest_script(&fx->loop, fx->pool, reset_sql), 0);
 	ck_assert_int_eq(pgtest_script(&fx->loop, fx->pool, fixture_sql), 0);
 	if (row->sql)
 		ck_assert_int_eq(pgtest_script(&fx->loop, fx->pool, row->sql),
@@ -514,7 +540,6 @@ static void teardown(struct fx *fx)
 	ck_assert(pgtest_run_until(&fx->loop, &closed, PGTEST_TIMEOUT_MS));
 	campaigns_free(fx->campaigns);
 	db_pool_close(fx->pool);
-	pgtest_schema_drop(&fx->loop, &fx->schema);
 	pgtest_loop_close(&fx->loop);
 	unlink(fx->journal);
 	rmdir(fx->dir);
@@ -1487,6 +1512,7 @@ int main(void)
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		if (!only || strcmp(only, rows[i].name) == 0)
 			tcase_add_loop_test(tc, row, (int)i, (int)i + 1);
+	tcase_add_unchecked_fixture(tc, shared_schema_up, shared_schema_down);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return testlib_run(s);
