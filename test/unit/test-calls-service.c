@@ -55,6 +55,7 @@ enum op {
 	RESYNC,    /* calls_resync with the next trace event's channel, as
 		      GET /channels would list it after a restart */
 	WAIT,      /* runs the loop for that many milliseconds */
+	QUIET,     /* no request sent that no step accounted for */
 };
 
 struct step {
@@ -65,7 +66,8 @@ struct step {
 /* A reply other than the default, for the first request matching. */
 struct fault {
 	const char *request; /* "METHOD /path", may end with '*' */
-	int status;
+	int status;          /* 0: the default reply */
+	unsigned delay_ms;   /* sent this late; steps meanwhile go on */
 };
 
 struct row {
@@ -77,7 +79,7 @@ struct row {
 };
 
 #define STEPS(...) ((const struct step[]){__VA_ARGS__, {END, NULL}})
-#define FAULTS(...) ((const struct fault[]){__VA_ARGS__, {NULL, 0}})
+#define FAULTS(...) ((const struct fault[]){__VA_ARGS__, {NULL, 0, 0}})
 
 /* Named caps of the harness. */
 #define MAX_BINDINGS 32
@@ -130,6 +132,8 @@ struct fx {
 	char *feed[MAX_FEED];
 	size_t nfeed, next_feed;
 	bool fault_used[MAX_FAULTS];
+	uv_timer_t hold;
+	bool holding; /* a delayed reply is on its way */
 	struct {
 		char name[32];
 		char value[128];
@@ -254,6 +258,13 @@ static bool returns_object(const char *method, const char *path)
 		 !strstr(path, "/addChannel")));
 }
 
+static void on_hold_over(uv_timer_t *timer)
+{
+	struct fx *fx = timer->data;
+
+	fx->holding = false;
+}
+
 static void on_request(const struct httpd_request *req,
 		       struct httpd_reply *reply, void *userdata)
 {
@@ -270,10 +281,19 @@ static void on_request(const struct httpd_request *req,
 		if (fx->fault_used[i] || !match(fx, f[i].request, line, false))
 			continue;
 		fx->fault_used[i] = true;
-		reply->status = f[i].status;
-		reply->content_type = "application/json";
-		reply->body = "{\"message\":\"scripted fault\"}";
-		return;
+		if (f[i].delay_ms) {
+			reply->delay_ms = f[i].delay_ms;
+			fx->holding = true;
+			uv_timer_start(&fx->hold, on_hold_over, f[i].delay_ms,
+				       0);
+		}
+		if (f[i].status) {
+			reply->status = f[i].status;
+			reply->content_type = "application/json";
+			reply->body = "{\"message\":\"scripted fault\"}";
+			return;
+		}
+		break;
 	}
 	if (returns_object(req->method, req->path)) {
 		reply->content_type = "application/json";
@@ -307,9 +327,10 @@ static bool run_until(struct fx *fx, bool (*pred)(struct fx *),
 	return pred(fx);
 }
 
+/* Every reply is in, but the one a fault delays while it is held back. */
 static bool replies_in(struct fx *fx)
 {
-	return ari_rest_pending(fx->rest) == 0;
+	return ari_rest_pending(fx->rest) <= (fx->holding ? 1u : 0u);
 }
 
 static bool request_waiting(struct fx *fx)
@@ -489,6 +510,8 @@ static void setup(struct fx *fx, const struct row *row)
 	if (row->sql)
 		ck_assert_int_eq(pgtest_script(&fx->loop, fx->pool, row->sql),
 				 0);
+	uv_timer_init(&fx->loop, &fx->hold);
+	fx->hold.data = fx;
 	ck_assert_int_eq(httpd_new(&fx->loop, on_request, fx, &fx->httpd), 0);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d",
 		 httpd_port(fx->httpd));
@@ -536,6 +559,7 @@ static void teardown(struct fx *fx)
 	calls_close(fx->calls);
 	agents_close(fx->agents);
 	httpd_close(fx->httpd);
+	uv_close((uv_handle_t *)&fx->hold, NULL);
 	cdr_writer_close(fx->cdr, on_cdr_closed, &closed);
 	ck_assert(pgtest_run_until(&fx->loop, &closed, PGTEST_TIMEOUT_MS));
 	campaigns_free(fx->campaigns);
@@ -827,6 +851,17 @@ static void step_call_op(struct fx *fx, const struct step *s)
 	ck_assert_int_eq(calls_transfer(fx->calls, id, context, exten), 0);
 }
 
+static void step_quiet(struct fx *fx)
+{
+	settle(fx);
+	pgtest_run_for(&fx->loop, 20);
+	ck_assert_msg(fx->next_request == fx->nrequests,
+		      "%s: unexpected request %s", fx->row->name,
+		      fx->next_request < fx->nrequests
+			  ? fx->requests[fx->next_request]
+			  : "");
+}
+
 static void run_step(struct fx *fx, const struct step *s)
 {
 	switch (s->op) {
@@ -864,6 +899,9 @@ static void run_step(struct fx *fx, const struct step *s)
 		break;
 	case WAIT:
 		pgtest_run_for(&fx->loop, strtoul(s->arg, NULL, 10));
+		break;
+	case QUIET:
+		step_quiet(fx);
 		break;
 	case END:
 		break;
@@ -942,6 +980,24 @@ static const struct step inbound_answered[] = {
     {EV, "BridgeDestroyed"},
     {CDR, "$CALLER dir=inbound disposition=ANSWERED by=caller agent=1 "
 	  "campaign=1 abandoned=false answered=true wait=0 " RECORDING},
+    {END, NULL},
+};
+
+/* The agent's leg enters Stasis before the reply to its create (ARI does
+ * not order them): it is dialed once both are in, whichever comes last. */
+static const struct step leg_before_reply[] = {
+    QUEUED_ON_5000,
+    OFFERED(1, LEG1),
+    {EV, "StasisStart $LEG1"},
+    {QUIET, NULL},
+    {REQ, "POST /channels/$LEG1/dial?caller=$CALLER&timeout=15"},
+    BRIDGED(LEG1),
+    {EV, "StasisEnd $CALLER"},
+    {FEED, "call.ended"},
+    {REQ, "DELETE /channels/$LEG1"},
+    {REQ, "DELETE /bridges/$BRIDGE"},
+    {EV, "BridgeDestroyed"},
+    {CDR, "$CALLER disposition=ANSWERED by=caller agent=1 " RECORDING},
     {END, NULL},
 };
 
@@ -1430,8 +1486,10 @@ static const struct step adopted[] = {
 
 static const struct row rows[] = {
     {"inbound-answered", "inbound-answered", NULL, NULL, inbound_answered},
+    {"leg-before-reply", "inbound-answered", NULL,
+     FAULTS({"POST /channels/create*", 0, 300}), leg_before_reply},
     {"agent-hangs-up", "agent-hangs-up", NULL,
-     FAULTS({"DELETE /channels/$LEG1", 404}), agent_hangs_up},
+     FAULTS({"DELETE /channels/$LEG1", 404, 0}), agent_hangs_up},
     {"abandoned-queued", "abandoned-queued", ALL_PAUSED, NULL,
      abandoned_queued},
     {"abandoned-ringing", "abandoned-ringing", NULL, NULL, abandoned_ringing},
@@ -1468,13 +1526,13 @@ static const struct row rows[] = {
     {"api-hangup-queued", "api-hangup-queued", ALL_PAUSED, NULL,
      api_hangup_queued},
     {"hangup-404", "api-hangup-queued", ALL_PAUSED,
-     FAULTS({"DELETE /channels/$CALLER?reason_code=16", 404}), hangup_404},
+     FAULTS({"DELETE /channels/$CALLER?reason_code=16", 404, 0}), hangup_404},
     {"addchannel-404", "inbound-answered", NULL,
-     FAULTS({"POST /bridges/$BRIDGE/addChannel*", 404}), addchannel_fails},
+     FAULTS({"POST /bridges/$BRIDGE/addChannel*", 404, 0}), addchannel_fails},
     {"addchannel-409", "inbound-answered", NULL,
-     FAULTS({"POST /bridges/$BRIDGE/addChannel*", 409}), addchannel_fails},
+     FAULTS({"POST /bridges/$BRIDGE/addChannel*", 409, 0}), addchannel_fails},
     {"addchannel-422", "inbound-answered", NULL,
-     FAULTS({"POST /bridges/$BRIDGE/addChannel*", 422}), addchannel_fails},
+     FAULTS({"POST /bridges/$BRIDGE/addChannel*", 422, 0}), addchannel_fails},
     {"blind-transfer", "blind-transfer", NULL, NULL, blind_transfer},
     {"masquerade", "masquerade", NULL, NULL, masquerade},
     {"adopted", "adopted",
