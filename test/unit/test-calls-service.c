@@ -27,9 +27,9 @@
  * steps. Placeholders in expected requests bind to the generated ids on
  * first sight; $CALLER is bound before the row starts to the first channel
  * of the trace that entered Stasis with an id Asterisk chose, and $NEW to
- * the first that replaced another. Between two
- * steps the loop runs until every REST reply has arrived, so each event is
- * handled after the replies to the requests before it.
+ * the first that replaced another. Between two steps the loop runs until
+ * every REST reply has arrived (but one a fault delays on purpose), so each
+ * event is handled after the replies to the requests before it.
  *
  * After the last step a row fails if the service sent a request, emitted a
  * feed event or left a trace event that no step accounted for.
@@ -52,9 +52,9 @@ enum op {
 	HANGUP,    /* calls_hangup("$ID") */
 	TRANSFER,  /* calls_transfer: "$ID context exten" */
 	ORIGINATE, /* "NAME agent number": calls_originate, binds $NAME */
-	RESYNC,    /* calls_resync with the next trace event's channel, as
-		      GET /channels would list it after a restart */
-	WAIT,      /* runs the loop for that many milliseconds */
+	RESYNC,    /* calls_resync with the channel of the next trace event
+		      (not fed), as GET /channels would list it after a
+		      restart */
 	QUIET,     /* no request sent that no step accounted for */
 };
 
@@ -78,7 +78,6 @@ struct row {
 	const struct step *steps;
 };
 
-#define STEPS(...) ((const struct step[]){__VA_ARGS__, {END, NULL}})
 #define FAULTS(...) ((const struct fault[]){__VA_ARGS__, {NULL, 0, 0}})
 
 /* Named caps of the harness. */
@@ -277,7 +276,7 @@ static void on_request(const struct httpd_request *req,
 		fprintf(stderr, "  request: %s\n", line);
 	if (fx->nrequests < MAX_REQUESTS)
 		fx->requests[fx->nrequests++] = strdup(line);
-	for (size_t i = 0; f && f[i].request; i++) {
+	for (size_t i = 0; f && f[i].request && i < MAX_FAULTS; i++) {
 		if (fx->fault_used[i] || !match(fx, f[i].request, line, false))
 			continue;
 		fx->fault_used[i] = true;
@@ -897,9 +896,6 @@ static void run_step(struct fx *fx, const struct step *s)
 	case RESYNC:
 		step_resync(fx);
 		break;
-	case WAIT:
-		pgtest_run_for(&fx->loop, strtoul(s->arg, NULL, 10));
-		break;
 	case QUIET:
 		step_quiet(fx);
 		break;
@@ -1466,6 +1462,9 @@ static const struct step masquerade[] = {
  * earlier process; GET /channels lists it): adopted, answered again, queued
  * at the place its queue_entries row kept (30 s ago), then answered. */
 static const struct step adopted[] = {
+    /* What the earlier process received; the last snapshot of the channel
+     * (answered, Up) is what GET /channels lists after the restart. */
+    {SKIP, "StasisStart $CALLER"},
     {RESYNC, NULL},
     {REQ, "POST /channels/$CALLER/answer"},
     {FEED, "call.queued"},
