@@ -216,7 +216,7 @@ static bool match(struct fx *fx, const char *pattern, const char *actual,
 		const char *value = len ? bound(fx, pattern + 1, len) : NULL;
 
 		if (pattern[0] == '*' && pattern[1] == '\0')
-			return true;
+			goto matched;
 		if (value) {
 			if (strncmp(actual, value, strlen(value)) != 0)
 				goto fail;
@@ -237,6 +237,7 @@ static bool match(struct fx *fx, const char *pattern, const char *actual,
 	}
 	if (*actual)
 		goto fail;
+matched:
 	if (!learn)
 		fx->nbindings = before;
 	return true;
