@@ -998,6 +998,28 @@ static const struct step leg_before_reply[] = {
     {END, NULL},
 };
 
+/* Agent 1's phone is busy (486): the leg gets a hangup request with cause
+ * 17, then StasisEnd without a cause. Nobody else is offered within the
+ * retry delay; the caller gives up. */
+static const struct step agent_busy[] = {
+    QUEUED_ON_5000,
+    OFFERED(1, LEG1),
+    DIALED(LEG1),
+    {EV, "StasisEnd $LEG1"},
+    {REQ, "DELETE /channels/$LEG1"},
+    /* Today's behaviour, a bug: busy is "not the agent's doing"
+     * (calls__offer_outcome) and should leave agent 1 available, but the
+     * cause 17 comes in ChannelHangupRequest, which queue.c reads only for
+     * callers; the StasisEnd that ends the leg has no cause, so the busy
+     * phone counts as a ring-out and max_no_answer 1 pauses the agent. */
+    {AGENT, "1 paused"},
+    {EV, "StasisEnd $CALLER"},
+    {FEED, "call.ended"},
+    {CDR, "$CALLER disposition=NO_ANSWER by=caller agent=- campaign=1 "
+	  "abandoned=true answered=false rec=-"},
+    {END, NULL},
+};
+
 /* The caller hangs up while agent 1 rings: the leg is hung up, the agent
  * is free again, the call counts as abandoned. */
 static const struct step abandoned_ringing[] = {
@@ -1490,6 +1512,9 @@ static const struct row rows[] = {
      FAULTS({"POST /channels/create*", 0, 300}), leg_before_reply},
     {"agent-hangs-up", "agent-hangs-up", NULL,
      FAULTS({"DELETE /channels/$LEG1", 404, 0}), agent_hangs_up},
+    {"agent-busy", "agent-busy",
+     "UPDATE campaigns SET max_no_answer = 1, retry_delay = 5", NULL,
+     agent_busy},
     {"abandoned-queued", "abandoned-queued", ALL_PAUSED, NULL,
      abandoned_queued},
     {"abandoned-ringing", "abandoned-ringing", NULL, NULL, abandoned_ringing},
