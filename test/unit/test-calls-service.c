@@ -25,9 +25,9 @@
  * the sandbox Asterisk sent it, with the ids the daemon generated replaced
  * by placeholders such as $LEG1), faults to script into the fake ARI, and
  * steps. Placeholders in expected requests bind to the generated ids on
- * first sight; $CALLER is bound before the row starts to the first channel
- * of the trace that entered Stasis with an id Asterisk chose, and $NEW to
- * the first that replaced another. Between two steps the loop runs until
+ * first sight; before the row starts, $CALLER (then $CALLER2, ...) is bound
+ * to the channels of the trace that entered Stasis with ids Asterisk chose,
+ * and $NEW to the first that replaced another. Between two steps the loop runs until
  * every REST reply has arrived (but one a fault delays on purpose), so each
  * event is handled after the replies to the requests before it.
  *
@@ -469,22 +469,28 @@ static void read_trace(struct fx *fx)
 	free(text);
 }
 
-/* $CALLER: the first channel Asterisk named that entered Stasis; $NEW:
- * the first that replaced another (a masquerade). */
+/* $CALLER, $CALLER2, ...: the channels Asterisk named that entered Stasis,
+ * in order; $NEW: the first that replaced another (a masquerade). */
 static void bind_asterisk_ids(struct fx *fx)
 {
+	unsigned callers = 0;
+
 	for (size_t i = 0; i < fx->ntrace; i++) {
 		struct ari_event ev;
 		const char *id;
+		char name[16] = "NEW";
 
 		if (ari_event_parse(fx->trace[i], strlen(fx->trace[i]), &ev) <
 		    0)
 			continue;
 		id = ev.channel_id;
-		if (ev.type == ARI_EVENT_STASIS_START && id && id[0] != '$') {
-			const char *name =
-			    ev.replace_channel_id ? "NEW" : "CALLER";
-
+		if (ev.type == ARI_EVENT_STASIS_START && id && id[0] != '$' &&
+		    !is_bound_value(fx, id, strlen(id))) {
+			if (!ev.replace_channel_id && callers++ == 0)
+				snprintf(name, sizeof(name), "CALLER");
+			else if (!ev.replace_channel_id)
+				snprintf(name, sizeof(name), "CALLER%u",
+					 callers);
 			if (!bound(fx, name, strlen(name)))
 				bind_name(fx, name, strlen(name), id,
 					  strlen(id));
@@ -995,6 +1001,35 @@ static const struct step leg_before_reply[] = {
     {REQ, "DELETE /bridges/$BRIDGE"},
     {EV, "BridgeDestroyed"},
     {CDR, "$CALLER disposition=ANSWERED by=caller agent=1 " RECORDING},
+    {END, NULL},
+};
+
+/* max_queue_length 1: while the first caller waits (agent 1 ringing), a
+ * second is refused with the prompt; then the first gives up. */
+static const struct step queue_full[] = {
+    QUEUED_ON_5000,
+    OFFERED(1, LEG1),
+    DIALED(LEG1),
+    {EV, "Dial RINGING"},
+    {EV, "StasisStart $CALLER2"},
+    {REQ, "POST /channels/$CALLER2/answer"},
+    {REQ, "POST /channels/$CALLER2/play/$PB1"
+	  "?media=sound:all-circuits-busy-now"},
+    {STATE, "$CALLER2 prompting"},
+    {STATE, "$CALLER queued"},
+    {EV, "PlaybackFinished"},
+    {REQ, "DELETE /channels/$CALLER2?reason_code=16"},
+    {EV, "StasisEnd $CALLER2"},
+    {FEED, "call.ended"},
+    {CDR, "$CALLER2 disposition=ANSWERED by=system agent=- campaign=1 "
+	  "abandoned=false answered=true wait=- rec=-"},
+    {EV, "StasisEnd $CALLER"},
+    {FEED, "call.ended"},
+    {REQ, "DELETE /channels/$LEG1"},
+    {AGENT, "1 available"},
+    {EV, "ChannelDestroyed $LEG1"},
+    {CDR, "$CALLER disposition=NO_ANSWER by=caller agent=- campaign=1 "
+	  "abandoned=true answered=false wait=0 rec=-"},
     {END, NULL},
 };
 
@@ -1512,6 +1547,9 @@ static const struct row rows[] = {
      FAULTS({"POST /channels/create*", 0, 300}), leg_before_reply},
     {"agent-hangs-up", "agent-hangs-up", NULL,
      FAULTS({"DELETE /channels/$LEG1", 404, 0}), agent_hangs_up},
+    {"queue-full", "queue-full",
+     "UPDATE campaigns SET max_queue_length = 1 WHERE id = 1", NULL,
+     queue_full},
     {"agent-busy", "agent-busy",
      "UPDATE campaigns SET max_no_answer = 1, retry_delay = 5", NULL,
      agent_busy},
