@@ -1569,9 +1569,8 @@ static const struct row rows[] = {
      " overflow_campaign_id = 1 WHERE id = 2",
      NULL, overflow},
     {"max-wait", "max-wait",
-     ALL_PAUSED
-     ";"
-     "UPDATE campaigns SET announce_frequency = 1, max_wait_time = 2",
+     ALL_PAUSED "; UPDATE campaigns SET announce_frequency = 1,"
+		" max_wait_time = 2",
      NULL, max_wait},
     {"outbound-api-hangup", "outbound-api-hangup", NULL, NULL,
      outbound_api_hangup},
