@@ -315,6 +315,8 @@ static void deliver(struct conn *c)
 			ev->cbs.message(ev, "", 0, ev->userdata);
 	} else {
 		c->rx[c->rx_len] = '\0';
+		/* The raw event, for recording traces (test/data/calls/). */
+		log_debug("ari events: rx %.*s", (int)c->rx_len, c->rx);
 		if (!ev->closing && !is_our_replacement(c))
 			ev->cbs.message(ev, c->rx, c->rx_len, ev->userdata);
 	}
