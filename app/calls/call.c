@@ -661,13 +661,17 @@ void calls__leg_left(struct leg *leg, int cause)
 		return;
 	calls__leg_ref(leg);
 	leg_gone(leg);
+	if (!cause)
+		cause = ev.cause = leg->cause;
 	if (leg->holds && cause && !call->cause)
 		call->cause = cause;
+	/* Gone without a Dial status: a ring-out (/dial's timeout sends
+	 * none), or a phone that was busy or unreachable. StasisEnd carries
+	 * no cause; the hangup request before it did. */
+	if (unsettled)
+		leg_failed(leg, cause == 17 ? "BUSY" : "NOANSWER", cause);
 	if (leg->holds && !calls__has_holders(call)) {
 		calls__input(call, CALL_INPUT_LEFT, &ev);
-	} else if (unsettled) {
-		/* Gone without a Dial status: rejected or unreachable. */
-		leg_failed(leg, cause == 17 ? "BUSY" : "NOANSWER", cause);
 	} else if (leg->role == LEG_AGENT && leg == call->winner) {
 		calls__input(call, CALL_INPUT_AGENT_LEFT, &ev);
 	} else if (leg->role == LEG_CUSTOMER) {
@@ -681,6 +685,8 @@ void calls__leg_hangup_request(struct leg *leg, int cause)
 {
 	struct call *call = leg->call;
 
+	if (cause && !leg->cause)
+		leg->cause = cause;
 	if (!leg->holds)
 		return;
 	if (cause && !call->cause)

@@ -58,6 +58,7 @@ struct leg {
 	bool settled;   /* an agent leg: the agent knows how the offer ended */
 	bool dial_with_caller; /* dial with caller= the call's caller leg */
 	unsigned ring_s;       /* dial timeout */
+	int cause;             /* of its hangup request, 0 until one came */
 	char *connected;       /* connected line to set before dialing */
 	unsigned refs;
 };

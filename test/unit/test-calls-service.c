@@ -984,7 +984,7 @@ static const struct step inbound_answered[] = {
     {AGENT, "1 in_call"},
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
-    {REQ, "DELETE /channels/$LEG1"},
+    {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {STATE, "$CALLER -"},
     {AGENT, "1 after_call_work"},
@@ -1005,7 +1005,7 @@ static const struct step leg_before_reply[] = {
     BRIDGED(LEG1),
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
-    {REQ, "DELETE /channels/$LEG1"},
+    {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {EV, "BridgeDestroyed"},
     {CDR, "$CALLER disposition=ANSWERED by=caller agent=1 " RECORDING},
@@ -1033,7 +1033,7 @@ static const struct step queue_full[] = {
 	  "abandoned=false answered=true wait=- rec=-"},
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
-    {REQ, "DELETE /channels/$LEG1"},
+    {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {AGENT, "1 available"},
     {EV, "ChannelDestroyed $LEG1"},
     {CDR, "$CALLER disposition=NO_ANSWER by=caller agent=- campaign=1 "
@@ -1049,13 +1049,10 @@ static const struct step agent_busy[] = {
     OFFERED(1, LEG1),
     DIALED(LEG1),
     {EV, "StasisEnd $LEG1"},
-    {REQ, "DELETE /channels/$LEG1"},
-    /* Today's behaviour, a bug: busy is "not the agent's doing"
-     * (calls__offer_outcome) and should leave agent 1 available, but the
-     * cause 17 comes in ChannelHangupRequest, which queue.c reads only for
-     * callers; the StasisEnd that ends the leg has no cause, so the busy
-     * phone counts as a ring-out and max_no_answer 1 pauses the agent. */
-    {AGENT, "1 paused"},
+    /* Busy is not the agent's doing: the cause 17 of the leg's hangup
+     * request (StasisEnd has none) keeps max_no_answer 1 from pausing
+     * agent 1, who is not offered this caller again for retry_delay. */
+    {AGENT, "1 available"},
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
     {CDR, "$CALLER disposition=NO_ANSWER by=caller agent=- campaign=1 "
@@ -1073,7 +1070,7 @@ static const struct step abandoned_ringing[] = {
     {STATE, "$CALLER queued"},
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
-    {REQ, "DELETE /channels/$LEG1"},
+    {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {AGENT, "1 available"},
     {STATE, "$CALLER -"},
     {EV, "ChannelDestroyed $LEG1"},
@@ -1092,7 +1089,7 @@ static const struct step ringall_race[] = {
     DIALED(LEG2),
     {EV, "Dial ANSWER"},
     {FEED, "call.answered"},
-    {REQ, "DELETE /channels/$LEG1"},
+    {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {REQ, "DELETE /channels/$CALLER/moh"},
     {REQ, "POST /bridges/$BRIDGE?type=mixing&name=$CALLER"},
     {AGENT, "1 available"},
@@ -1106,7 +1103,7 @@ static const struct step ringall_race[] = {
     {AGENT, "1 available"},
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
-    {REQ, "DELETE /channels/$LEG2"},
+    {REQ, "DELETE /channels/$LEG2?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {AGENT, "2 after_call_work"},
     {EV, "BridgeDestroyed"},
@@ -1123,7 +1120,6 @@ static const struct step ring_no_answer[] = {
     DIALED(LEG1),
     {EV, "Dial RINGING"},
     {EV, "StasisEnd $LEG1"},
-    {REQ, "DELETE /channels/$LEG1"},
     {AGENT, "1 available"},
     OFFERED(2, LEG2),
     {EV, "ChannelDestroyed $LEG1"},
@@ -1131,7 +1127,7 @@ static const struct step ring_no_answer[] = {
     BRIDGED(LEG2),
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
-    {REQ, "DELETE /channels/$LEG2"},
+    {REQ, "DELETE /channels/$LEG2?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {AGENT, "2 after_call_work"},
     {EV, "ChannelDestroyed $LEG2"},
@@ -1184,7 +1180,7 @@ static const struct step overflow[] = {
     BRIDGED(LEG1),
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
-    {REQ, "DELETE /channels/$LEG1"},
+    {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {EV, "BridgeDestroyed"},
     {CDR, "$CALLER disposition=ANSWERED by=caller agent=1 campaign=1 "
@@ -1238,9 +1234,9 @@ static const struct step max_wait[] = {
 	{REQ, "POST /channels/$OUT/play/$PB1?media=tone:ring"},                \
 	{REQ, "POST /channels/create?endpoint=PJSIP%2F%2B" number "%40trunk"   \
 	      "&app=welcomedly&appArgs=customer,$OUT&channelId=$CUST"},        \
+	{EV, "StasisStart $CUST"},                                             \
 	{REQ, "POST /channels/$CUST/variable?variable=CONNECTEDLINE(all)"      \
 	      "&value=%22%2B12125550100%22%20%3C%2B12125550100%3E"},           \
-	{EV, "StasisStart $CUST"},                                             \
 	{REQ, "POST /channels/$CUST/dial?timeout=45"},                         \
 	{STATE, "$OUT connecting"}
 /* The customer answered: ringback stopped, bridged, recorded. */
@@ -1255,19 +1251,19 @@ static const struct step max_wait[] = {
 	{STATE, "$OUT talking"}
 /* clang-format on */
 
-/* Outbound, answered by the customer, ended through the API: both legs are
- * hung up, then the bridge goes. */
+/* Outbound, answered by the customer, ended through the API: the agent's
+ * leg and the bridge go with the talk, then the customer's leg. */
 static const struct step outbound_api_hangup[] = {
     OUT_AGENT_RINGING("12123012238"),
     OUT_CUSTOMER_RINGING("12123012238"),
     OUT_TALKING,
     {HANGUP, "$OUT"},
     {REQ, "DELETE /channels/$OUT?reason_code=16"},
+    {REQ, "DELETE /bridges/$BRIDGE"},
     {REQ, "DELETE /channels/$CUST?reason_code=16"},
     {STATE, "$OUT hanging_up"},
     {EV, "StasisEnd $OUT"},
     {EV, "StasisEnd $CUST"},
-    {REQ, "DELETE /bridges/$BRIDGE"},
     {FEED, "call.ended"},
     {STATE, "$OUT -"},
     {AGENT, "1 after_call_work"},
@@ -1277,17 +1273,17 @@ static const struct step outbound_api_hangup[] = {
     {END, NULL},
 };
 
-/* Talking; the agent hangs up first: the customer's leg is hung up, then
- * the bridge goes once both legs left. */
+/* Talking; the agent hangs up first: the bridge goes with the talk, then
+ * the customer's leg is hung up. */
 static const struct step outbound_agent_hangs_up[] = {
     OUT_AGENT_RINGING("12129348784"),
     OUT_CUSTOMER_RINGING("12129348784"),
     OUT_TALKING,
     {EV, "StasisEnd $OUT"},
+    {REQ, "DELETE /bridges/$BRIDGE"},
     {REQ, "DELETE /channels/$CUST?reason_code=16"},
     {STATE, "$OUT hanging_up"},
     {EV, "StasisEnd $CUST"},
-    {REQ, "DELETE /bridges/$BRIDGE"},
     {FEED, "call.ended"},
     {AGENT, "1 after_call_work"},
     {EV, "BridgeDestroyed"},
@@ -1359,10 +1355,9 @@ static const struct step outbound_agent_no_answer[] = {
     {EV, "StasisEnd $OUT"},
     {FEED, "call.ended"},
     {STATE, "$OUT -"},
-    /* Today's behaviour: with max_no_answer 1 the agent should be paused
-     * for the miss, but outbound.c counts a miss only on a Dial NOANSWER
-     * status, which a ring-out through /dial's timeout never sends. */
-    {AGENT, "1 available"},
+    /* A ring-out through /dial's timeout sends no Dial status: the leg
+     * that left unanswered is the miss, and max_no_answer 1 pauses. */
+    {AGENT, "1 paused"},
     {EV, "ChannelDestroyed $OUT"},
     {CDR, "$OUT dir=outbound disposition=NO_ANSWER by=agent agent=1 "
 	  "answered=false rec=-"},
@@ -1389,9 +1384,8 @@ static const struct step agent_hangs_up[] = {
     DIALED(LEG1),
     BRIDGED(LEG1),
     {EV, "StasisEnd $LEG1"},
-    /* Today's behaviour: a DELETE for the leg that has just left (answered
-     * 404 by Asterisk, as scripted in the row), then the bridge. */
-    {REQ, "DELETE /channels/$LEG1"},
+    /* The leg that left is not hung up again: the bridge goes, then the
+     * caller. */
     {REQ, "DELETE /bridges/$BRIDGE"},
     {REQ, "DELETE /channels/$CALLER?reason_code=16"},
     {STATE, "$CALLER hanging_up"},
@@ -1461,7 +1455,7 @@ static const struct step addchannel_fails[] = {
     {REQ, "DELETE /channels/$CALLER/moh"},
     {REQ, "POST /bridges/$BRIDGE?type=mixing&name=$CALLER"},
     {REQ, "POST /bridges/$BRIDGE/addChannel?channel=$CALLER,$LEG1"},
-    {REQ, "DELETE /channels/$LEG1"},
+    {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {REQ, "DELETE /channels/$CALLER?reason_code=16"},
     {STATE, "$CALLER hanging_up"},
@@ -1490,7 +1484,7 @@ static const struct step blind_transfer[] = {
     {STATE, "$CALLER talking"},
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
-    {REQ, "DELETE /channels/$LEG1"},
+    {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {AGENT, "1 after_call_work"},
     {EV, "BridgeDestroyed"},
@@ -1513,7 +1507,7 @@ static const struct step masquerade[] = {
     {STATE, "$CALLER talking"},
     {AGENT, "1 in_call"},
     {HANGUP, "$CALLER"},
-    {REQ, "DELETE /channels/$LEG1"},
+    {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {REQ, "DELETE /channels/$NEW?reason_code=16"},
     {EV, "StasisEnd $NEW"},
@@ -1541,7 +1535,7 @@ static const struct step adopted[] = {
     BRIDGED(LEG1),
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
-    {REQ, "DELETE /channels/$LEG1"},
+    {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {EV, "BridgeDestroyed"},
     {CDR, "$CALLER disposition=ANSWERED by=caller agent=1 campaign=1 "
@@ -1554,7 +1548,7 @@ static const struct row rows[] = {
     {"leg-before-reply", "inbound-answered", NULL,
      FAULTS({"POST /channels/create*", 0, 300}), leg_before_reply},
     {"agent-hangs-up", "agent-hangs-up", NULL,
-     FAULTS({"DELETE /channels/$LEG1", 404, 0}), agent_hangs_up},
+     FAULTS({"DELETE /channels/$LEG1?reason_code=16", 404, 0}), agent_hangs_up},
     {"queue-full", "queue-full",
      "UPDATE campaigns SET max_queue_length = 1 WHERE id = 1", NULL,
      queue_full},
