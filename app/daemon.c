@@ -391,7 +391,7 @@ static int start(struct daemon *d, const struct config *cfg)
 	deps.db = d->db;
 	deps.agents = d->agents;
 	deps.campaigns = d->campaigns;
-	r = calls_new(&d->loop, &deps, &cc, &d->calls);
+	r = calls_init(&d->loop, &deps, &cc, &d->calls);
 	if (r < 0)
 		return r;
 	calls_set_event_cb(d->calls, on_call_event, d);

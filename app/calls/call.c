@@ -714,6 +714,11 @@ int calls__leg_rekey(struct leg *leg, const char *new_id)
 		calls__leg_unref(leg);
 		return -ENOMEM;
 	}
+	/* The record names the caller's channel as it is now. */
+	if (leg == leg->call->peer && leg->role == LEG_CALLER) {
+		free(leg->call->cdr.caller_channel_id);
+		leg->call->cdr.caller_channel_id = strdup(new_id);
+	}
 	return 0;
 }
 

@@ -30,10 +30,11 @@ struct calls_deps {
 	struct campaigns *campaigns; /* NULL: likewise */
 };
 
-/* Creates the call registry. Returns 0 or a negative errno; *ret_calls
- * untouched on failure. */
-int calls_new(uv_loop_t *loop, const struct calls_deps *deps,
-	      const struct calls_config *cfg, struct calls **ret_calls);
+/* Creates the call registry, which owns a timer (the sweep of deadlines
+ * and queue timers): release it with calls_close(). Returns 0 or a
+ * negative errno; *ret_calls untouched on failure. */
+int calls_init(uv_loop_t *loop, const struct calls_deps *deps,
+	       const struct calls_config *cfg, struct calls **ret_calls);
 
 /* Offers waiting calls to available agents; call after agent changes. */
 void calls_dispatch(struct calls *calls);

@@ -39,8 +39,8 @@ static void sweep(uv_timer_t *timer)
 	calls__queue_sweep(calls, now);
 }
 
-int calls_new(uv_loop_t *loop, const struct calls_deps *deps,
-	      const struct calls_config *cfg, struct calls **ret_calls)
+int calls_init(uv_loop_t *loop, const struct calls_deps *deps,
+	       const struct calls_config *cfg, struct calls **ret_calls)
 {
 	struct calls *calls = calloc(1, sizeof(*calls));
 
@@ -135,8 +135,6 @@ int calls_hangup(struct calls *calls, const char *call_id)
 
 	if (!call)
 		return -ENOENT;
-	log_notice("call=%s hangup requested through the API",
-		   call->cdr.call_id);
 	calls__input(call, CALL_INPUT_HANGUP, &ev);
 	return 0;
 }

@@ -546,7 +546,7 @@ static void setup(struct fx *fx, const struct row *row)
 	deps.db = fx->pool;
 	deps.agents = fx->agents;
 	deps.campaigns = fx->campaigns;
-	ck_assert_int_eq(calls_new(&fx->loop, &deps, &cc, &fx->calls), 0);
+	ck_assert_int_eq(calls_init(&fx->loop, &deps, &cc, &fx->calls), 0);
 	calls_set_event_cb(fx->calls, on_feed, fx);
 	read_trace(fx);
 	bind_asterisk_ids(fx);
@@ -744,7 +744,8 @@ static const char cdr_sql[] =
     " 'answered=' || (answer_time IS NOT NULL),"
     " 'wait=' || coalesce(queue_wait_seconds::text, '-'),"
     " 'rec=' || coalesce(recording_url, '-'),"
-    " 'cause=' || coalesce(hangup_cause::text, '-'))"
+    " 'cause=' || coalesce(hangup_cause::text, '-'),"
+    " 'chan=' || coalesce(caller_channel_id, '-'))"
     " FROM calls WHERE call_id = $1 AND disposition IS NOT NULL";
 
 /* Whether actual has "key=N" with N >= the bound in "key>=bound". */
@@ -1496,7 +1497,7 @@ static const struct step blind_transfer[] = {
 /* A masquerade while talking: a new channel takes the caller's place
  * (StasisStart with replace_channel), then StasisEnd of the old id, which
  * must not end the call. The call keeps its id; later requests use the new
- * channel. */
+ * channel, and the record names it. */
 static const struct step masquerade[] = {
     QUEUED_ON_5000,
     OFFERED(1, LEG1),
@@ -1514,7 +1515,8 @@ static const struct step masquerade[] = {
     {FEED, "call.ended"},
     {STATE, "$CALLER -"},
     {EV, "BridgeDestroyed"},
-    {CDR, "$CALLER disposition=ANSWERED by=system agent=1 " RECORDING},
+    {CDR,
+     "$CALLER disposition=ANSWERED by=system agent=1 chan=$NEW " RECORDING},
     {END, NULL},
 };
 
