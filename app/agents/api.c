@@ -1,4 +1,4 @@
-/* agents.c: agents, their SIP accounts and their states. The database
+/* api.c: agents over HTTP: their SIP accounts and their states. The database
  * holds who they are; the live registry says what they are doing now, and
  * wins wherever both speak. */
 #include <errno.h>
@@ -7,7 +7,10 @@
 #include <string.h>
 
 #include "agents/agents.h"
-#include "api/internal.h"
+#include "agents/api.h"
+#include "api/crud.h"
+#include "api/db.h"
+#include "api/reply.h"
 #include "cdr/cdr.h"
 #include "util/log.h"
 #include "util/timefmt.h"
@@ -36,7 +39,7 @@ static const struct api_field agent_fields[] = {
 
 /* Overlays what the registry knows now on an agent object from the
  * database. */
-static void decorate(struct api *api, json_t *obj)
+static void decorate(const struct api_deps *deps, json_t *obj)
 {
 	const struct acd_agent *acd;
 	struct agent *agent;
@@ -44,13 +47,13 @@ static void decorate(struct api *api, json_t *obj)
 	int64_t now = cdr_now_us();
 	char since[TIMEFMT_SIZE];
 
-	if (!api->deps.agents)
+	if (!deps->agents)
 		return;
-	agent = agents_by_id(api->deps.agents,
+	agent = agents_by_id(deps->agents,
 			     json_integer_value(json_object_get(obj, "id")));
 	if (!agent)
 		return;
-	acd = &agents_acd(api->deps.agents, &n)[agent->index];
+	acd = &agents_acd(deps->agents, &n)[agent->index];
 	timefmt_rfc3339(acd->state_since_us, since, sizeof(since));
 	json_object_set_new(obj, "state",
 			    json_string(acd_agent_state_name(acd->state)));
@@ -80,7 +83,7 @@ static void decorate(struct api *api, json_t *obj)
 
 /* Agents are listed and read as rows of the table above, with the
  * registry's view laid over them. */
-const struct api_resource api_res_agents = {
+const struct api_resource agents_api_resource = {
     .table = AGENT_TABLE,
     .key = "id",
     .key_is_int = true,
@@ -108,7 +111,7 @@ static void reply_agent(struct api_ctx *ctx, const PGresult *res, int status,
 		api_problem(ctx, 500, "internal", "cannot read the agent");
 		return;
 	}
-	decorate(ctx->api, obj);
+	decorate(ctx->deps, obj);
 	if (extra)
 		json_object_update(obj, extra);
 	json_decref(extra);
@@ -169,7 +172,7 @@ static const char create_sql[] =
     " 'welcomedly-agents', 'all', 'ulaw,alaw', 'no', 'no' FROM u)"
     " SELECT id, username FROM u";
 
-void api_agents_create(struct api_ctx *ctx)
+void agents_api_create(struct api_ctx *ctx)
 {
 	struct agent_create *ac;
 	char token[65];
@@ -192,7 +195,7 @@ void api_agents_create(struct api_ctx *ctx)
 	params[2] =
 	    json_string_value(json_object_get(ctx->body, "sip_username"));
 	params[3] = ac->password;
-	params[4] = ctx->api->sip_server;
+	params[4] = api_server_sip_server(ctx);
 	api_db(ctx, create_sql, 5, params, on_created);
 }
 
@@ -221,7 +224,7 @@ static void update_run(struct api_ctx *ctx)
 	api_sql_run(ctx, &sql, on_agent);
 }
 
-void api_agents_update(struct api_ctx *ctx)
+void agents_api_update(struct api_ctx *ctx)
 {
 	if (api_body_parse(ctx) && api_body_check(ctx, agent_fields, false))
 		update_run(ctx);
@@ -248,7 +251,7 @@ static const char delete_sql[] =
     " a AS (DELETE FROM agents WHERE id = $1 RETURNING id)"
     " SELECT count(*) FROM a";
 
-void api_agents_delete(struct api_ctx *ctx)
+void agents_api_delete(struct api_ctx *ctx)
 {
 	const char *params[1] = {ctx->params[0]};
 	struct agent *agent;
@@ -257,10 +260,9 @@ void api_agents_delete(struct api_ctx *ctx)
 
 	if (!api_param_id(ctx, 0, &id))
 		return;
-	agent = ctx->api->deps.agents ? agents_by_id(ctx->api->deps.agents, id)
-				      : NULL;
+	agent = ctx->deps->agents ? agents_by_id(ctx->deps->agents, id) : NULL;
 	if (agent) {
-		st = agents_state(ctx->api->deps.agents, agent);
+		st = agents_state(ctx->deps->agents, agent);
 		if (st == ACD_AGENT_RINGING || st == ACD_AGENT_IN_CALL ||
 		    agent->call_id) {
 			api_problem(ctx, 409, "conflict",
@@ -287,9 +289,9 @@ static void on_state_row(struct api_ctx *ctx, const PGresult *res)
 	reply_agent(ctx, res, ctx->data ? 202 : 200, NULL);
 }
 
-void api_agents_state(struct api_ctx *ctx)
+void agents_api_state(struct api_ctx *ctx)
 {
-	struct agents *agents = ctx->api->deps.agents;
+	struct agents *agents = ctx->deps->agents;
 	const char *state, *reason;
 	enum agents_input input;
 	struct agent *agent;
