@@ -188,19 +188,26 @@ void campaigns_api_queues(struct api_ctx *ctx)
 	api_reply_items(ctx, items, "campaign_id");
 }
 
-void campaigns_api_queue(struct api_ctx *ctx)
+struct campaign *campaigns_api_param(struct api_ctx *ctx)
 {
 	struct campaign *c = NULL;
 	int64_t id;
 
 	if (!api_param_id(ctx, 0, &id))
-		return;
+		return NULL;
 	if (ctx->deps->campaigns)
 		c = campaigns_by_id(ctx->deps->campaigns, id);
-	if (!c) {
+	if (!c)
 		api_problem(ctx, 404, "not-found", "no campaign %lld",
 			    (long long)id);
-		return;
-	}
-	api_reply_json(ctx, 200, campaigns_api_queue_json(ctx->deps, c));
+	return c;
+}
+
+void campaigns_api_queue(struct api_ctx *ctx)
+{
+	struct campaign *c = campaigns_api_param(ctx);
+
+	if (c)
+		api_reply_json(ctx, 200,
+			       campaigns_api_queue_json(ctx->deps, c));
 }

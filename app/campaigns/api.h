@@ -22,6 +22,10 @@ void campaigns_api_queues(struct api_ctx *ctx);
 /* GET /queues/{campaign_id}: one queue object. */
 void campaigns_api_queue(struct api_ctx *ctx);
 
+/* The loaded campaign that path parameter 0 names (borrowed), or NULL
+ * after answering 400 (not an id) or 404. */
+struct campaign *campaigns_api_param(struct api_ctx *ctx);
+
 /* The queue object of campaign c (api.md "Queues"): callers waiting, agents
  * by state and the service statistics. New reference, NULL when out of
  * memory. deps is borrowed. */

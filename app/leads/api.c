@@ -5,7 +5,7 @@
 
 #include "api/page.h"
 #include "api/reply.h"
-#include "campaigns/campaigns.h"
+#include "campaigns/api.h"
 #include "leads/api.h"
 #include "leads/service.h"
 
@@ -59,20 +59,12 @@ static bool read_upload(struct api_ctx *ctx, struct leads_import *im)
 
 void leads_api_import(struct api_ctx *ctx)
 {
-	struct campaign *campaign = NULL;
+	struct campaign *campaign = campaigns_api_param(ctx);
 	struct leads_import *im;
-	int64_t id;
 	int r;
 
-	if (!api_param_id(ctx, 0, &id))
+	if (!campaign)
 		return;
-	if (ctx->deps->campaigns)
-		campaign = campaigns_by_id(ctx->deps->campaigns, id);
-	if (!campaign) {
-		api_problem(ctx, 404, "not-found", "no campaign %lld",
-			    (long long)id);
-		return;
-	}
 	if (leads_import_new(campaign, &im) < 0) {
 		api_problem(ctx, 500, "internal", "out of memory");
 		return;
