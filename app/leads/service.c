@@ -44,11 +44,6 @@ void leads_import_free(struct leads_import *im)
 	free(im);
 }
 
-size_t leads_import_count(const struct leads_import *im)
-{
-	return json_array_size(im->rows);
-}
-
 json_t *leads_import_errors(const struct leads_import *im)
 {
 	return im->errors;
