@@ -43,19 +43,14 @@ struct statement {
 	int64_t id;
 };
 
-static const char *column(const PGresult *res, const char *name)
-{
-	return PQgetvalue(res, 0, PQfnumber(res, name));
-}
-
 static void on_created(int error, const PGresult *res, void *userdata)
 {
 	struct statement *st = userdata;
 	struct agents_accounts_result r = {.error = error, .db_res = res};
 
 	if (error == 0) {
-		r.id = strtoll(column(res, "id"), NULL, 10);
-		r.sip_username = column(res, "username");
+		r.id = strtoll(db_pool_value(res, 0, "id"), NULL, 10);
+		r.sip_username = db_pool_value(res, 0, "username");
 		log_notice("agent created id=%lld sip=%s", (long long)r.id,
 			   r.sip_username);
 	}
@@ -69,7 +64,8 @@ static void on_deleted(int error, const PGresult *res, void *userdata)
 	struct agents_accounts_result r = {
 	    .error = error, .db_res = res, .id = st->id};
 
-	r.found = error == 0 && strcmp(column(res, "deleted"), "0") != 0;
+	r.found =
+	    error == 0 && strcmp(db_pool_value(res, 0, "deleted"), "0") != 0;
 	if (r.found)
 		log_notice("agent deleted id=%lld", (long long)st->id);
 	st->cb(&r, st->userdata);

@@ -56,16 +56,9 @@ struct record {
 	char code[48];
 };
 
-static const char *column(const PGresult *res, const char *name)
-{
-	int i = PQfnumber(res, name);
-
-	return i < 0 || PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
-}
-
 static bool nonzero(const PGresult *res, const char *name)
 {
-	const char *v = column(res, name);
+	const char *v = db_pool_value(res, 0, name);
 
 	return v && strcmp(v, "0") != 0 && strcmp(v, "f") != 0;
 }
@@ -75,12 +68,12 @@ static bool nonzero(const PGresult *res, const char *name)
 static void decode(const struct record *rec, const PGresult *res,
 		   struct dispositions_result *out)
 {
-	const char *agent = column(res, "agent_id"),
-		   *lead = column(res, "lead_id");
+	const char *agent = db_pool_value(res, 0, "agent_id"),
+		   *lead = db_pool_value(res, 0, "lead_id");
 
 	out->agent_id = agent ? strtoll(agent, NULL, 10) : 0;
 	out->lead_id = lead ? strtoll(lead, NULL, 10) : 0;
-	out->existing_code = column(res, "existing_code");
+	out->existing_code = db_pool_value(res, 0, "existing_code");
 	out->is_callback = nonzero(res, "is_callback");
 	out->do_not_call = nonzero(res, "listed");
 	if (!nonzero(res, "calls"))

@@ -44,6 +44,11 @@ void leads_import_free(struct leads_import *im)
 	free(im);
 }
 
+size_t leads_import_count(const struct leads_import *im)
+{
+	return json_array_size(im->rows);
+}
+
 json_t *leads_import_errors(const struct leads_import *im)
 {
 	return im->errors;
@@ -150,8 +155,8 @@ static void on_stored(int error, const PGresult *res, void *userdata)
 	struct leads_stored stored = {.error = error, .db_res = res};
 
 	if (error == 0)
-		stored.imported = strtoll(
-		    PQgetvalue(res, 0, PQfnumber(res, "imported")), NULL, 10);
+		stored.imported =
+		    strtoll(db_pool_value(res, 0, "imported"), NULL, 10);
 	im->cb(&stored, im->userdata);
 }
 
@@ -174,7 +179,7 @@ int leads_import_store(struct db_pool *db, struct leads_import *im,
 	im->cb = cb;
 	im->userdata = userdata;
 	log_notice("leads import campaign=%lld rows=%zu bad=%zu",
-		   (long long)im->campaign->id, json_array_size(im->rows),
+		   (long long)im->campaign->id, leads_import_count(im),
 		   json_array_size(im->errors));
 	r = db_pool_query(db, sql, 2, params, on_stored, im);
 	free(rows);

@@ -30,6 +30,9 @@ int leads_import_csv(struct leads_import *im, const char *text, size_t len);
  * -EINVAL when text is not a JSON array. */
 int leads_import_json(struct leads_import *im, const char *text, size_t len);
 
+/* The number of good rows so far. */
+size_t leads_import_count(const struct leads_import *im);
+
 /* The bad rows so far: an array of {"line", "detail"} (borrowed). */
 json_t *leads_import_errors(const struct leads_import *im);
 

@@ -208,7 +208,7 @@ static void on_dnc(int error, const PGresult *res, void *userdata)
 		fail(p, OUTBOUND_DB_FAILED, error, res);
 		return;
 	}
-	if (strcmp(PQgetvalue(res, 0, PQfnumber(res, "listed")), "t") == 0) {
+	if (strcmp(db_pool_value(res, 0, "listed"), "t") == 0) {
 		snprintf(why, sizeof(why), "%s is on the do-not-call list",
 			 p->number);
 		refuse(p, OUTBOUND_DO_NOT_CALL, why);
@@ -263,7 +263,7 @@ static void on_lead(int error, const PGresult *res, void *userdata)
 		       "lead_id: no such lead in this campaign");
 		return;
 	}
-	screen_and_check(p, PQgetvalue(res, 0, PQfnumber(res, "phone")));
+	screen_and_check(p, db_pool_value(res, 0, "phone"));
 }
 
 /* Finds the agent and campaign of req; refuses and returns false when
