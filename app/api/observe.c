@@ -15,13 +15,12 @@
 #include "calls/calls.h"
 #include "campaigns/api.h"
 #include "campaigns/campaigns.h"
-#include "db/pool.h"
 #include "cdr/cdr.h"
+#include "db/pool.h"
 #include "feed/feed.h"
 #include "link/link.h"
 #include "metrics/metrics.h"
 #include "util/log.h"
-#include "util/timefmt.h"
 
 /* queue.stats for one queue at most this often. */
 #define API_QUEUE_STATS_MS 1000
