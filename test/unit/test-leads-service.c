@@ -21,6 +21,13 @@ static struct leads_import *import_new(void)
 	return im;
 }
 
+/* How many rows were kept and how many reported. */
+static void assert_counts(struct leads_import *im, size_t kept, size_t bad)
+{
+	ck_assert_uint_eq(leads_import_count(im), kept);
+	ck_assert_uint_eq(json_array_size(leads_import_errors(im)), bad);
+}
+
 /* Error i's line and detail. */
 static void assert_error(struct leads_import *im, size_t i, size_t line,
 			 const char *detail_part)
@@ -47,8 +54,7 @@ START_TEST(json_rows)
 	struct leads_import *im = import_new();
 
 	ck_assert_int_eq(leads_import_json(im, text, strlen(text)), 0);
-	ck_assert_uint_eq(leads_import_count(im), 2);
-	ck_assert_uint_eq(json_array_size(leads_import_errors(im)), 5);
+	assert_counts(im, 2, 5);
 	assert_error(im, 0, 3, "phone: ");
 	assert_error(im, 1, 4, "a lead is");
 	assert_error(im, 2, 5, "no other fields");
@@ -64,7 +70,7 @@ START_TEST(json_not_an_array)
 
 	ck_assert_int_eq(leads_import_json(im, "{}", 2), -EINVAL);
 	ck_assert_int_eq(leads_import_json(im, "[", 1), -EINVAL);
-	ck_assert_uint_eq(leads_import_count(im), 0);
+	assert_counts(im, 0, 0);
 	leads_import_free(im);
 }
 END_TEST
@@ -79,8 +85,7 @@ START_TEST(csv_rows)
 	struct leads_import *im = import_new();
 
 	ck_assert_int_eq(leads_import_csv(im, text, strlen(text)), 0);
-	ck_assert_uint_eq(leads_import_count(im), 2);
-	ck_assert_uint_eq(json_array_size(leads_import_errors(im)), 2);
+	assert_counts(im, 2, 2);
 	assert_error(im, 0, 3, "phone: ");
 	assert_error(im, 1, 4, "");
 	leads_import_free(im);
@@ -93,8 +98,7 @@ START_TEST(csv_without_phones)
 
 	ck_assert_int_eq(leads_import_csv(im, NULL, 1), -EINVAL);
 	ck_assert_int_eq(leads_import_csv(im, "name\nAnn\n", 9), 0);
-	ck_assert_uint_eq(leads_import_count(im), 0);
-	ck_assert_uint_eq(json_array_size(leads_import_errors(im)), 1);
+	assert_counts(im, 0, 1);
 	leads_import_free(im);
 	leads_import_free(NULL);
 }
