@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/internal.h"
+#include "api/body.h"
+#include "api/reply.h"
 
 bool api_body_parse(struct api_ctx *ctx)
 {

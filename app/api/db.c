@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/internal.h"
+#include "api/db.h"
+#include "api/reply.h"
 #include "db/pool.h"
 
 struct api_query {
@@ -35,7 +36,7 @@ void api_db(struct api_ctx *ctx, const char *sql, int nparams,
 	struct api_query *q;
 	int r;
 
-	if (!ctx->api->deps.db) {
+	if (!ctx->deps->db) {
 		api_problem(ctx, 503, "unavailable",
 			    "this daemon runs without a database");
 		return;
@@ -47,8 +48,7 @@ void api_db(struct api_ctx *ctx, const char *sql, int nparams,
 	}
 	q->ctx = ctx;
 	q->cb = cb;
-	r = db_pool_query(ctx->api->deps.db, sql, nparams, params, on_result,
-			  q);
+	r = db_pool_query(ctx->deps->db, sql, nparams, params, on_result, q);
 	if (r < 0) {
 		free(q);
 		api_problem_db(ctx, r, NULL);

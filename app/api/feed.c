@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/feed.h"
 #include "api/internal.h"
+#include "api/reply.h"
 #include "feed/feed.h"
 #include "util/log.h"
 
@@ -103,7 +105,7 @@ void api__feed_closed(struct api *api, struct http_ws *ws)
 }
 
 /* GET /api/v1/events without an upgrade: the feed is a WebSocket. */
-void api_events_plain(struct api_ctx *ctx)
+void api_feed_plain(struct api_ctx *ctx)
 {
 	api_problem(ctx, 400, "bad-request",
 		    "the event feed is a WebSocket: send Upgrade: websocket");

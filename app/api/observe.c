@@ -1,5 +1,5 @@
-/* observe.c: what ops watch: the live event feed, the Prometheus metrics,
- * the event loop's lag, and queue numbers. */
+/* observe.c: what ops watch: the live event feed, health, the Prometheus
+ * metrics, the event loop's lag, and queue numbers. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,15 +8,19 @@
 
 #include "agents/agents.h"
 #include "api/internal.h"
+#include "api/observe.h"
+#include "api/reply.h"
 #include "ari/rest.h"
+#include "buildinfo.h"
 #include "calls/calls.h"
+#include "campaigns/api.h"
 #include "campaigns/campaigns.h"
 #include "cdr/cdr.h"
+#include "db/pool.h"
 #include "feed/feed.h"
 #include "link/link.h"
 #include "metrics/metrics.h"
 #include "util/log.h"
-#include "util/timefmt.h"
 
 /* queue.stats for one queue at most this often. */
 #define API_QUEUE_STATS_MS 1000
@@ -169,45 +173,6 @@ static int families(struct api *api)
 	return metrics_on_collect(m, on_collect, api);
 }
 
-json_t *api__queue_json(struct api *api, const struct campaign *c)
-{
-	static const char *const names[ACD_AGENT__COUNT] = {
-	    "offline", "available",       "ringing",
-	    "in_call", "after_call_work", "paused"};
-	unsigned waiting = 0, longest = 0, counts[ACD_AGENT__COUNT] = {0};
-	const struct acd_agent *acd = NULL;
-	const struct campaign_stats *st = &c->stats;
-	json_t *agents = json_object();
-	uint32_t n = 0;
-	char since[TIMEFMT_SIZE];
-
-	if (api->deps.calls)
-		calls_queue_numbers(api->deps.calls, c->id, &waiting, &longest);
-	if (api->deps.agents)
-		acd = agents_acd(api->deps.agents, &n);
-	for (uint32_t i = 0; acd && i < c->nmembers; i++)
-		if (c->members[i].agent < n)
-			counts[acd[c->members[i].agent].state]++;
-	for (int s = 0; s < ACD_AGENT__COUNT; s++)
-		json_object_set_new(agents, names[s], json_integer(counts[s]));
-	timefmt_rfc3339(st->since_us, since, sizeof(since));
-	return json_pack(
-	    "{s:I, s:s, s:i, s:i, s:o, s:I, s:I, s:o, s:o, s:i, s:s}",
-	    "campaign_id", (json_int_t)c->id, "name", c->name, "waiting",
-	    (int)waiting, "longest_wait_seconds", (int)longest, "agents",
-	    agents, "answered", (json_int_t)st->answered, "abandoned",
-	    (json_int_t)st->abandoned, "service_level",
-	    st->answered + st->abandoned
-		? json_real(100.0 * (double)st->answered_in_sl /
-			    (double)(st->answered + st->abandoned))
-		: json_null(),
-	    "average_speed_of_answer",
-	    st->answered ? json_real(st->wait_sum_s / (double)st->answered)
-			 : json_null(),
-	    "service_level_seconds", (int)c->service_level_s, "stats_since",
-	    since);
-}
-
 static void publish(struct api *api, const char *type, int64_t agent_id,
 		    bool agents_see, json_t *data)
 {
@@ -229,7 +194,8 @@ static void publish_queue(struct campaign *c, void *userdata)
 		return;
 	c->stats.dirty = false;
 	c->stats.published_ms = now;
-	publish(api, "queue.stats", 0, false, api__queue_json(api, c));
+	publish(api, "queue.stats", 0, false,
+		campaigns_api_queue_json(&api->deps, c));
 }
 
 static void on_tick(uv_timer_t *timer)
@@ -359,4 +325,32 @@ void api__observe_free(struct api *api)
 	api->metrics = NULL;
 	free(api->fam);
 	api->fam = NULL;
+}
+
+void api_observe_healthz(struct api_ctx *ctx)
+{
+	bool ari = ctx->deps->link && link_ready(ctx->deps->link);
+	bool db = ctx->deps->db && db_pool_connected(ctx->deps->db) > 0;
+
+	api_reply_json(ctx, ari ? 200 : 503,
+		       json_pack("{s:s, s:s, s:s, s:s}", "status",
+				 !ari ? "unavailable"
+				 : db ? "ok"
+				      : "degraded",
+				 "ari", ari ? "up" : "down", "database",
+				 db ? "up" : "down", "version",
+				 WELCOMEDLY_VERSION));
+}
+
+void api_observe_metrics(struct api_ctx *ctx)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	if (metrics_render(ctx->api->metrics, &text, &len) < 0) {
+		api_problem(ctx, 500, "internal", "metrics not rendered");
+		return;
+	}
+	api_reply_raw(ctx, 200, "text/plain; version=0.0.4; charset=utf-8",
+		      NULL, text, len);
 }

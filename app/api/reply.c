@@ -7,7 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/crud.h"
 #include "api/internal.h"
+#include "api/reply.h"
 #include "util/log.h"
 
 static const char *const problem_titles[][2] = {

@@ -4,86 +4,99 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agents/api.h"
+#include "api/crud.h"
+#include "api/feed.h"
 #include "api/internal.h"
+#include "api/observe.h"
+#include "api/tokens.h"
+#include "calls/api.h"
+#include "campaigns/api.h"
+#include "cdr/api.h"
+#include "dispositions/api.h"
+#include "leads/api.h"
+#include "outbound/api.h"
 
 #define V1 "/api/v1"
 
 const struct api_route api_routes[] = {
-    {"GET", "/healthz", API_ROLE_NONE, 0, api_healthz, NULL},
-    {"GET", "/metrics", API_ROLE_NONE, 0, api_metrics, NULL},
+    {"GET", "/healthz", API_ROLE_NONE, 0, api_observe_healthz, NULL},
+    {"GET", "/metrics", API_ROLE_NONE, 0, api_observe_metrics, NULL},
 
     {"GET", V1 "/tokens", API_ROLE_ADMIN, 0, api_crud_list, &api_res_tokens},
     {"POST", V1 "/tokens", API_ROLE_ADMIN, 0, api_tokens_create, NULL},
     {"DELETE", V1 "/tokens/{id}", API_ROLE_ADMIN, 0, api_tokens_revoke, NULL},
 
     {"GET", V1 "/campaigns", API_ROLE_SUPERVISOR, 0, api_crud_list,
-     &api_res_campaigns},
+     &campaigns_api_resource},
     {"POST", V1 "/campaigns", API_ROLE_ADMIN, 0, api_crud_create,
-     &api_res_campaigns},
+     &campaigns_api_resource},
     {"GET", V1 "/campaigns/{id}", API_ROLE_SUPERVISOR, 0, api_crud_get,
-     &api_res_campaigns},
+     &campaigns_api_resource},
     {"PATCH", V1 "/campaigns/{id}", API_ROLE_ADMIN, 0, api_crud_update,
-     &api_res_campaigns},
-    {"DELETE", V1 "/campaigns/{id}", API_ROLE_ADMIN, 0, api_campaigns_delete,
-     &api_res_campaigns},
+     &campaigns_api_resource},
+    {"DELETE", V1 "/campaigns/{id}", API_ROLE_ADMIN, 0, campaigns_api_delete,
+     &campaigns_api_resource},
     {"GET", V1 "/campaigns/{id}/agents", API_ROLE_SUPERVISOR, 0, api_crud_list,
-     &api_res_members},
+     &campaigns_api_members},
     {"POST", V1 "/campaigns/{id}/agents", API_ROLE_ADMIN, 0, api_crud_create,
-     &api_res_members},
+     &campaigns_api_members},
     {"DELETE", V1 "/campaigns/{id}/agents/{agent_id}", API_ROLE_ADMIN, 0,
-     api_crud_delete, &api_res_members},
+     api_crud_delete, &campaigns_api_members},
     {"GET", V1 "/campaigns/{id}/dispositions", API_ROLE_AGENT, 0, api_crud_list,
-     &api_res_dispositions},
+     &dispositions_api_codes},
     {"POST", V1 "/campaigns/{id}/dispositions", API_ROLE_ADMIN, 0,
-     api_crud_create, &api_res_dispositions},
+     api_crud_create, &dispositions_api_codes},
     {"DELETE", V1 "/campaigns/{id}/dispositions/{code}", API_ROLE_ADMIN, 0,
-     api_crud_delete, &api_res_dispositions},
+     api_crud_delete, &dispositions_api_codes},
 
-    {"GET", V1 "/dids", API_ROLE_SUPERVISOR, 0, api_crud_list, &api_res_dids},
-    {"POST", V1 "/dids", API_ROLE_ADMIN, 0, api_crud_create, &api_res_dids},
+    {"GET", V1 "/dids", API_ROLE_SUPERVISOR, 0, api_crud_list,
+     &campaigns_api_dids},
+    {"POST", V1 "/dids", API_ROLE_ADMIN, 0, api_crud_create,
+     &campaigns_api_dids},
     {"GET", V1 "/dids/{number}", API_ROLE_SUPERVISOR, 0, api_crud_get,
-     &api_res_dids},
+     &campaigns_api_dids},
     {"PATCH", V1 "/dids/{number}", API_ROLE_ADMIN, 0, api_crud_update,
-     &api_res_dids},
+     &campaigns_api_dids},
     {"DELETE", V1 "/dids/{number}", API_ROLE_ADMIN, 0, api_crud_delete,
-     &api_res_dids},
+     &campaigns_api_dids},
 
     {"GET", V1 "/agents", API_ROLE_SUPERVISOR, 0, api_crud_list,
-     &api_res_agents},
-    {"POST", V1 "/agents", API_ROLE_ADMIN, 0, api_agents_create, NULL},
+     &agents_api_resource},
+    {"POST", V1 "/agents", API_ROLE_ADMIN, 0, agents_api_create, NULL},
     {"GET", V1 "/agents/{id}", API_ROLE_AGENT, API_SELF_AGENT, api_crud_get,
-     &api_res_agents},
-    {"PATCH", V1 "/agents/{id}", API_ROLE_ADMIN, 0, api_agents_update, NULL},
-    {"DELETE", V1 "/agents/{id}", API_ROLE_ADMIN, 0, api_agents_delete, NULL},
+     &agents_api_resource},
+    {"PATCH", V1 "/agents/{id}", API_ROLE_ADMIN, 0, agents_api_update, NULL},
+    {"DELETE", V1 "/agents/{id}", API_ROLE_ADMIN, 0, agents_api_delete, NULL},
     {"POST", V1 "/agents/{id}/state", API_ROLE_AGENT, API_SELF_AGENT,
-     api_agents_state, NULL},
+     agents_api_state, NULL},
 
-    {"GET", V1 "/calls", API_ROLE_AGENT, API_SELF_SCOPED, api_calls_list, NULL},
-    {"POST", V1 "/calls", API_ROLE_AGENT, API_SELF_SCOPED, api_calls_place,
+    {"GET", V1 "/calls", API_ROLE_AGENT, API_SELF_SCOPED, calls_api_list, NULL},
+    {"POST", V1 "/calls", API_ROLE_AGENT, API_SELF_SCOPED, outbound_api_place,
      NULL},
     {"POST", V1 "/calls/{id}/disposition", API_ROLE_AGENT, API_SELF_CALL,
-     api_calls_disposition, NULL},
-    {"POST", V1 "/campaigns/{id}/leads", API_ROLE_ADMIN, 0, api_leads_import,
+     dispositions_api_record, NULL},
+    {"POST", V1 "/campaigns/{id}/leads", API_ROLE_ADMIN, 0, leads_api_import,
      NULL},
-    {"GET", V1 "/leads", API_ROLE_SUPERVISOR, 0, api_leads_list, NULL},
-    {"GET", V1 "/calls/{id}", API_ROLE_AGENT, API_SELF_CALL, api_calls_get,
+    {"GET", V1 "/leads", API_ROLE_SUPERVISOR, 0, leads_api_list, NULL},
+    {"GET", V1 "/calls/{id}", API_ROLE_AGENT, API_SELF_CALL, calls_api_get,
      NULL},
     {"DELETE", V1 "/calls/{id}", API_ROLE_AGENT, API_SELF_CALL,
-     api_calls_hangup, NULL},
+     calls_api_hangup, NULL},
     {"POST", V1 "/calls/{id}/transfer", API_ROLE_AGENT, API_SELF_CALL,
-     api_calls_transfer, NULL},
+     calls_api_transfer, NULL},
     {"GET", V1 "/calls/{id}/recording", API_ROLE_SUPERVISOR, 0,
-     api_calls_recording, NULL},
-    {"GET", V1 "/calls/{id}/routing", API_ROLE_SUPERVISOR, 0, api_calls_routing,
+     calls_api_recording, NULL},
+    {"GET", V1 "/calls/{id}/routing", API_ROLE_SUPERVISOR, 0, calls_api_routing,
      NULL},
 
-    {"GET", V1 "/cdr", API_ROLE_AGENT, API_SELF_SCOPED, api_cdr_list, NULL},
+    {"GET", V1 "/cdr", API_ROLE_AGENT, API_SELF_SCOPED, cdr_api_list, NULL},
 
-    {"GET", V1 "/queues", API_ROLE_SUPERVISOR, 0, api_queues_list, NULL},
-    {"GET", V1 "/queues/{campaign_id}", API_ROLE_SUPERVISOR, 0, api_queues_get,
-     NULL},
+    {"GET", V1 "/queues", API_ROLE_SUPERVISOR, 0, campaigns_api_queues, NULL},
+    {"GET", V1 "/queues/{campaign_id}", API_ROLE_SUPERVISOR, 0,
+     campaigns_api_queue, NULL},
 
-    {"GET", V1 "/events", API_ROLE_AGENT, API_SELF_SCOPED, api_events_plain,
+    {"GET", V1 "/events", API_ROLE_AGENT, API_SELF_SCOPED, api_feed_plain,
      NULL},
 };
 

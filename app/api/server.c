@@ -5,10 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/body.h"
 #include "api/internal.h"
+#include "api/reply.h"
 #include "cdr/cdr.h"
 #include "db/pool.h"
 #include "metrics/metrics.h"
+#include "outbound/service.h"
 #include "util/log.h"
 
 static const char *const role_names[] = {"none", "agent", "supervisor",
@@ -22,6 +25,29 @@ const char *api_role_name(enum api_role role)
 bool api_role_at_least(enum api_role have, enum api_role need)
 {
 	return have >= need;
+}
+
+bool api_server_own(struct api_ctx *ctx, int64_t agent_id, const char *detail)
+{
+	if (ctx->who.role != API_ROLE_AGENT || agent_id == ctx->who.agent_id)
+		return true;
+	api_problem(ctx, 403, "forbidden", "%s", detail);
+	return false;
+}
+
+int64_t api_server_scope(const struct api_ctx *ctx)
+{
+	return ctx->who.role == API_ROLE_AGENT ? ctx->who.agent_id : 0;
+}
+
+const char *api_server_sip_server(const struct api_ctx *ctx)
+{
+	return ctx->api->sip_server;
+}
+
+struct outbound *api_server_outbound(const struct api_ctx *ctx)
+{
+	return ctx->api->outbound;
 }
 
 /* "Bearer <token>" (the scheme is case-insensitive, RFC 7235). */
@@ -129,6 +155,7 @@ static void on_request(struct http_request *req, void *userdata)
 		return;
 	}
 	ctx->api = api;
+	ctx->deps = &api->deps;
 	api->refs++; /* the api outlives its requests' queries */
 	ctx->req = req;
 	ctx->route = api__match(http_server_request_method(req), path,
@@ -183,6 +210,21 @@ static int parse_listen(const char *listen, char *host, size_t size,
 	return 0;
 }
 
+/* The placement service that POST /calls uses: the server keeps it so that
+ * it outlives every request in flight (see api__unref). */
+static int outbound_init(struct api *api)
+{
+	struct outbound_deps od = {
+	    .loop = api->loop,
+	    .db = api->deps.db,
+	    .agents = api->deps.agents,
+	    .campaigns = api->deps.campaigns,
+	    .calls = api->deps.calls,
+	};
+
+	return outbound_new(&od, &api->outbound);
+}
+
 int api_new(uv_loop_t *loop, const struct api_config *cfg,
 	    const struct api_deps *deps, struct api **ret_api)
 {
@@ -213,7 +255,7 @@ int api_new(uv_loop_t *loop, const struct api_config *cfg,
 	if (r == 0)
 		r = api__observe_init(api);
 	if (r == 0)
-		r = api__outbound_init(api);
+		r = outbound_init(api);
 	if (r == 0)
 		r = http_server_new(loop, &hc, &http_callbacks, api,
 				    &api->http);
@@ -280,6 +322,6 @@ void api__unref(struct api *api)
 		return;
 	api__tokens_free(api);
 	api__observe_free(api);
-	api__outbound_free(api);
+	outbound_free(api->outbound);
 	free(api);
 }

@@ -9,7 +9,10 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "api/db.h"
 #include "api/internal.h"
+#include "api/reply.h"
+#include "api/tokens.h"
 #include "db/pool.h"
 #include "util/log.h"
 

@@ -934,6 +934,16 @@ size_t db_pool_pending(const struct db_pool *pool)
 	return pool->queued + pool->inflight;
 }
 
+const char *db_pool_value(const PGresult *res, int row, const char *name)
+{
+	int col = PQfnumber(res, name);
+
+	if (col < 0 || row < 0 || row >= PQntuples(res) ||
+	    PQgetisnull(res, row, col))
+		return NULL;
+	return PQgetvalue(res, row, col);
+}
+
 /* Tears a connection down for good; returns its in-flight query, if any. */
 static struct db_query *conn_close(struct db_conn *c)
 {

@@ -121,6 +121,11 @@ unsigned db_pool_connected(const struct db_pool *pool);
  * flight). */
 size_t db_pool_pending(const struct db_pool *pool);
 
+/* The text of column name in row of res (borrowed from res), or NULL when
+ * res has no such column or row, or the value is SQL NULL: results are read
+ * by column name, not position. */
+const char *db_pool_value(const PGresult *res, int row, const char *name);
+
 /*
  * Runs the callback of every queued and in-flight query with -ECANCELED
  * before returning, closes the connections, and frees the pool once its uv

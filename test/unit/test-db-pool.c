@@ -656,6 +656,27 @@ START_TEST(close_from_callback)
 }
 END_TEST
 
+/* Results are read by column name: a missing column or row, and SQL NULL,
+ * read as NULL. Built without a server (PQsetResultAttrs, PQsetvalue). */
+START_TEST(value_by_name)
+{
+	PGresAttDesc cols[2] = {{.name = "id", .typid = 20, .typlen = 8},
+				{.name = "phone", .typid = 25, .typlen = -1}};
+	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+
+	ck_assert_ptr_nonnull(res);
+	ck_assert_int_eq(PQsetResultAttrs(res, 2, cols), 1);
+	ck_assert_int_eq(PQsetvalue(res, 0, 0, "7", 1), 1);
+	ck_assert_int_eq(PQsetvalue(res, 0, 1, NULL, -1), 1);
+	ck_assert_str_eq(db_pool_value(res, 0, "id"), "7");
+	ck_assert_ptr_null(db_pool_value(res, 0, "phone"));
+	ck_assert_ptr_null(db_pool_value(res, 0, "name"));
+	ck_assert_ptr_null(db_pool_value(res, 1, "id"));
+	ck_assert_ptr_null(db_pool_value(res, -1, "id"));
+	PQclear(res);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("db-pool");
@@ -675,6 +696,7 @@ int main(void)
 	tcase_add_test(tc, reconnect_backoff);
 	tcase_add_test(tc, close_with_pending);
 	tcase_add_test(tc, close_from_callback);
+	tcase_add_test(tc, value_by_name);
 	suite_add_tcase(s, tc);
 	return testlib_run(s);
 }

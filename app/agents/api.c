@@ -1,4 +1,4 @@
-/* agents.c: agents, their SIP accounts and their states. The database
+/* api.c: agents over HTTP: their SIP accounts and their states. The database
  * holds who they are; the live registry says what they are doing now, and
  * wins wherever both speak. */
 #include <errno.h>
@@ -6,8 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agents/accounts.h"
 #include "agents/agents.h"
-#include "api/internal.h"
+#include "agents/api.h"
+#include "api/crud.h"
+#include "api/db.h"
+#include "api/reply.h"
 #include "cdr/cdr.h"
 #include "util/log.h"
 #include "util/timefmt.h"
@@ -36,7 +40,7 @@ static const struct api_field agent_fields[] = {
 
 /* Overlays what the registry knows now on an agent object from the
  * database. */
-static void decorate(struct api *api, json_t *obj)
+static void decorate(const struct api_deps *deps, json_t *obj)
 {
 	const struct acd_agent *acd;
 	struct agent *agent;
@@ -44,13 +48,13 @@ static void decorate(struct api *api, json_t *obj)
 	int64_t now = cdr_now_us();
 	char since[TIMEFMT_SIZE];
 
-	if (!api->deps.agents)
+	if (!deps->agents)
 		return;
-	agent = agents_by_id(api->deps.agents,
+	agent = agents_by_id(deps->agents,
 			     json_integer_value(json_object_get(obj, "id")));
 	if (!agent)
 		return;
-	acd = &agents_acd(api->deps.agents, &n)[agent->index];
+	acd = &agents_acd(deps->agents, &n)[agent->index];
 	timefmt_rfc3339(acd->state_since_us, since, sizeof(since));
 	json_object_set_new(obj, "state",
 			    json_string(acd_agent_state_name(acd->state)));
@@ -80,7 +84,7 @@ static void decorate(struct api *api, json_t *obj)
 
 /* Agents are listed and read as rows of the table above, with the
  * registry's view laid over them. */
-const struct api_resource api_res_agents = {
+const struct api_resource agents_api_resource = {
     .table = AGENT_TABLE,
     .key = "id",
     .key_is_int = true,
@@ -108,7 +112,7 @@ static void reply_agent(struct api_ctx *ctx, const PGresult *res, int status,
 		api_problem(ctx, 500, "internal", "cannot read the agent");
 		return;
 	}
-	decorate(ctx->api, obj);
+	decorate(ctx->deps, obj);
 	if (extra)
 		json_object_update(obj, extra);
 	json_decref(extra);
@@ -129,9 +133,9 @@ static void get_by_id(struct api_ctx *ctx, int64_t id, api_db_cb cb)
 	api_sql_run(ctx, &sql, cb);
 }
 
+/* The SIP password shown once in the answer, kept until it. */
 struct agent_create {
 	char password[25];
-	char location[64];
 };
 
 static void on_created_row(struct api_ctx *ctx, const PGresult *res)
@@ -142,38 +146,34 @@ static void on_created_row(struct api_ctx *ctx, const PGresult *res)
 		    json_pack("{s:s}", "sip_password", ac->password));
 }
 
-static void on_created(struct api_ctx *ctx, const PGresult *res)
+/* Answers a failed start of an accounts statement. */
+static void accounts_failed(struct api_ctx *ctx, int error)
 {
-	int64_t id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-
-	log_notice("api agent created id=%lld sip=%s", (long long)id,
-		   PQgetvalue(res, 0, 1));
-	get_by_id(ctx, id, on_created_row);
+	if (error == -ENODEV)
+		api_problem(ctx, 503, "unavailable",
+			    "this daemon runs without a database");
+	else if (error == -ENOMEM)
+		api_problem(ctx, 500, "internal", "out of memory");
+	else
+		api_problem_db(ctx, error, NULL);
 }
 
-/* One statement: the agent, its SIP peer, and the PJSIP realtime rows
- * Asterisk reads (the same settings as asterisk-conf's agent template). */
-static const char create_sql[] =
-    "WITH a AS (INSERT INTO agents (name, external_user_id) VALUES ($1, $2)"
-    " RETURNING id),"
-    " u AS (SELECT id, coalesce($3, 'agent' || id) AS username FROM a),"
-    " p AS (INSERT INTO sip_peers (agent_id, sip_username, sip_password,"
-    " sip_server) SELECT id, username, $4, $5 FROM u),"
-    " o AS (INSERT INTO ps_aors (id, max_contacts, remove_existing)"
-    " SELECT username, 1, 'yes' FROM u),"
-    " h AS (INSERT INTO ps_auths (id, auth_type, username, password)"
-    " SELECT username, 'userpass', username, $4 FROM u),"
-    " e AS (INSERT INTO ps_endpoints (id, transport, aors, auth, context,"
-    " disallow, allow, direct_media, send_connected_line)"
-    " SELECT username, 'transport-udp', username, username,"
-    " 'welcomedly-agents', 'all', 'ulaw,alaw', 'no', 'no' FROM u)"
-    " SELECT id, username FROM u";
-
-void api_agents_create(struct api_ctx *ctx)
+static void on_created(const struct agents_accounts_result *r, void *userdata)
 {
+	struct api_ctx *ctx = userdata;
+
+	if (r->error < 0)
+		api_problem_db(ctx, r->error, r->db_res);
+	else
+		get_by_id(ctx, r->id, on_created_row);
+}
+
+void agents_api_create(struct api_ctx *ctx)
+{
+	struct agents_account acc = {0};
 	struct agent_create *ac;
 	char token[65];
-	const char *params[5];
+	int r;
 
 	if (!api_body_parse(ctx) || !api_body_check(ctx, agent_fields, true))
 		return;
@@ -186,14 +186,16 @@ void api_agents_create(struct api_ctx *ctx)
 	memcpy(ac->password, token, 24);
 	ctx->data = ac;
 	ctx->data_free = free;
-	params[0] = json_string_value(json_object_get(ctx->body, "name"));
-	params[1] =
+	acc.name = json_string_value(json_object_get(ctx->body, "name"));
+	acc.external_user_id =
 	    json_string_value(json_object_get(ctx->body, "external_user_id"));
-	params[2] =
+	acc.sip_username =
 	    json_string_value(json_object_get(ctx->body, "sip_username"));
-	params[3] = ac->password;
-	params[4] = ctx->api->sip_server;
-	api_db(ctx, create_sql, 5, params, on_created);
+	acc.sip_password = ac->password;
+	acc.sip_server = api_server_sip_server(ctx);
+	r = agents_accounts_create(ctx->deps->db, &acc, on_created, ctx);
+	if (r < 0)
+		accounts_failed(ctx, r);
 }
 
 static void update_run(struct api_ctx *ctx)
@@ -221,56 +223,41 @@ static void update_run(struct api_ctx *ctx)
 	api_sql_run(ctx, &sql, on_agent);
 }
 
-void api_agents_update(struct api_ctx *ctx)
+void agents_api_update(struct api_ctx *ctx)
 {
 	if (api_body_parse(ctx) && api_body_check(ctx, agent_fields, false))
 		update_run(ctx);
 }
 
-static void on_deleted(struct api_ctx *ctx, const PGresult *res)
+static void on_deleted(const struct agents_accounts_result *r, void *userdata)
 {
-	if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
+	struct api_ctx *ctx = userdata;
+
+	if (r->error < 0)
+		api_problem_db(ctx, r->error, r->db_res);
+	else if (!r->found)
 		api_problem(ctx, 404, "not-found", "no such agent");
-		return;
-	}
-	log_notice("api agent deleted id=%s", ctx->params[0]);
-	api_reply_empty(ctx, 204);
+	else
+		api_reply_empty(ctx, 204);
 }
 
-static const char delete_sql[] =
-    "WITH p AS (DELETE FROM sip_peers WHERE agent_id = $1"
-    " RETURNING sip_username),"
-    " e AS (DELETE FROM ps_endpoints WHERE id IN (SELECT sip_username FROM p)),"
-    " h AS (DELETE FROM ps_auths WHERE id IN (SELECT sip_username FROM p)),"
-    " o AS (DELETE FROM ps_aors WHERE id IN (SELECT sip_username FROM p)),"
-    " c AS (DELETE FROM ps_contacts WHERE endpoint IN"
-    " (SELECT sip_username FROM p)),"
-    " a AS (DELETE FROM agents WHERE id = $1 RETURNING id)"
-    " SELECT count(*) FROM a";
-
-void api_agents_delete(struct api_ctx *ctx)
+void agents_api_delete(struct api_ctx *ctx)
 {
-	const char *params[1] = {ctx->params[0]};
-	struct agent *agent;
-	enum acd_agent_state st;
+	struct agents *agents = ctx->deps->agents;
 	int64_t id;
+	int r;
 
 	if (!api_param_id(ctx, 0, &id))
 		return;
-	agent = ctx->api->deps.agents ? agents_by_id(ctx->api->deps.agents, id)
-				      : NULL;
-	if (agent) {
-		st = agents_state(ctx->api->deps.agents, agent);
-		if (st == ACD_AGENT_RINGING || st == ACD_AGENT_IN_CALL ||
-		    agent->call_id) {
-			api_problem(ctx, 409, "conflict",
-				    "agent %lld is %s: delete it once the call "
-				    "ends",
-				    (long long)id, acd_agent_state_name(st));
-			return;
-		}
-	}
-	api_db(ctx, delete_sql, 1, params, on_deleted);
+	r = agents_accounts_delete(ctx->deps->db, agents, id, on_deleted, ctx);
+	if (r == -EBUSY)
+		api_problem(ctx, 409, "conflict",
+			    "agent %lld is %s: delete it once the call ends",
+			    (long long)id,
+			    acd_agent_state_name(agents_state(
+				agents, agents_by_id(agents, id))));
+	else if (r < 0)
+		accounts_failed(ctx, r);
 }
 
 static const char *const settable_states[] = {"available", "paused", "offline",
@@ -287,9 +274,9 @@ static void on_state_row(struct api_ctx *ctx, const PGresult *res)
 	reply_agent(ctx, res, ctx->data ? 202 : 200, NULL);
 }
 
-void api_agents_state(struct api_ctx *ctx)
+void agents_api_state(struct api_ctx *ctx)
 {
-	struct agents *agents = ctx->api->deps.agents;
+	struct agents *agents = ctx->deps->agents;
 	const char *state, *reason;
 	enum agents_input input;
 	struct agent *agent;
