@@ -104,7 +104,18 @@ bool agents_reachable(const struct agents *agents, const struct agent *agent);
 enum acd_agent_state agents_state(const struct agents *agents,
 				  const struct agent *agent);
 
-/* Frees the registry after its timer closed; the loop must run. */
+/*
+ * Runs cb once every state change made so far has been written to the
+ * database (or failed to be: a lost write is logged, and cb still gets 0),
+ * so that a caller may answer only once the change is durable. cb runs at
+ * once, before this returns, when nothing is in flight; with -ECANCELED
+ * when the registry is closed first. Returns 0 or -ENOMEM (cb never runs).
+ */
+int agents_stored(struct agents *agents, void (*cb)(int error, void *userdata),
+		  void *userdata);
+
+/* Frees the registry after its timer closed and its state writes ended;
+ * the loop must run. */
 void agents_close(struct agents *agents);
 
 #endif /* APP_AGENTS_H */

@@ -136,6 +136,7 @@ static void get_by_id(struct api_ctx *ctx, int64_t id, api_db_cb cb)
 /* The SIP password shown once in the answer, kept until it. */
 struct agent_create {
 	char password[25];
+	int64_t id;
 };
 
 static void on_created_row(struct api_ctx *ctx, const PGresult *res)
@@ -158,13 +159,36 @@ static void accounts_failed(struct api_ctx *ctx, int error)
 		api_problem_db(ctx, error, NULL);
 }
 
+static void on_registry_loaded(int error, void *userdata)
+{
+	struct api_ctx *ctx = userdata;
+	struct agent_create *ac;
+
+	if (error == -ECANCELED) /* stopping: the request went with the API */
+		return;
+	ac = ctx->data;
+	if (error < 0)
+		log_warning("agent=%lld registry not reloaded error=%s, the "
+			    "next configuration load brings it",
+			    (long long)ac->id, strerror(-error));
+	get_by_id(ctx, ac->id, on_created_row);
+}
+
+/* The agent is in the registry before the answer: a client may set its
+ * state (or add it to a campaign and log it in) at once, rather than after
+ * the reload that the configuration change notifies. */
 static void on_created(const struct agents_accounts_result *r, void *userdata)
 {
 	struct api_ctx *ctx = userdata;
+	struct agent_create *ac = ctx->data;
 
-	if (r->error < 0)
+	if (r->error < 0) {
 		api_problem_db(ctx, r->error, r->db_res);
-	else
+		return;
+	}
+	ac->id = r->id;
+	if (!ctx->deps->agents ||
+	    agents_load(ctx->deps->agents, on_registry_loaded, ctx) < 0)
 		get_by_id(ctx, r->id, on_created_row);
 }
 
@@ -274,6 +298,19 @@ static void on_state_row(struct api_ctx *ctx, const PGresult *res)
 	reply_agent(ctx, res, ctx->data ? 202 : 200, NULL);
 }
 
+/* The change is in the database before the answer: what a client reads
+ * there next agrees with what it was told. */
+static void on_state_stored(int error, void *userdata)
+{
+	struct api_ctx *ctx = userdata;
+	int64_t id;
+
+	if (error == -ECANCELED) /* stopping: the request went with the API */
+		return;
+	if (api_param_id(ctx, 0, &id))
+		get_by_id(ctx, id, on_state_row);
+}
+
 void agents_api_state(struct api_ctx *ctx)
 {
 	struct agents *agents = ctx->deps->agents;
@@ -315,5 +352,6 @@ void agents_api_state(struct api_ctx *ctx)
 		   state, r == 1 ? " (deferred until wrap-up ends)" : "",
 		   api_role_name(ctx->who.role));
 	ctx->data = r == 1 ? ctx : NULL; /* a flag: deferred */
-	get_by_id(ctx, id, on_state_row);
+	if (agents_stored(agents, on_state_stored, ctx) < 0)
+		get_by_id(ctx, id, on_state_row);
 }

@@ -31,6 +31,16 @@ struct agents {
 	agents_transition_cb transition;
 	void *transition_data;
 	bool polling;
+	bool closed;         /* freed once the last state is stored */
+	unsigned persisting; /* state writes in flight */
+	struct stored_waiter *waiters;
+};
+
+/* Who waits for the state writes in flight (agents_stored()). */
+struct stored_waiter {
+	void (*cb)(int error, void *userdata);
+	void *userdata;
+	struct stored_waiter *next;
 };
 
 static const char persist_sql[] =
@@ -44,12 +54,57 @@ static const char load_sql[] =
     " (extract(epoch FROM a.state_since) * 1000000)::bigint, p.sip_username"
     " FROM agents a LEFT JOIN sip_peers p ON p.agent_id = a.id ORDER BY a.id";
 
+static void free_agents(struct agents *agents);
+
+/* Runs every waiter once, oldest first. */
+static void run_waiters(struct agents *agents, int error)
+{
+	struct stored_waiter *w = agents->waiters, *prev = NULL, *next;
+
+	agents->waiters = NULL;
+	while (w) { /* reverse: they were pushed newest first */
+		next = w->next;
+		w->next = prev;
+		prev = w;
+		w = next;
+	}
+	for (w = prev; w; w = next) {
+		next = w->next;
+		w->cb(error, w->userdata);
+		free(w);
+	}
+}
+
 static void on_persisted(int error, const PGresult *res, void *userdata)
 {
+	struct agents *agents = userdata;
+
 	if (error < 0 && error != -ECANCELED)
 		log_warning("agent state not stored error=%s %s, ignoring",
 			    strerror(-error),
 			    res ? PQresultErrorMessage(res) : "");
+	if (--agents->persisting > 0)
+		return;
+	run_waiters(agents, agents->closed ? -ECANCELED : 0);
+	if (agents->closed)
+		free_agents(agents);
+}
+
+int agents_stored(struct agents *agents, void (*cb)(int error, void *userdata),
+		  void *userdata)
+{
+	struct stored_waiter *w;
+
+	if (agents->persisting == 0) {
+		cb(0, userdata);
+		return 0;
+	}
+	w = malloc(sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	*w = (struct stored_waiter){cb, userdata, agents->waiters};
+	agents->waiters = w;
+	return 0;
 }
 
 static void persist(struct agents *agents, const struct agent *agent,
@@ -67,8 +122,10 @@ static void persist(struct agents *agents, const struct agent *agent,
 	params[2] = acd_agent_state_name(from);
 	params[3] = agent->reason;
 	r = db_pool_query(agents->db, persist_sql, 4, params, on_persisted,
-			  NULL);
-	if (r < 0)
+			  agents);
+	if (r == 0)
+		agents->persisting++;
+	else
 		log_warning("agent=%lld state=%s not stored error=%s, ignoring",
 			    (long long)agent->id, params[1], strerror(-r));
 }
@@ -472,10 +529,8 @@ int agents_new(uv_loop_t *loop, struct db_pool *db, agents_changed_cb changed,
 	return 0;
 }
 
-static void on_sweep_closed(uv_handle_t *handle)
+static void free_agents(struct agents *agents)
 {
-	struct agents *agents = handle->data;
-
 	for (uint32_t i = 0; i < agents->count; i++) {
 		struct agent *agent = agents->list[i];
 		free(agent->name);
@@ -490,6 +545,17 @@ static void on_sweep_closed(uv_handle_t *handle)
 	strmap_free(agents->by_sip);
 	strmap_free(agents->by_id);
 	free(agents);
+}
+
+static void on_sweep_closed(uv_handle_t *handle)
+{
+	struct agents *agents = handle->data;
+
+	/* State writes still in flight keep the registry until they end. */
+	agents->closed = true;
+	run_waiters(agents, -ECANCELED);
+	if (agents->persisting == 0)
+		free_agents(agents);
 }
 
 void agents_close(struct agents *agents)
