@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
@@ -33,7 +34,10 @@ struct daemon {
 	struct campaigns *campaigns;
 	bool loading;
 	bool reload_pending; /* NOTIFY welcomedly_config during a load */
-	unsigned db_up;      /* live query connections */
+	/* Who waits for a configuration load: the one in flight, and the
+	 * next one to start (the API, after it changed the database). */
+	struct config_waiter *load_waiters, *next_waiters;
+	unsigned db_up; /* live query connections */
 	struct link *link;
 	struct calls *calls;
 	struct api *api;
@@ -89,12 +93,37 @@ static void on_config_deadline(uv_timer_t *timer)
 	start_link(d);
 }
 
+struct config_waiter {
+	void (*done)(int error, void *userdata);
+	void *userdata;
+	struct config_waiter *next;
+};
+
+/* Runs every waiter of list once, in the order they came. */
+static void run_config_waiters(struct config_waiter *list, int error)
+{
+	struct config_waiter *w, *next, *prev = NULL;
+
+	for (w = list; w; w = next) { /* pushed newest first */
+		next = w->next;
+		w->next = prev;
+		prev = w;
+	}
+	for (w = prev; w; w = next) {
+		next = w->next;
+		w->done(error, w->userdata);
+		free(w);
+	}
+}
+
 static void load_config(struct daemon *d);
 
 static void on_campaigns_loaded(int error, void *userdata)
 {
 	struct daemon *d = userdata;
+	struct config_waiter *served = d->load_waiters;
 
+	d->load_waiters = NULL;
 	d->loading = false;
 	if (error == 0)
 		start_link(d);
@@ -104,9 +133,10 @@ static void on_campaigns_loaded(int error, void *userdata)
 			    strerror(-error));
 	else
 		calls_dispatch(d->calls);
+	run_config_waiters(served, d->stopping ? -ECANCELED : error);
 	/* A change notified while this load ran may have been read too late
 	 * by it: load again. */
-	if (d->reload_pending && error == 0) {
+	if ((d->reload_pending || d->next_waiters) && error == 0) {
 		d->reload_pending = false;
 		load_config(d);
 	}
@@ -135,6 +165,8 @@ static void load_config(struct daemon *d)
 		return;
 	}
 	d->loading = true;
+	d->load_waiters = d->next_waiters;
+	d->next_waiters = NULL;
 	r = agents_load(d->agents, on_agents_loaded, d);
 	if (r < 0)
 		on_campaigns_loaded(r, d);
@@ -250,6 +282,8 @@ static void stop(struct daemon *d)
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	run_config_waiters(d->next_waiters, -ECANCELED);
+	d->next_waiters = NULL;
 	api_close(d->api);
 	d->api = NULL;
 	link_close(d->link);
@@ -334,6 +368,25 @@ static int open_acd(struct daemon *d)
 	return db_pool_listen(d->db, "welcomedly_config", on_config_notify, d);
 }
 
+/* api_deps.reload: a load that starts after now; done runs when it ends. */
+static int reload_config(void *reload_data,
+			 void (*done)(int error, void *userdata),
+			 void *userdata)
+{
+	struct daemon *d = reload_data;
+	struct config_waiter *w;
+
+	if (!d->agents || d->stopping)
+		return -ECANCELED;
+	w = malloc(sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	*w = (struct config_waiter){done, userdata, d->next_waiters};
+	d->next_waiters = w;
+	load_config(d);
+	return 0;
+}
+
 static int open_api(struct daemon *d, const struct config *cfg)
 {
 	struct api_config ac = {
@@ -347,6 +400,8 @@ static int open_api(struct daemon *d, const struct config *cfg)
 	    .calls = d->calls,
 	    .link = d->link,
 	    .cdr = d->cdr,
+	    .reload = reload_config,
+	    .reload_data = d,
 	};
 	int r = api_new(&d->loop, &ac, &deps, &d->api);
 

@@ -31,8 +31,9 @@ struct agents {
 	agents_transition_cb transition;
 	void *transition_data;
 	bool polling;
-	bool closed;         /* freed once the last state is stored */
+	bool closed;         /* freed once nothing is in flight */
 	unsigned persisting; /* state writes in flight */
+	unsigned loads;      /* loads in flight */
 	struct stored_waiter *waiters;
 };
 
@@ -86,7 +87,7 @@ static void on_persisted(int error, const PGresult *res, void *userdata)
 	if (--agents->persisting > 0)
 		return;
 	run_waiters(agents, agents->closed ? -ECANCELED : 0);
-	if (agents->closed)
+	if (agents->closed && agents->loads == 0)
 		free_agents(agents);
 }
 
@@ -411,8 +412,17 @@ static void drop_gone(struct agents *agents)
 static void on_loaded(int error, const PGresult *res, void *userdata)
 {
 	struct load *load = userdata;
+	struct agents *agents = load->agents;
 	int r = error;
 
+	agents->loads--;
+	if (agents->closed) {
+		load->cb(-ECANCELED, load->userdata);
+		free(load);
+		if (agents->loads == 0 && agents->persisting == 0)
+			free_agents(agents);
+		return;
+	}
 	load->agents->generation++;
 	for (int i = 0; r == 0 && i < PQntuples(res); i++)
 		r = add_row(load->agents, res, i);
@@ -439,6 +449,8 @@ int agents_load(struct agents *agents, void (*cb)(int error, void *userdata),
 	r = db_pool_query(agents->db, load_sql, 0, NULL, on_loaded, load);
 	if (r < 0)
 		free(load);
+	else
+		agents->loads++;
 	return r;
 }
 
@@ -551,10 +563,11 @@ static void on_sweep_closed(uv_handle_t *handle)
 {
 	struct agents *agents = handle->data;
 
-	/* State writes still in flight keep the registry until they end. */
+	/* State writes and loads still in flight keep the registry until
+	 * they end (the pool cancels them when it closes). */
 	agents->closed = true;
 	run_waiters(agents, -ECANCELED);
-	if (agents->persisting == 0)
+	if (agents->persisting == 0 && agents->loads == 0)
 		free_agents(agents);
 }
 

@@ -35,6 +35,13 @@ struct api_deps {
 	struct calls *calls;
 	struct link *link;
 	struct cdr_writer *cdr;
+	/* Loads the configuration (agents, campaigns) again: done runs once
+	 * a load that started after the call has ended, with -ECANCELED when
+	 * the daemon stops first. Returns 0 or a negative errno (done never
+	 * runs). NULL: no loads on demand. */
+	int (*reload)(void *reload_data,
+		      void (*done)(int error, void *userdata), void *userdata);
+	void *reload_data;
 };
 
 /* Starts serving at cfg->listen. Returns 0 and sets *ret_api, -EINVAL (bad

@@ -1,6 +1,7 @@
 /* api.c: campaigns over HTTP: their rows, their numbers (DIDs) and
  * members, and their queues' live numbers, read from memory, never from
  * the database, so that dashboards polling them cost nothing there. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "agents/agents.h"
@@ -188,26 +189,72 @@ void campaigns_api_queues(struct api_ctx *ctx)
 	api_reply_items(ctx, items, "campaign_id");
 }
 
-struct campaign *campaigns_api_param(struct api_ctx *ctx)
+/* A lookup waiting for a configuration load. */
+struct find {
+	struct api_ctx *ctx;
+	campaigns_api_fn fn;
+	int64_t id;
+};
+
+static struct campaign *loaded(const struct api_ctx *ctx, int64_t id)
 {
-	struct campaign *c = NULL;
+	return ctx->deps->campaigns ? campaigns_by_id(ctx->deps->campaigns, id)
+				    : NULL;
+}
+
+static void not_found(struct api_ctx *ctx, int64_t id)
+{
+	api_problem(ctx, 404, "not-found", "no campaign %lld", (long long)id);
+}
+
+static void on_reloaded(int error, void *userdata)
+{
+	struct find *f = userdata;
+	struct campaign *c;
+
+	/* -ECANCELED: stopping, and the request went with the API. */
+	if (error != -ECANCELED) {
+		c = loaded(f->ctx, f->id);
+		if (c)
+			f->fn(f->ctx, c);
+		else
+			not_found(f->ctx, f->id);
+	}
+	free(f);
+}
+
+void campaigns_api_find(struct api_ctx *ctx, campaigns_api_fn fn)
+{
+	const struct api_deps *deps = ctx->deps;
+	struct campaign *c;
+	struct find *f;
 	int64_t id;
 
 	if (!api_param_id(ctx, 0, &id))
-		return NULL;
-	if (ctx->deps->campaigns)
-		c = campaigns_by_id(ctx->deps->campaigns, id);
-	if (!c)
-		api_problem(ctx, 404, "not-found", "no campaign %lld",
-			    (long long)id);
-	return c;
+		return;
+	c = loaded(ctx, id);
+	if (c) {
+		fn(ctx, c);
+		return;
+	}
+	f = deps->reload ? malloc(sizeof(*f)) : NULL;
+	if (!f) {
+		not_found(ctx, id);
+		return;
+	}
+	*f = (struct find){ctx, fn, id};
+	if (deps->reload(deps->reload_data, on_reloaded, f) < 0) {
+		free(f);
+		not_found(ctx, id);
+	}
+}
+
+static void reply_queue(struct api_ctx *ctx, struct campaign *c)
+{
+	api_reply_json(ctx, 200, campaigns_api_queue_json(ctx->deps, c));
 }
 
 void campaigns_api_queue(struct api_ctx *ctx)
 {
-	struct campaign *c = campaigns_api_param(ctx);
-
-	if (c)
-		api_reply_json(ctx, 200,
-			       campaigns_api_queue_json(ctx->deps, c));
+	campaigns_api_find(ctx, reply_queue);
 }

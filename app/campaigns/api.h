@@ -22,9 +22,15 @@ void campaigns_api_queues(struct api_ctx *ctx);
 /* GET /queues/{campaign_id}: one queue object. */
 void campaigns_api_queue(struct api_ctx *ctx);
 
-/* The loaded campaign that path parameter 0 names (borrowed), or NULL
- * after answering 400 (not an id) or 404. */
-struct campaign *campaigns_api_param(struct api_ctx *ctx);
+/* What a handler does with the campaign a path names (borrowed). */
+typedef void (*campaigns_api_fn)(struct api_ctx *ctx, struct campaign *c);
+/*
+ * Runs fn with the campaign that path parameter 0 names: at once when it is
+ * loaded, else after one configuration load (it may have been created a
+ * moment ago, its change not yet read). Otherwise answers 400 (not an id)
+ * or 404, and fn never runs.
+ */
+void campaigns_api_find(struct api_ctx *ctx, campaigns_api_fn fn);
 
 /* The queue object of campaign c (api.md "Queues"): callers waiting, agents
  * by state and the service statistics. New reference, NULL when out of

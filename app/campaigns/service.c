@@ -26,7 +26,11 @@ struct campaigns {
 	unsigned generation; /* of the load in progress */
 	void (*cb)(int error, void *userdata);
 	void *userdata;
+	bool loading; /* a load's statements are in flight */
+	bool closing; /* freed when the load in flight ends */
 };
+
+static void free_campaigns(struct campaigns *campaigns);
 
 static const char campaigns_sql[] =
     "SELECT id, name, strategy, ring_timeout, retry_delay, max_queue_length,"
@@ -323,7 +327,11 @@ static void finish(struct campaigns *campaigns, int error)
 	if (error == 0)
 		log_info("campaigns loaded count=%u numbers=%zu",
 			 campaigns->count, strmap_count(campaigns->dids));
-	campaigns->cb(error, campaigns->userdata);
+	campaigns->loading = false;
+	campaigns->cb(campaigns->closing ? -ECANCELED : error,
+		      campaigns->userdata);
+	if (campaigns->closing)
+		free_campaigns(campaigns);
 }
 
 /* A campaign deleted from the database keeps its memory (calls may point
@@ -352,6 +360,10 @@ static void on_campaigns(int error, const PGresult *res, void *userdata)
 	struct campaigns *campaigns = userdata;
 	int r;
 
+	if (campaigns->closing) {
+		finish(campaigns, -ECANCELED);
+		return;
+	}
 	campaigns->generation++;
 	r = error ? error : each_row(campaigns, res, campaign_row);
 	if (r == 0)
@@ -383,7 +395,9 @@ static void swap_members(struct campaigns *campaigns)
 static void on_members(int error, const PGresult *res, void *userdata)
 {
 	struct campaigns *campaigns = userdata;
-	int r = error ? error : each_row(campaigns, res, member_row);
+	int r = error                ? error
+		: campaigns->closing ? -ECANCELED
+				     : each_row(campaigns, res, member_row);
 
 	if (r == 0)
 		swap_members(campaigns);
@@ -396,7 +410,13 @@ static void on_members(int error, const PGresult *res, void *userdata)
 static void on_dids(int error, const PGresult *res, void *userdata)
 {
 	struct campaigns *campaigns = userdata;
-	struct strmap *fresh = error ? NULL : strmap_new();
+	struct strmap *fresh;
+
+	if (campaigns->closing) {
+		finish(campaigns, -ECANCELED);
+		return;
+	}
+	fresh = error ? NULL : strmap_new();
 
 	/* Numbers are read whole each time, so that a deleted or moved one
 	 * stops routing to its old campaign. */
@@ -432,6 +452,7 @@ int campaigns_load(struct campaigns *campaigns,
 		return -ENOTCONN;
 	campaigns->cb = cb;
 	campaigns->userdata = userdata;
+	campaigns->loading = true;
 	load_step(campaigns, 0);
 	return 0;
 }
@@ -456,10 +477,21 @@ int campaigns_new(struct db_pool *db, struct agents *agents,
 	return 0;
 }
 
+/* A load in flight keeps the registry until its statement answers (the
+ * pool cancels it when it closes). */
 void campaigns_free(struct campaigns *campaigns)
 {
 	if (!campaigns)
 		return;
+	if (campaigns->loading) {
+		campaigns->closing = true;
+		return;
+	}
+	free_campaigns(campaigns);
+}
+
+static void free_campaigns(struct campaigns *campaigns)
+{
 	for (uint32_t i = 0; i < campaigns->count; i++) {
 		free(campaigns->list[i]->name);
 		free(campaigns->list[i]->moh_class);

@@ -57,14 +57,11 @@ static bool read_upload(struct api_ctx *ctx, struct leads_import *im)
 	return true;
 }
 
-void leads_api_import(struct api_ctx *ctx)
+static void import_into(struct api_ctx *ctx, struct campaign *campaign)
 {
-	struct campaign *campaign = campaigns_api_param(ctx);
 	struct leads_import *im;
 	int r;
 
-	if (!campaign)
-		return;
 	if (leads_import_new(campaign, &im) < 0) {
 		api_problem(ctx, 500, "internal", "out of memory");
 		return;
@@ -83,6 +80,11 @@ void leads_api_import(struct api_ctx *ctx)
 		api_problem(ctx, 500, "internal", "out of memory");
 	else if (r < 0)
 		api_problem_db(ctx, r, NULL);
+}
+
+void leads_api_import(struct api_ctx *ctx)
+{
+	campaigns_api_find(ctx, import_into);
 }
 
 void leads_api_list(struct api_ctx *ctx)
