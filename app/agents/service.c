@@ -32,8 +32,10 @@ struct agents {
 	void *transition_data;
 	bool polling;
 	bool closed;         /* freed once nothing is in flight */
-	unsigned persisting; /* state writes in flight */
-	unsigned loads;      /* loads in flight */
+	unsigned persisting; /* state writes waiting or in flight */
+	struct state_write *writes, *writes_tail; /* oldest first */
+	bool writing;                             /* the oldest is in flight */
+	unsigned loads;                           /* loads in flight */
 	struct stored_waiter *waiters;
 };
 
@@ -76,19 +78,78 @@ static void run_waiters(struct agents *agents, int error)
 	}
 }
 
+/* One state change to store. Changes are written one at a time, in the
+ * order they happened: two in flight on different connections could
+ * commit out of order and leave an agent's stored state behind its live
+ * one (ringing after a busy phone freed it at once). */
+struct state_write {
+	struct state_write *next;
+	int64_t agent_id;
+	enum acd_agent_state from, to;
+	char *reason;
+};
+
+static void write_next(struct agents *agents);
+
+/* The write in flight ended: the next one goes. */
 static void on_persisted(int error, const PGresult *res, void *userdata)
 {
 	struct agents *agents = userdata;
+	struct state_write *w = agents->writes;
 
 	if (error < 0 && error != -ECANCELED)
-		log_warning("agent state not stored error=%s %s, ignoring",
+		log_warning("agent=%lld state=%s not stored error=%s %s, "
+			    "ignoring",
+			    (long long)w->agent_id, acd_agent_state_name(w->to),
 			    strerror(-error),
 			    res ? PQresultErrorMessage(res) : "");
-	if (--agents->persisting > 0)
+	agents->writes = w->next;
+	if (!agents->writes)
+		agents->writes_tail = NULL;
+	free(w->reason);
+	free(w);
+	agents->persisting--;
+	agents->writing = false;
+	/* Also once closed: the final states are worth storing while the
+	 * pool lasts (it cancels what it cannot run). */
+	write_next(agents);
+	if (agents->persisting > 0)
 		return;
 	run_waiters(agents, agents->closed ? -ECANCELED : 0);
 	if (agents->closed && agents->loads == 0)
 		free_agents(agents);
+}
+
+/* Sends the oldest change waiting, unless one is in flight; a change the
+ * pool refuses is logged and dropped. */
+static void write_next(struct agents *agents)
+{
+	struct state_write *w;
+	char id[32];
+	const char *params[4];
+	int r;
+
+	while (!agents->writing && (w = agents->writes)) {
+		snprintf(id, sizeof(id), "%lld", (long long)w->agent_id);
+		params[0] = id;
+		params[1] = acd_agent_state_name(w->to);
+		params[2] = acd_agent_state_name(w->from);
+		params[3] = w->reason;
+		r = db_pool_query(agents->db, persist_sql, 4, params,
+				  on_persisted, agents);
+		if (r == 0) {
+			agents->writing = true;
+			return;
+		}
+		log_warning("agent=%lld state=%s not stored error=%s, ignoring",
+			    (long long)w->agent_id, params[1], strerror(-r));
+		agents->writes = w->next;
+		if (!agents->writes)
+			agents->writes_tail = NULL;
+		free(w->reason);
+		free(w);
+		agents->persisting--;
+	}
 }
 
 int agents_stored(struct agents *agents, void (*cb)(int error, void *userdata),
@@ -111,24 +172,28 @@ int agents_stored(struct agents *agents, void (*cb)(int error, void *userdata),
 static void persist(struct agents *agents, const struct agent *agent,
 		    enum acd_agent_state from, enum acd_agent_state to)
 {
-	char id[32];
-	const char *params[4];
-	int r;
+	struct state_write *w;
 
 	if (!agents->db)
 		return;
-	snprintf(id, sizeof(id), "%lld", (long long)agent->id);
-	params[0] = id;
-	params[1] = acd_agent_state_name(to);
-	params[2] = acd_agent_state_name(from);
-	params[3] = agent->reason;
-	r = db_pool_query(agents->db, persist_sql, 4, params, on_persisted,
-			  agents);
-	if (r == 0)
-		agents->persisting++;
+	w = calloc(1, sizeof(*w));
+	if (!w || (agent->reason && !(w->reason = strdup(agent->reason)))) {
+		free(w);
+		log_warning("agent=%lld state=%s not stored: out of memory, "
+			    "ignoring",
+			    (long long)agent->id, acd_agent_state_name(to));
+		return;
+	}
+	w->agent_id = agent->id;
+	w->from = from;
+	w->to = to;
+	if (agents->writes_tail)
+		agents->writes_tail->next = w;
 	else
-		log_warning("agent=%lld state=%s not stored error=%s, ignoring",
-			    (long long)agent->id, params[1], strerror(-r));
+		agents->writes = w;
+	agents->writes_tail = w;
+	agents->persisting++;
+	write_next(agents);
 }
 
 static void set_str(char **slot, const char *value)

@@ -13,8 +13,10 @@
 #include "ari/rest.h"
 #include "calls/api.h"
 #include "calls/calls.h"
+#include "campaigns/campaigns.h"
 #include "cdr/api.h"
 #include "link/link.h"
+#include "outbound/guard.h"
 #include "util/log.h"
 
 /* The dialplan context blind transfers continue in (asterisk-conf). */
@@ -102,7 +104,51 @@ static const struct api_field transfer_fields[] = {
 
 /* Where a transfer goes: the target agent's phone or a number. Answers
  * and returns false when the target is not acceptable. */
-static bool transfer_target(struct api_ctx *ctx, const char **ret_exten)
+static void refuse_not_talking(struct api_ctx *ctx)
+{
+	api_problem(ctx, 409, "conflict",
+		    "only a call talking to an agent can be transferred");
+}
+
+/*
+ * A number leaves through the trunk: it passes the same guard as a placed
+ * call, with the plan and policy of the call's campaign, and goes on in its
+ * E.164 form (into number, GUARD_NUMBER_SIZE bytes). Answers and returns
+ * false when refused; a call not talking is refused first, as always.
+ */
+static bool transfer_number(struct api_ctx *ctx, const char *raw, char *number)
+{
+	json_t *call = calls_get_json(ctx->deps->calls, ctx->params[0]);
+	const char *state = json_string_value(json_object_get(call, "state"));
+	int64_t campaign_id =
+	    json_integer_value(json_object_get(call, "campaign_id"));
+	struct campaign *c =
+	    ctx->deps->campaigns && campaign_id
+		? campaigns_by_id(ctx->deps->campaigns, campaign_id)
+		: NULL;
+	bool talking = state && strcmp(state, "talking") == 0;
+	enum guard_verdict v = GUARD_NO_PLAN;
+
+	json_decref(call);
+	if (!talking) {
+		refuse_not_talking(ctx);
+		return false;
+	}
+	if (c)
+		v = outbound_guard_screen(&c->plan, &c->policy, raw, number,
+					  GUARD_NUMBER_SIZE);
+	if (v == GUARD_ALLOWED)
+		return true;
+	log_notice("api call=%s transfer to %.64s refused: %s", ctx->params[0],
+		   raw, outbound_guard_verdict_name(v));
+	api_problem(
+	    ctx, 422, "invalid-body", "number \"%.64s\" refused (%s): %s", raw,
+	    outbound_guard_verdict_name(v), outbound_guard_verdict_text(v));
+	return false;
+}
+
+static bool transfer_target(struct api_ctx *ctx, char *e164,
+			    const char **ret_exten)
 {
 	json_t *agent_id = json_object_get(ctx->body, "agent_id");
 	json_t *number = json_object_get(ctx->body, "number");
@@ -117,8 +163,8 @@ static bool transfer_target(struct api_ctx *ctx, const char **ret_exten)
 		return false;
 	}
 	if (number) {
-		*ret_exten = json_string_value(number);
-		return true;
+		*ret_exten = e164;
+		return transfer_number(ctx, json_string_value(number), e164);
 	}
 	agent = ctx->deps->agents ? agents_by_id(ctx->deps->agents,
 						 json_integer_value(agent_id))
@@ -141,19 +187,18 @@ static bool transfer_target(struct api_ctx *ctx, const char **ret_exten)
 
 void calls_api_transfer(struct api_ctx *ctx)
 {
+	char number[GUARD_NUMBER_SIZE];
 	const char *exten = NULL;
 	int r;
 
 	if (!api_body_parse(ctx) ||
 	    !api_body_check(ctx, transfer_fields, true) || !live_call_ok(ctx) ||
-	    !transfer_target(ctx, &exten))
+	    !transfer_target(ctx, number, &exten))
 		return;
 	r = calls_transfer(ctx->deps->calls, ctx->params[0],
 			   CALLS_TRANSFER_CONTEXT, exten);
 	if (r == -EBUSY) {
-		api_problem(ctx, 409, "conflict",
-			    "only a call talking to an agent can be "
-			    "transferred");
+		refuse_not_talking(ctx);
 		return;
 	}
 	if (r < 0) {

@@ -118,8 +118,10 @@ struct call {
 	struct campaign *campaign;
 	char *route_arg;  /* the campaign named in Stasis(), or NULL */
 	bool transferred; /* left Stasis for the dialplan */
-	bool running;     /* in calls__input(): inputs wait in pending */
-	bool retrying;    /* the entry runs again (REENTER) */
+	/* Where a blind transfer goes; the extension escaped for a query. */
+	char transfer_context[64], transfer_exten[64];
+	bool running;  /* in calls__input(): inputs wait in pending */
+	bool retrying; /* the entry runs again (REENTER) */
 	struct {
 		enum call_input input;
 		struct call_event ev; /* holds a reference on ev.leg */

@@ -139,10 +139,37 @@ int calls_hangup(struct calls *calls, const char *call_id)
 	return 0;
 }
 
+/* The dialplan's transfer context goes on only to the extension the
+ * daemon named in WELCOMEDLY_TRANSFER, which is set first: a channel that
+ * reaches the context any other way is hung up there. */
+static void on_transfer_allowed(const struct ari_response *resp, void *userdata)
+{
+	struct call *call = userdata;
+	char path[512];
+
+	if (resp->error == -ECANCELED)
+		goto out;
+	if (resp->error < 0 || call->state != CALL_STATE_TALKING ||
+	    !call->peer) {
+		log_warning("call=%s transfer not made error=%s",
+			    call->cdr.call_id, strerror(-resp->error));
+		call->transferred = false;
+		call->hangup_by = NULL;
+		goto out;
+	}
+	snprintf(path, sizeof(path),
+		 "/channels/%s/continue?context=%s&extension=%s&priority=1",
+		 call->peer->id, call->transfer_context, call->transfer_exten);
+	calls__request(call, "POST", path, NULL, NULL);
+out:
+	calls__unref(call);
+}
+
 int calls_transfer(struct calls *calls, const char *call_id,
 		   const char *context, const char *exten)
 {
 	struct call *call = calls__find(calls, call_id);
+	bool plus = exten[0] == '+';
 	char path[512];
 
 	/* Only a caller from the trunk can be sent on to the dialplan. */
@@ -150,16 +177,23 @@ int calls_transfer(struct calls *calls, const char *call_id,
 		return -ENOENT;
 	if (call->state != CALL_STATE_TALKING || call->transferred)
 		return -EBUSY;
+	if (strlen(context) >= sizeof(call->transfer_context) ||
+	    strlen(exten) + 2 >= sizeof(call->transfer_exten))
+		return -EINVAL;
 	call->transferred = true;
 	call->hangup_by = "agent";
+	snprintf(call->transfer_context, sizeof(call->transfer_context), "%s",
+		 context);
 	/* context and exten are checked by the caller: letters, digits and
-	 * "+_.-" only, so they need no escaping. */
+	 * "+_.-" only; a '+' would read as a space in a query. */
+	snprintf(call->transfer_exten, sizeof(call->transfer_exten), "%s%s",
+		 plus ? "%2B" : "", plus ? exten + 1 : exten);
 	snprintf(path, sizeof(path),
-		 "/channels/%s/continue?context=%s&extension=%s&priority=1",
-		 call->peer->id, context, exten);
+		 "/channels/%s/variable?variable=WELCOMEDLY_TRANSFER&value=%s",
+		 call->peer->id, call->transfer_exten);
 	log_notice("call=%s blind transfer to %s@%s", call->cdr.call_id, exten,
 		   context);
-	calls__request(call, "POST", path, NULL, NULL);
+	calls__request(call, "POST", path, NULL, on_transfer_allowed);
 	return 0;
 }
 

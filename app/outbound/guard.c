@@ -347,6 +347,24 @@ static bool is_e164(const char *s)
 	return n >= 1 && n <= GUARD_E164_MAX && s[1 + n] == '\0';
 }
 
+enum guard_verdict outbound_guard_screen(const struct guard_plan *plan,
+					 const struct guard_policy *policy,
+					 const char *input, char *out,
+					 size_t size)
+{
+	enum guard_verdict v = GUARD_ALLOWED;
+
+	if (size > 0)
+		*out = '\0';
+	if (size < GUARD_NUMBER_SIZE ||
+	    outbound_guard_normalize(plan, input, out, size, &v) < 0)
+		return v == GUARD_ALLOWED ? GUARD_NOT_E164 : v;
+	v = outbound_guard_check(policy, out);
+	if (v != GUARD_ALLOWED)
+		*out = '\0';
+	return v;
+}
+
 enum guard_verdict outbound_guard_check(const struct guard_policy *policy,
 					const char *e164)
 {

@@ -118,6 +118,18 @@ int outbound_guard_normalize(const struct guard_plan *plan, const char *input,
 enum guard_verdict outbound_guard_check(const struct guard_policy *policy,
 					const char *e164);
 
+/*
+ * The one gate of every number that leaves through the trunk, whatever the
+ * path (a placed call, a transfer): normalizes input with plan and checks
+ * it against policy. Returns GUARD_ALLOWED with the E.164 number in out
+ * (size at least GUARD_NUMBER_SIZE), or the verdict that refused it (out
+ * then holds ""). plan and policy may not be NULL.
+ */
+enum guard_verdict outbound_guard_screen(const struct guard_plan *plan,
+					 const struct guard_policy *policy,
+					 const char *input, char *out,
+					 size_t size);
+
 /* An operator-readable sentence for verdict (static, ends with a period);
  * a generic sentence for values out of range. */
 const char *outbound_guard_verdict_text(enum guard_verdict verdict);

@@ -221,14 +221,12 @@ static void on_dnc(int error, const PGresult *res, void *userdata)
  * when the guard says no. */
 static bool screen(struct place *p, const char *raw)
 {
-	enum guard_verdict v = GUARD_ALLOWED;
+	enum guard_verdict v =
+	    outbound_guard_screen(&p->campaign->plan, &p->campaign->policy, raw,
+				  p->number, sizeof(p->number));
 	char why[256];
 
-	if (outbound_guard_normalize(&p->campaign->plan, raw, p->number,
-				     sizeof(p->number), &v) < 0 ||
-	    (v = outbound_guard_check(&p->campaign->policy, p->number)) !=
-		GUARD_ALLOWED) {
-		*p->number = '\0';
+	if (v != GUARD_ALLOWED) {
 		snprintf(why, sizeof(why), "number \"%.64s\" refused (%s): %s",
 			 raw, outbound_guard_verdict_name(v),
 			 outbound_guard_verdict_text(v));

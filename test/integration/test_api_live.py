@@ -611,6 +611,15 @@ class LiveApiTest(unittest.TestCase):
         self.assertTrue(r.body.get("errors"), r.body)
         r = self.req("POST", f"/api/v1/calls/{call['id']}/transfer", {})
         self.assertEqual(r.status, 422, r.raw)
+        # A number leaves through the trunk: the toll-fraud guard of POST
+        # /calls refuses premium, emergency, short and international ones.
+        for number in ("19005551234", "+19005551234", "911", "411",
+                       "+442079460018", "5551234"):
+            r = self.req("POST", f"/api/v1/calls/{call['id']}/transfer",
+                         {"number": number})
+            self.assertEqual(r.status, 422, f"{number}: {r.raw}")
+            self.assertIn("refused", r.body["detail"], r.body)
+        self.assertEqual(self.ok("GET", f"/api/v1/calls/{call['id']}")["state"], "talking")
         r = self.req("POST", f"/api/v1/calls/{call['id']}/transfer", {"agent_id": a2["id"]})
         self.assertEqual(r.status, 202, r.raw)
         # The second phone answers: its channel comes up in Asterisk.

@@ -1480,8 +1480,33 @@ static const struct step blind_transfer[] = {
     DIALED(LEG1),
     BRIDGED(LEG1),
     {TRANSFER, "$CALLER welcomedly-transfer agent2"},
+    {REQ, "POST /channels/$CALLER/variable?variable=WELCOMEDLY_TRANSFER"
+	  "&value=agent2"},
     {REQ, "POST /channels/$CALLER/continue?context=welcomedly-transfer"
 	  "&extension=agent2&priority=1"},
+    {STATE, "$CALLER talking"},
+    {EV, "StasisEnd $CALLER"},
+    {FEED, "call.ended"},
+    {REQ, "DELETE /channels/$LEG1?reason_code=16"},
+    {REQ, "DELETE /bridges/$BRIDGE"},
+    {AGENT, "1 after_call_work"},
+    {EV, "BridgeDestroyed"},
+    {CDR, "$CALLER disposition=ANSWERED by=agent agent=1 campaign=1 "
+	  "abandoned=false answered=true " RECORDING},
+    {END, NULL},
+};
+
+/* A number (checked by the API): its "+" escaped in both queries. */
+static const struct step blind_transfer_number[] = {
+    QUEUED_ON_5000,
+    OFFERED(1, LEG1),
+    DIALED(LEG1),
+    BRIDGED(LEG1),
+    {TRANSFER, "$CALLER welcomedly-transfer +12125550100"},
+    {REQ, "POST /channels/$CALLER/variable?variable=WELCOMEDLY_TRANSFER"
+	  "&value=%2B12125550100"},
+    {REQ, "POST /channels/$CALLER/continue?context=welcomedly-transfer"
+	  "&extension=%2B12125550100&priority=1"},
     {STATE, "$CALLER talking"},
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
@@ -1600,6 +1625,8 @@ static const struct row rows[] = {
     {"addchannel-422", "inbound-answered", NULL,
      FAULTS({"POST /bridges/$BRIDGE/addChannel*", 422, 0}), addchannel_fails},
     {"blind-transfer", "blind-transfer", NULL, NULL, blind_transfer},
+    {"blind-transfer-number", "blind-transfer", NULL, NULL,
+     blind_transfer_number},
     {"masquerade", "masquerade", NULL, NULL, masquerade},
     {"adopted", "adopted",
      "INSERT INTO queue_entries (call_id, campaign_id, caller_number,"

@@ -269,6 +269,33 @@ START_TEST(normalize_then_check)
 }
 END_TEST
 
+/* The one gate: both steps, and nothing in out unless allowed. */
+START_TEST(screen)
+{
+	char out[GUARD_NUMBER_SIZE] = "x";
+
+	ck_assert_int_eq(outbound_guard_screen(&nanp, &home_nanp,
+					       "1 (900) 555-0100", out,
+					       sizeof(out)),
+			 GUARD_PREMIUM);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_ne(
+	    outbound_guard_screen(&nanp, &home_nanp, "911", out, sizeof(out)),
+	    GUARD_ALLOWED);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(outbound_guard_screen(&nanp, &home_nanp, "(212) ABC",
+					       out, sizeof(out)),
+			 GUARD_LETTERS);
+	ck_assert_int_eq(outbound_guard_screen(&co, &home_co, "310 234 5678",
+					       out, sizeof(out)),
+			 GUARD_ALLOWED);
+	ck_assert_str_eq(out, "+573102345678");
+	ck_assert_int_eq(
+	    outbound_guard_screen(&co, &home_co, "310 234 5678", out, 4),
+	    GUARD_NOT_E164);
+}
+END_TEST
+
 START_TEST(country_codes)
 {
 	static const struct {
@@ -329,6 +356,7 @@ int main(void)
 	tcase_add_test(tc, normalize_buffer);
 	tcase_add_test(tc, check_table);
 	tcase_add_test(tc, normalize_then_check);
+	tcase_add_test(tc, screen);
 	tcase_add_test(tc, country_codes);
 	tcase_add_test(tc, verdict_texts);
 	suite_add_tcase(s, tc);
