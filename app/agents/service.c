@@ -78,6 +78,10 @@ static void run_waiters(struct agents *agents, int error)
 	}
 }
 
+/* Named cap: state changes waiting for the database (while it is away);
+ * past it they are logged and not stored. */
+#define AGENTS_MAX_WRITES 100000
+
 /* One state change to store. Changes are written one at a time, in the
  * order they happened: two in flight on different connections could
  * commit out of order and leave an agent's stored state behind its live
@@ -176,6 +180,13 @@ static void persist(struct agents *agents, const struct agent *agent,
 
 	if (!agents->db)
 		return;
+	if (agents->persisting >= AGENTS_MAX_WRITES) {
+		log_warning("agent=%lld state=%s not stored: %d changes wait "
+			    "for the database, ignoring",
+			    (long long)agent->id, acd_agent_state_name(to),
+			    AGENTS_MAX_WRITES);
+		return;
+	}
 	w = calloc(1, sizeof(*w));
 	if (!w || (agent->reason && !(w->reason = strdup(agent->reason)))) {
 		free(w);
