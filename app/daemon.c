@@ -17,6 +17,7 @@
 #include "db/migrate.h"
 #include "db/pool.h"
 #include "link/link.h"
+#include "routes.h"
 #include "util/log.h"
 
 /* How long `run` waits for PostgreSQL before taking calls without
@@ -339,6 +340,8 @@ static int open_api(struct daemon *d, const struct config *cfg)
 	struct api_config ac = {
 	    .listen = cfg->api_listen,
 	    .bootstrap_token = cfg->api_token,
+	    .routes = routes_table,
+	    .nroutes = routes_count,
 	};
 	struct api_deps deps = {
 	    .db = d->db,

@@ -19,6 +19,8 @@ struct api {
 	uv_loop_t *loop;
 	struct http_server *http;
 	struct api_deps deps;
+	const struct api_route *routes; /* the table (borrowed) */
+	size_t nroutes;
 	struct strmap *tokens; /* hash -> struct api_principal */
 	char bootstrap_hash[65];
 	char sip_server[64]; /* stored with new agents' SIP accounts */
@@ -38,12 +40,12 @@ struct api {
 	unsigned open_handles;
 };
 
-/* routes.c: the table, and the route of a request. */
-extern const struct api_route api_routes[];
-extern const size_t api_nroutes;
-/* The route of method and path, filling params; NULL when none, with
- * *ret_path_known telling whether some other method takes the path. */
-const struct api_route *api__match(const char *method, const char *path,
+/* routes.c: the route of a request. */
+/* The route of method and path in routes[0..n), filling params; NULL when
+ * none, with *ret_path_known telling whether some other method takes the
+ * path. */
+const struct api_route *api__match(const struct api_route *routes, size_t n,
+				   const char *method, const char *path,
 				   char params[API_MAX_PARAMS][API_MAX_PARAM],
 				   bool *ret_path_known);
 

@@ -123,14 +123,15 @@ static void method_not_allowed(struct api_ctx *ctx, const char *path)
 	char *text;
 	size_t len;
 
-	for (size_t i = 0; i < api_nroutes; i++) {
+	for (size_t i = 0; i < ctx->api->nroutes; i++) {
+		const char *m = ctx->api->routes[i].method;
 		bool known;
 
-		if (!api__match(api_routes[i].method, path, params, &known) ||
-		    strstr(allow, api_routes[i].method))
+		if (!api__match(ctx->api->routes, ctx->api->nroutes, m, path,
+				params, &known) ||
+		    strstr(allow, m))
 			continue;
-		strncat(allow, api_routes[i].method,
-			sizeof(allow) - strlen(allow) - 4);
+		strncat(allow, m, sizeof(allow) - strlen(allow) - 4);
 		strcat(allow, ", ");
 	}
 	strcpy(allow + strlen(allow) - 2, "\r\n");
@@ -158,7 +159,8 @@ static void on_request(struct http_request *req, void *userdata)
 	ctx->deps = &api->deps;
 	api->refs++; /* the api outlives its requests' queries */
 	ctx->req = req;
-	ctx->route = api__match(http_server_request_method(req), path,
+	ctx->route = api__match(api->routes, api->nroutes,
+				http_server_request_method(req), path,
 				ctx->params, &known);
 	if (!ctx->route && known) {
 		method_not_allowed(ctx, path);
@@ -243,6 +245,8 @@ int api_new(uv_loop_t *loop, const struct api_config *cfg,
 	api->loop = loop;
 	api->refs = 1;
 	api->deps = *deps;
+	api->routes = cfg->routes;
+	api->nroutes = cfg->nroutes;
 	api->started_us = cdr_now_us();
 	api->tokens = strmap_new();
 	snprintf(api->sip_server, sizeof(api->sip_server), "%s",
