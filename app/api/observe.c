@@ -311,7 +311,7 @@ void api__observe_close(struct api *api)
 	if (api->deps.link)
 		ari_rest_set_observer(link_rest(api->deps.link), NULL, NULL);
 	if (api->open_handles) {
-		api->refs++;
+		api__ref(api);
 		uv_close((uv_handle_t *)&api->tick, on_tick_closed);
 		api->open_handles = 0;
 	}
