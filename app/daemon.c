@@ -12,6 +12,7 @@
 #include "agents/agents.h"
 #include "api/api.h"
 #include "calls/calls.h"
+#include "campaigns/api.h"
 #include "campaigns/campaigns.h"
 #include "cdr/cdr.h"
 #include "db/migrate.h"
@@ -342,6 +343,7 @@ static int open_api(struct daemon *d, const struct config *cfg)
 	    .bootstrap_token = cfg->api_token,
 	    .routes = routes_table,
 	    .nroutes = routes_count,
+	    .queue_json = campaigns_api_queue_json,
 	};
 	struct api_deps deps = {
 	    .db = d->db,

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 struct api; /* opaque */
+struct api_deps;
 struct agents;
 struct calls;
 struct campaigns;
@@ -16,6 +17,7 @@ struct cdr_writer;
 struct db_pool;
 struct link;
 struct agent;
+struct campaign;
 struct api_route;
 
 struct api_config {
@@ -30,6 +32,11 @@ struct api_config {
 	 * must outlive the API. The daemon's is app/routes.h's. */
 	const struct api_route *routes;
 	size_t nroutes;
+	/* The queue object of campaign c that the feed publishes as
+	 * queue.stats (the daemon's is campaigns_api_queue_json): a new
+	 * reference, or NULL. NULL: no queue.stats. */
+	json_t *(*queue_json)(const struct api_deps *deps,
+			      const struct campaign *c);
 };
 
 /* What the API reads and drives; all borrowed, all must outlive it. Any

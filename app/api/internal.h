@@ -21,6 +21,9 @@ struct api {
 	struct api_deps deps;
 	const struct api_route *routes; /* the table (borrowed) */
 	size_t nroutes;
+	/* api_config.queue_json, or NULL. */
+	json_t *(*queue_json)(const struct api_deps *deps,
+			      const struct campaign *c);
 	struct strmap *tokens; /* hash -> struct api_principal */
 	char bootstrap_hash[65];
 	char sip_server[64]; /* stored with new agents' SIP accounts */

@@ -212,6 +212,7 @@ int api_new(uv_loop_t *loop, const struct api_config *cfg,
 	api->deps = *deps;
 	api->routes = cfg->routes;
 	api->nroutes = cfg->nroutes;
+	api->queue_json = cfg->queue_json;
 	api->started_us = cdr_now_us();
 	api->tokens = strmap_new();
 	snprintf(api->sip_server, sizeof(api->sip_server), "%s",
