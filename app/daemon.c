@@ -13,11 +13,13 @@
 #include "agents/agents.h"
 #include "api/api.h"
 #include "calls/calls.h"
+#include "campaigns/api.h"
 #include "campaigns/campaigns.h"
 #include "cdr/cdr.h"
 #include "db/migrate.h"
 #include "db/pool.h"
 #include "link/link.h"
+#include "routes.h"
 #include "util/log.h"
 
 /* How long `run` waits for PostgreSQL before taking calls without
@@ -392,6 +394,9 @@ static int open_api(struct daemon *d, const struct config *cfg)
 	struct api_config ac = {
 	    .listen = cfg->api_listen,
 	    .bootstrap_token = cfg->api_token,
+	    .routes = routes_table,
+	    .nroutes = routes_count,
+	    .queue_json = campaigns_api_queue_json,
 	};
 	struct api_deps deps = {
 	    .db = d->db,

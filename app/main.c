@@ -15,6 +15,7 @@
 #include "api/api.h"
 #include "daemon.h"
 #include "link/link.h"
+#include "routes.h"
 #include "util/log.h"
 
 static void usage(FILE *out)
@@ -92,7 +93,7 @@ int main(int argc, char **argv)
 	if (first < 0)
 		return 2;
 	if (strcmp(command, "routes") == 0) {
-		api_print_routes(stdout);
+		api_print_routes(stdout, routes_table, routes_count);
 		return EXIT_SUCCESS;
 	}
 	if (strcmp(command, "token") != 0 && first < argc - 1) {

@@ -3,11 +3,13 @@
 #define APP_API_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <uv.h>
 
 struct api; /* opaque */
+struct api_deps;
 struct agents;
 struct calls;
 struct campaigns;
@@ -15,6 +17,8 @@ struct cdr_writer;
 struct db_pool;
 struct link;
 struct agent;
+struct campaign;
+struct api_route;
 
 struct api_config {
 	const char *listen; /* "host:port"; copied */
@@ -24,6 +28,15 @@ struct api_config {
 	/* The SIP server new agents' phones register with, as stored in
 	 * sip_peers.sip_server; copied. */
 	const char *sip_server;
+	/* The route table, routes[0..nroutes) (api/routes.h), borrowed: it
+	 * must outlive the API. The daemon's is app/routes.h's. */
+	const struct api_route *routes;
+	size_t nroutes;
+	/* The queue object of campaign c that the feed publishes as
+	 * queue.stats (the daemon's is campaigns_api_queue_json): a new
+	 * reference, or NULL. NULL: no queue.stats. */
+	json_t *(*queue_json)(const struct api_deps *deps,
+			      const struct campaign *c);
 };
 
 /* What the API reads and drives; all borrowed, all must outlive it. Any
@@ -67,8 +80,9 @@ int api_port(const struct api *api);
 /* Stops serving; requests in flight are dropped. NULL is a no-op. */
 void api_close(struct api *api);
 
-/* Prints the route table, one "METHOD PATH ROLE" line per route. */
-void api_print_routes(FILE *out);
+/* Prints the route table routes[0..n), one "METHOD PATH ROLE" line per
+ * route. */
+void api_print_routes(FILE *out, const struct api_route *routes, size_t n);
 
 /* Hashes token as stored in api_tokens.token_hash (lower-case hex
  * SHA-256) into hex, which must hold 65 bytes. Returns 0 or -EIO. */

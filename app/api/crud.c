@@ -124,7 +124,7 @@ static void on_row(struct api_ctx *ctx, const PGresult *res)
 	if (strcmp(http_server_request_method(ctx->req), "POST") == 0 &&
 	    (PQnfields(res) < 3 || strcmp(PQgetvalue(res, 0, 2), "t") == 0))
 		status = 201;
-	live = api_crud_decorated(ctx, PQgetvalue(res, 0, 0));
+	live = api_page_decorated(ctx, PQgetvalue(res, 0, 0));
 	http_server_request_respond(
 	    ctx->req, status, "application/json",
 	    status == 201 ? headers : NULL, live ? live : PQgetvalue(res, 0, 0),
@@ -175,6 +175,7 @@ void api_crud_create(struct api_ctx *ctx)
 	int64_t parent = 0;
 	bool first = true;
 
+	ctx->path_parent = r->parent;
 	if (!api_body_parse(ctx) || !api_body_check(ctx, r->fields, true))
 		return;
 	if (r->parent && !api_param_id(ctx, 0, &parent))
@@ -268,22 +269,4 @@ void api_crud_delete(struct api_ctx *ctx)
 		return;
 	}
 	api_sql_run(ctx, &sql, on_deleted);
-}
-
-char *api_crud_decorated(const struct api_ctx *ctx, const char *text)
-{
-	const struct api_resource *r = ctx->route->data;
-	json_t *v = r && r->decorate ? json_loads(text, 0, NULL) : NULL, *item;
-	char *out;
-	size_t i;
-
-	if (!v)
-		return NULL;
-	if (json_is_array(v))
-		json_array_foreach(v, i, item) r->decorate(ctx->deps, item);
-	else
-		r->decorate(ctx->deps, v);
-	out = json_dumps(v, JSON_COMPACT);
-	json_decref(v);
-	return out;
 }

@@ -29,9 +29,4 @@ void api_crud_create(struct api_ctx *ctx);
 void api_crud_update(struct api_ctx *ctx);
 void api_crud_delete(struct api_ctx *ctx);
 
-/* The live view of the route's resource over JSON text (an object or an
- * array of them), as new malloc'd text; NULL when the resource has no
- * decorate hook or out of memory (then the text stands as it is). */
-char *api_crud_decorated(const struct api_ctx *ctx, const char *text);
-
 #endif /* APP_API_CRUD_H */

@@ -1,7 +1,7 @@
 /* internal.h: what only the files of app/api share: the server object, the
  * route table lookup, tokens, the feed sockets and the metrics hooks.
- * Features see app/api through server.h, routes.h, reply.h, body.h, db.h,
- * crud.h and page.h. */
+ * Features see app/api through server.h, role.h, routes.h, reply.h, body.h,
+ * db.h, crud.h and page.h. */
 #ifndef APP_API_INTERNAL_H
 #define APP_API_INTERNAL_H
 
@@ -19,6 +19,11 @@ struct api {
 	uv_loop_t *loop;
 	struct http_server *http;
 	struct api_deps deps;
+	const struct api_route *routes; /* the table (borrowed) */
+	size_t nroutes;
+	/* api_config.queue_json, or NULL. */
+	json_t *(*queue_json)(const struct api_deps *deps,
+			      const struct campaign *c);
 	struct strmap *tokens; /* hash -> struct api_principal */
 	char bootstrap_hash[65];
 	char sip_server[64]; /* stored with new agents' SIP accounts */
@@ -26,6 +31,11 @@ struct api {
 	bool tokens_dirty; /* changed again while loading */
 	bool closing;
 	unsigned refs; /* 1 until closed, plus queries of its own */
+	/* Set by the server, so that the layers below it need not call up:
+	 * destroy frees api after the last api__unref; count counts a
+	 * response by status for the metrics. */
+	void (*destroy)(struct api *api);
+	void (*count)(struct api *api, int status);
 	int64_t started_us;
 	struct feed *feed;
 	char epoch[24]; /* this process start, in every feed message */
@@ -38,23 +48,26 @@ struct api {
 	unsigned open_handles;
 };
 
-/* routes.c: the table, and the route of a request. */
-extern const struct api_route api_routes[];
-extern const size_t api_nroutes;
-/* The route of method and path, filling params; NULL when none, with
- * *ret_path_known telling whether some other method takes the path. */
-const struct api_route *api__match(const char *method, const char *path,
+/* routes.c: the route of a request. */
+/* The route of method and path in routes[0..n), filling params; NULL when
+ * none, with *ret_path_known telling whether some other method takes the
+ * path. */
+const struct api_route *api__match(const struct api_route *routes, size_t n,
+				   const char *method, const char *path,
 				   char params[API_MAX_PARAMS][API_MAX_PARAM],
 				   bool *ret_path_known);
 
-/* tokens.c: the cache of live tokens. */
+/* ref.c: the reference count of struct api. */
+/* Takes a reference: api outlives a callback of its own. */
+void api__ref(struct api *api);
+/* Drops a reference; the last one calls api->destroy. */
+void api__unref(struct api *api);
+
+/* tokens.c: the cache of live tokens, and the principal of a request. */
 const struct api_principal *api__token_find(struct api *api, const char *token);
 void api__tokens_load(struct api *api);
 void api__tokens_free(struct api *api);
 
-/* server.c */
-/* Drops a reference; the last one frees api. */
-void api__unref(struct api *api);
 /* Authenticates a request's token (header, or access_token in the query
  * when allow_query). Returns the principal (borrowed) or NULL. */
 const struct api_principal *api__authenticate(struct api *api,

@@ -13,7 +13,6 @@
 #include "ari/rest.h"
 #include "buildinfo.h"
 #include "calls/calls.h"
-#include "campaigns/api.h"
 #include "campaigns/campaigns.h"
 #include "cdr/cdr.h"
 #include "db/pool.h"
@@ -194,8 +193,7 @@ static void publish_queue(struct campaign *c, void *userdata)
 		return;
 	c->stats.dirty = false;
 	c->stats.published_ms = now;
-	publish(api, "queue.stats", 0, false,
-		campaigns_api_queue_json(&api->deps, c));
+	publish(api, "queue.stats", 0, false, api->queue_json(&api->deps, c));
 }
 
 static void on_tick(uv_timer_t *timer)
@@ -208,7 +206,7 @@ static void on_tick(uv_timer_t *timer)
 	metrics_set(api->fam->lag, lag, NULL);
 	metrics_observe(api->fam->lag_hist, lag, NULL);
 	api->tick_due_ns = now + (uint64_t)API_TICK_MS * 1000000;
-	if (api->deps.campaigns)
+	if (api->deps.campaigns && api->queue_json)
 		campaigns_foreach(api->deps.campaigns, publish_queue, api);
 }
 
@@ -311,7 +309,7 @@ void api__observe_close(struct api *api)
 	if (api->deps.link)
 		ari_rest_set_observer(link_rest(api->deps.link), NULL, NULL);
 	if (api->open_handles) {
-		api->refs++;
+		api__ref(api);
 		uv_close((uv_handle_t *)&api->tick, on_tick_closed);
 		api->open_handles = 0;
 	}

@@ -8,6 +8,7 @@
 #include "api/crud.h"
 #include "api/page.h"
 #include "api/reply.h"
+#include "api/routes.h"
 
 void api_page_open(struct api_sql *sql, struct api_page *page, unsigned limit)
 {
@@ -37,9 +38,27 @@ void api_page_close(struct api_sql *sql, const struct api_page *page,
 		    page->newest_first ? " DESC" : "", page->limit_param);
 }
 
+char *api_page_decorated(const struct api_ctx *ctx, const char *text)
+{
+	const struct api_resource *r = ctx->route->data;
+	json_t *v = r && r->decorate ? json_loads(text, 0, NULL) : NULL, *item;
+	char *out;
+	size_t i;
+
+	if (!v)
+		return NULL;
+	if (json_is_array(v))
+		json_array_foreach(v, i, item) r->decorate(ctx->deps, item);
+	else
+		r->decorate(ctx->deps, v);
+	out = json_dumps(v, JSON_COMPACT);
+	json_decref(v);
+	return out;
+}
+
 void api_reply_page(struct api_ctx *ctx, const PGresult *res)
 {
-	char *live = api_crud_decorated(ctx, PQgetvalue(res, 0, 0));
+	char *live = api_page_decorated(ctx, PQgetvalue(res, 0, 0));
 	const char *items = live ? live : PQgetvalue(res, 0, 0);
 	bool more = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 	json_t *cursor =

@@ -33,6 +33,12 @@ void api_page_rows(struct api_sql *sql, const struct api_page *page,
 void api_page_close(struct api_sql *sql, const struct api_page *page,
 		    const char *cursor, const char *key_type);
 
+/* The live view of the route's resource (crud.h) over JSON text (an object
+ * or an array of them), as new malloc'd text; NULL when the route has no
+ * resource with a decorate hook, or out of memory (then the text stands as
+ * it is). */
+char *api_page_decorated(const struct api_ctx *ctx, const char *text);
+
 /* An api_db_cb: answers the page of a page query (with the route's
  * resource's live view laid over, if any). */
 void api_reply_page(struct api_ctx *ctx, const PGresult *res);

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/crud.h"
 #include "api/internal.h"
 #include "api/reply.h"
 #include "util/log.h"
@@ -52,7 +51,7 @@ void api_ctx_free(struct api_ctx *ctx)
 void api_reply_raw(struct api_ctx *ctx, int status, const char *content_type,
 		   const char *headers, char *body, size_t len)
 {
-	api__count(ctx->api, status);
+	ctx->api->count(ctx->api, status);
 	http_server_request_respond_take(ctx->req, status, content_type,
 					 headers, body, len);
 	api_ctx_free(ctx);
@@ -73,7 +72,7 @@ void api_reply_json(struct api_ctx *ctx, int status, json_t *body)
 
 void api_reply_empty(struct api_ctx *ctx, int status)
 {
-	api__count(ctx->api, status);
+	ctx->api->count(ctx->api, status);
 	http_server_request_respond(ctx->req, status, NULL, NULL, NULL, 0);
 	api_ctx_free(ctx);
 }
@@ -224,16 +223,12 @@ static void problem_constraint(struct api_ctx *ctx, int status,
  * at fault, not the body. */
 static bool parent_missing(const struct api_ctx *ctx, const PGresult *res)
 {
-	const struct api_resource *r =
-	    ctx->route && ctx->route->handler == api_crud_create
-		? ctx->route->data
-		: NULL;
 	char field[128];
 
-	if (!r || !r->parent)
+	if (!ctx->path_parent)
 		return false;
 	constraint_field(res, field, sizeof(field));
-	return strcmp(field, r->parent) == 0;
+	return strcmp(field, ctx->path_parent) == 0;
 }
 
 void api_problem_db(struct api_ctx *ctx, int error, const PGresult *res)

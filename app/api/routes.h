@@ -1,4 +1,4 @@
-/* routes.h: the shape of a route; the table itself lives in routes.c. */
+/* routes.h: the shape of a route; the daemon's table lives in app/routes.c. */
 #ifndef APP_API_ROUTES_H
 #define APP_API_ROUTES_H
 

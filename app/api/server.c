@@ -14,19 +14,6 @@
 #include "outbound/service.h"
 #include "util/log.h"
 
-static const char *const role_names[] = {"none", "agent", "supervisor",
-					 "admin"};
-
-const char *api_role_name(enum api_role role)
-{
-	return role_names[role];
-}
-
-bool api_role_at_least(enum api_role have, enum api_role need)
-{
-	return have >= need;
-}
-
 bool api_server_own(struct api_ctx *ctx, int64_t agent_id, const char *detail)
 {
 	if (ctx->who.role != API_ROLE_AGENT || agent_id == ctx->who.agent_id)
@@ -48,32 +35,6 @@ const char *api_server_sip_server(const struct api_ctx *ctx)
 struct outbound *api_server_outbound(const struct api_ctx *ctx)
 {
 	return ctx->api->outbound;
-}
-
-/* "Bearer <token>" (the scheme is case-insensitive, RFC 7235). */
-static const char *bearer(const char *header)
-{
-	if (!header || strncasecmp(header, "Bearer ", 7) != 0)
-		return NULL;
-	header += 7;
-	while (*header == ' ')
-		header++;
-	return header;
-}
-
-const struct api_principal *api__authenticate(struct api *api,
-					      const struct http_request *req,
-					      bool allow_query)
-{
-	const char *token =
-	    bearer(http_server_request_header(req, "authorization"));
-	char buf[260];
-
-	if (!token && allow_query &&
-	    http_server_request_param(req, "access_token", buf, sizeof(buf)) >
-		0)
-		token = buf;
-	return token ? api__token_find(api, token) : NULL;
 }
 
 /* Answers the 401 or 403 that the route's role and self rule demand;
@@ -123,14 +84,15 @@ static void method_not_allowed(struct api_ctx *ctx, const char *path)
 	char *text;
 	size_t len;
 
-	for (size_t i = 0; i < api_nroutes; i++) {
+	for (size_t i = 0; i < ctx->api->nroutes; i++) {
+		const char *m = ctx->api->routes[i].method;
 		bool known;
 
-		if (!api__match(api_routes[i].method, path, params, &known) ||
-		    strstr(allow, api_routes[i].method))
+		if (!api__match(ctx->api->routes, ctx->api->nroutes, m, path,
+				params, &known) ||
+		    strstr(allow, m))
 			continue;
-		strncat(allow, api_routes[i].method,
-			sizeof(allow) - strlen(allow) - 4);
+		strncat(allow, m, sizeof(allow) - strlen(allow) - 4);
 		strcat(allow, ", ");
 	}
 	strcpy(allow + strlen(allow) - 2, "\r\n");
@@ -156,9 +118,10 @@ static void on_request(struct http_request *req, void *userdata)
 	}
 	ctx->api = api;
 	ctx->deps = &api->deps;
-	api->refs++; /* the api outlives its requests' queries */
+	api__ref(api); /* the api outlives its requests' queries */
 	ctx->req = req;
-	ctx->route = api__match(http_server_request_method(req), path,
+	ctx->route = api__match(api->routes, api->nroutes,
+				http_server_request_method(req), path,
 				ctx->params, &known);
 	if (!ctx->route && known) {
 		method_not_allowed(ctx, path);
@@ -225,6 +188,8 @@ static int outbound_init(struct api *api)
 	return outbound_new(&od, &api->outbound);
 }
 
+static void destroy(struct api *api);
+
 int api_new(uv_loop_t *loop, const struct api_config *cfg,
 	    const struct api_deps *deps, struct api **ret_api)
 {
@@ -242,7 +207,12 @@ int api_new(uv_loop_t *loop, const struct api_config *cfg,
 		return -ENOMEM;
 	api->loop = loop;
 	api->refs = 1;
+	api->destroy = destroy;
+	api->count = api__count;
 	api->deps = *deps;
+	api->routes = cfg->routes;
+	api->nroutes = cfg->nroutes;
+	api->queue_json = cfg->queue_json;
 	api->started_us = cdr_now_us();
 	api->tokens = strmap_new();
 	snprintf(api->sip_server, sizeof(api->sip_server), "%s",
@@ -287,7 +257,7 @@ void api_db_up(struct api *api)
 			  "INSERT INTO api_tokens (token_hash, role) VALUES "
 			  "($1, 'admin') ON CONFLICT (token_hash) DO NOTHING",
 			  1, params, on_bootstrap_stored, api) == 0)
-		api->refs++;
+		api__ref(api);
 	api__tokens_load(api);
 }
 
@@ -315,11 +285,10 @@ void api_close(struct api *api)
 }
 
 /* The API is freed once closed and no query of its own is pending (their
- * callbacks run with -ECANCELED when the pool closes, after the API). */
-void api__unref(struct api *api)
+ * callbacks run with -ECANCELED when the pool closes, after the API): the
+ * last api__unref calls this. */
+static void destroy(struct api *api)
 {
-	if (--api->refs > 0)
-		return;
 	api__tokens_free(api);
 	api__observe_free(api);
 	outbound_free(api->outbound);

@@ -9,18 +9,12 @@
 #include <stdint.h>
 
 #include "api/api.h"
+#include "api/role.h"
 #include "http/server.h"
 
 /* Named caps. */
 #define API_MAX_PARAMS 2  /* {placeholders} in one route */
 #define API_MAX_PARAM 128 /* bytes of one path parameter */
-
-enum api_role {
-	API_ROLE_NONE = 0, /* no token needed */
-	API_ROLE_AGENT,
-	API_ROLE_SUPERVISOR,
-	API_ROLE_ADMIN,
-};
 
 struct api_principal {
 	enum api_role role;
@@ -41,13 +35,13 @@ struct api_ctx {
 	char params[API_MAX_PARAMS][API_MAX_PARAM];
 	struct api_principal who;
 	json_t *body; /* the parsed JSON body, or NULL */
-	void *data;   /* a handler's state, freed by data_free with the reply */
+	/* The column that path parameter 0 fills in an insert (set by
+	 * api_crud_create for nested rows), or NULL: a foreign-key failure on
+	 * it means the path names a missing parent, answered 404. */
+	const char *path_parent;
+	void *data; /* a handler's state, freed by data_free with the reply */
 	void (*data_free)(void *data);
 };
-
-bool api_role_at_least(enum api_role have, enum api_role need);
-/* The role's name as routes and tokens spell it (static text). */
-const char *api_role_name(enum api_role role);
 
 /* For rows that belong to an agent: true when the caller may act on one of
  * agent_id's; otherwise answers 403 with detail and returns false. Only

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "api/db.h"
@@ -146,8 +147,34 @@ void api__tokens_load(struct api *api)
 	}
 	if (db_pool_query(api->deps.db, sql, 0, NULL, on_tokens, api) == 0) {
 		api->tokens_loading = true;
-		api->refs++;
+		api__ref(api);
 	}
+}
+
+/* "Bearer <token>" (the scheme is case-insensitive, RFC 7235). */
+static const char *bearer(const char *header)
+{
+	if (!header || strncasecmp(header, "Bearer ", 7) != 0)
+		return NULL;
+	header += 7;
+	while (*header == ' ')
+		header++;
+	return header;
+}
+
+const struct api_principal *api__authenticate(struct api *api,
+					      const struct http_request *req,
+					      bool allow_query)
+{
+	const char *token =
+	    bearer(http_server_request_header(req, "authorization"));
+	char buf[260];
+
+	if (!token && allow_query &&
+	    http_server_request_param(req, "access_token", buf, sizeof(buf)) >
+		0)
+		token = buf;
+	return token ? api__token_find(api, token) : NULL;
 }
 
 const struct api_principal *api__token_find(struct api *api, const char *token)

@@ -4,7 +4,10 @@
   setting README.md documents is one welcomedlyd reads;
 - every exported symbol carries its module prefix: lib/<dir>/<file>.c exports
   <dir>_<file>_* or <dir>__* (lib/util/<file>.c: <file>_*), and
-  app/<feature>/*.c exports <feature>_* or <feature>__*.
+  app/<feature>/*.c exports <feature>_* or <feature>__*;
+- the object files of each app/ folder use each other's symbols without a
+  cycle (layers), and app/api uses nothing of a feature that uses app/api
+  beyond the few reads listed in API_KEPT_USES.
 """
 
 import os
@@ -42,6 +45,82 @@ def allowed_prefixes(top, folder, obj):
     # app/: meson names app/calls/service.c's object calls_service.c.o.
     feature = base.split("_", 1)[0]
     return (feature + "_", feature + "__")
+
+
+# What app/api still uses of feature folders that themselves use app/api.
+# The server keeps the outbound placement service so that it outlives every
+# request in flight; observe reads live state for the metrics and the feed.
+# Shrink this list, never grow it: pass a callback through api_config or
+# api_deps instead.
+API_KEPT_USES = {
+    "agents_acd", "agents_at",                    # metrics: agents by state
+    "calls_queue_numbers",                        # metrics: callers waiting
+    "campaigns_foreach", "campaigns_has_member",  # queue.stats, queue gauges
+    "cdr_now_us",                                 # feed timestamps, start time
+    "cdr_writer_get_stats",                       # metrics: the CDR writer
+    "outbound_new", "outbound_free",              # the server's placement
+}
+
+
+def app_folder(obj):
+    """The app/ folder of an object of libwapp.a ("" for app/*.c)."""
+    base = os.path.basename(obj).split(".c.o")[0]
+    folder = base.split("_", 1)[0]
+    if "_" in base and os.path.isdir(os.path.join(SOURCE, "app", folder)):
+        return folder
+    return ""
+
+
+def app_symbol_uses():
+    """{(object, symbol, defining object)} over libwapp.a, between objects."""
+    archive = os.path.join(BUILD, "app", "libwapp.a")
+
+    def nm(*flags):
+        out = subprocess.run(["nm", "-A", *flags, archive], capture_output=True,
+                             text=True, check=True).stdout
+        for line in out.splitlines():
+            fields = line.split(":", 2)
+            yield os.path.basename(fields[1]), fields[2].split()
+
+    defined = {f[-1]: obj for obj, f in nm("--defined-only")
+               if len(f) == 3 and f[1].isupper()}
+    return {(obj, f[-1], defined[f[-1]]) for obj, f in nm("-u")
+            if f and f[-1] in defined and defined[f[-1]] != obj}
+
+
+def cycles(edges):
+    """The strongly connected components of more than one node (Tarjan)."""
+    graph = {}
+    for a, b in edges:
+        graph.setdefault(a, set()).add(b)
+        graph.setdefault(b, set())
+    index, low, stack, on, found = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
 
 
 def snapshot_keys():
@@ -92,6 +171,28 @@ class MetaTest(unittest.TestCase):
                             bad.append(f"{name}:{os.path.basename(obj)}: {sym} (expected {ok})")
         self.assertGreater(checked, 20)
         self.assertEqual(bad, [])
+
+    def test_app_folders_are_layered(self):
+        uses = app_symbol_uses()
+        self.assertGreater(len(uses), 100)
+        bad = []
+        folders = {app_folder(o) for u in uses for o in (u[0], u[2])}
+        for folder in sorted(folders - {""}):
+            edges = {(a, b) for a, _, b in uses
+                     if app_folder(a) == folder and app_folder(b) == folder}
+            bad += [f"app/{folder}: cycle {c}" for c in cycles(edges)]
+        # The features that use app/api: app/api must not use them back.
+        users = {app_folder(a) for a, _, b in uses
+                 if app_folder(b) == "api" and app_folder(a) not in ("", "api")}
+        self.assertIn("agents", users)
+        for a, sym, b in sorted(uses):
+            if app_folder(a) != "api" or app_folder(b) == "api":
+                continue
+            if app_folder(b) == "":
+                bad.append(f"app/api: {a} uses {sym} of app/{b}")
+            elif app_folder(b) in users and sym not in API_KEPT_USES:
+                bad.append(f"app/api: {a} uses {sym} of {b}")
+        self.assertEqual(bad, [], "\n" + "\n".join(bad))
 
 
 if __name__ == "__main__":
