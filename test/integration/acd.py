@@ -12,7 +12,9 @@ CACHE = os.environ.get("WELCOMEDLY_CACHE", "/var/cache/welcomedly")
 SPOOL = os.path.join(CACHE, "asterisk-sid", "var", "lib", "welcomedly-sandbox",
                      harness.SANDBOX, "spool", "recording")
 
-_next_port = [16100]
+# Phones take ports from here, 10 apart, relative to the sandbox's SIP port
+# (16100 with the default 15060) so that suites on other ports run beside.
+_next_port = [harness.SIP_PORT + 1040]
 
 
 def campaign(**settings):

@@ -22,7 +22,7 @@ import harness  # noqa: E402
 V1 = "/api/v1"
 ADMIN = api.ADMIN_TOKEN
 GARBAGE = "0" * 64
-_sip_port = [16600]
+_sip_port = [harness.SIP_PORT + 1540]  # 16600 with the default ports
 
 
 def count(table, where="true"):

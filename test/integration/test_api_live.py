@@ -31,10 +31,11 @@ import apispec  # noqa: E402
 import harness  # noqa: E402
 
 # Ports of this file's sipp processes, away from the other tests' phones
-# (acd.Phone starts at 16100): phones from 17400, callers from 19000; the
+# (acd.Phone starts 1040 above the SIP port): phones from 2340 above it,
+# callers from 3940 above (17400 and 19000 with the default ports); the
 # media ports of both are 20000 above.
-acd._next_port[0] = 17400
-_next_caller_port = [19000]
+acd._next_port[0] = harness.SIP_PORT + 2340
+_next_caller_port = [harness.SIP_PORT + 3940]
 
 CALL_EVENTS = ("call.queued", "call.offered", "call.answered", "call.ended")
 FEED_BUFFER = 4096

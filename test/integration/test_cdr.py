@@ -156,7 +156,7 @@ class RealtimeAgentTest(unittest.TestCase):
             harness.sql(f"DELETE FROM {table} WHERE {key} = '{self.name}'")
 
     def test_registers_at_once_survives_restart_and_can_be_called(self):
-        port = 15090
+        port = harness.SIP_PORT + 30  # 15090 with the default ports
         res = harness.sipp("register.xml", "-s", self.name, "-au", self.name,
                            "-ap", f"pw-{self.name}", local_port=port)
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
