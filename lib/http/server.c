@@ -4,6 +4,9 @@
 
 #include <errno.h>
 #include <libwebsockets.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +47,13 @@
 #define SERVER_LINGER_S 2
 #define SERVER_MAX_DISCARD (256u << 10)
 #define SERVER_MAX_PEER 64u
+/* Once the WebSocket queues together are this much below their peak since
+ * the last trim (written, shed, or gone with their socket), the heap is
+ * trimmed: a queue is many small allocations, which glibc keeps in the
+ * process after they are freed. */
+#define SERVER_WS_TRIM_BYTES (4u << 20)
+/* The reason of a shed socket's close frame when the config names none. */
+#define SERVER_WS_SHED_REASON "send queue over the cap"
 #define SERVER_MAX_PROBLEM 1024u
 
 enum kept_header {
@@ -142,6 +152,10 @@ struct http_server {
 	size_t max_header;
 	unsigned max_connections;
 	size_t max_ws_queue;
+	size_t max_ws_total;
+	size_t ws_queued; /* bytes queued to all WebSockets */
+	size_t ws_peak;   /* the most queued since the last trim */
+	char shed_reason[124];
 	struct conn *conns;
 	unsigned n_conns;
 	bool closing;
@@ -612,12 +626,34 @@ static void ws_free(struct http_ws *ws)
 	free(ws);
 }
 
+/* Returns freed heap pages to the system once the queues shrank enough. */
+static void ws_trim(struct http_server *server)
+{
+	if (server->ws_peak < server->ws_queued + SERVER_WS_TRIM_BYTES)
+		return;
+	server->ws_peak = server->ws_queued;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
+/* Frees what is queued to ws (its connection still set). */
+static void ws_discard(struct http_ws *ws)
+{
+	struct http_server *server = ws->conn->server;
+
+	server->ws_queued -= ws->tx.bytes;
+	lwsuv_txq_clear(&ws->tx);
+}
+
 /* Runs ws_closed once and detaches ws from its connection. */
 static void ws_finish(struct conn *c)
 {
 	struct http_ws *ws = c->ws;
 	struct http_server *server = c->server;
 
+	ws_discard(ws);
+	ws_trim(server);
 	c->ws = NULL;
 	ws->conn = NULL;
 	log_debug("http: websocket closed");
@@ -643,7 +679,11 @@ static void ws_close_frame(struct http_ws *ws)
 
 static int ws_write_next(struct http_ws *ws, struct lws *wsi)
 {
+	size_t before = ws->tx.bytes;
 	int n = lwsuv_txq_write_next(&ws->tx, wsi);
+
+	ws->conn->server->ws_queued -= before - ws->tx.bytes;
+	ws_trim(ws->conn->server);
 
 	if (n == 0) {
 		if (ws->closing && !ws->close_now)
@@ -1074,28 +1114,100 @@ int http_server_request_respond_take(struct http_request *req, int status,
 
 /* ---- public API: WebSockets ---- */
 
+/* Discards ws's queue and sends its close frame now. */
+static void ws_drop(struct http_ws *ws, int code, const char *reason)
+{
+	ws_discard(ws);
+	ws->closing = true;
+	ws->close_code = code;
+	snprintf(ws->close_reason, sizeof(ws->close_reason), "%s", reason);
+	ws_close_frame(ws);
+}
+
+static void ws_shed(struct http_ws *ws)
+{
+	struct http_server *server = ws->conn->server;
+
+	log_debug("http: websocket shed queued=%zu total=%zu", ws->tx.bytes,
+		  server->ws_queued);
+	ws_drop(ws, HTTP_SERVER_WS_SHED_CODE, server->shed_reason);
+}
+
+/* The live socket with the most queued, ws (not yet listed while it is
+ * being opened) included; NULL when none has anything queued. */
+static struct http_ws *largest_queue(struct http_server *server,
+				     struct http_ws *ws)
+{
+	struct http_ws *best = ws->tx.bytes ? ws : NULL;
+
+	for (struct conn *c = server->conns; c; c = c->next) {
+		if (c->ws && !c->ws->close_now && c->ws->tx.bytes &&
+		    (!best || c->ws->tx.bytes > best->tx.bytes))
+			best = c->ws;
+	}
+	return best;
+}
+
+/* Sheds the sockets with the most queued until len more bytes fit under
+ * the total cap. Returns -ENOBUFS when ws itself was shed. */
+static int shed_for(struct http_server *server, struct http_ws *ws, size_t len)
+{
+	struct http_ws *victim;
+
+	while (server->ws_queued + len > server->max_ws_total) {
+		victim = largest_queue(server, ws);
+		if (!victim || victim == ws)
+			break;
+		ws_shed(victim);
+	}
+	if (server->ws_queued + len > server->max_ws_total) {
+		ws_shed(ws);
+		ws_trim(server);
+		return -ENOBUFS;
+	}
+	ws_trim(server);
+	return 0;
+}
+
 int http_server_ws_send(struct http_ws *ws, const char *data, size_t len)
 {
 	struct conn *c = ws->conn;
+	struct http_server *server;
 	int r;
 
 	if (!c || ws->closing || c->server->closing)
 		return -EPIPE;
-	if (ws->tx.bytes + len > c->server->max_ws_queue ||
-	    len > c->server->max_ws_queue) {
-		log_debug("http: websocket queue over the cap, closing");
-		ws->closing = true;
-		ws->close_now = true;
-		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK,
-				LWS_TO_KILL_ASYNC);
-		lws_cancel_service(c->server->ctx);
+	server = c->server;
+	if (ws->tx.bytes + len > server->max_ws_queue ||
+	    len > server->max_ws_queue) {
+		ws_shed(ws);
+		ws_trim(server);
 		return -ENOBUFS;
 	}
+	r = shed_for(server, ws, len);
+	if (r < 0)
+		return r;
 	r = lwsuv_txq_push(&ws->tx, data, len);
 	if (r < 0)
 		return r;
+	server->ws_queued += len;
+	if (server->ws_queued > server->ws_peak)
+		server->ws_peak = server->ws_queued;
 	lws_callback_on_writable(c->wsi);
 	return 0;
+}
+
+size_t http_server_ws_queued(const struct http_server *server)
+{
+	return server->ws_queued;
+}
+
+void http_server_ws_drop(struct http_ws *ws, int code, const char *reason)
+{
+	if (!ws->conn || ws->close_now)
+		return;
+	ws_drop(ws, code, reason ? reason : "");
+	ws_trim(ws->conn->server);
 }
 
 void http_server_ws_close(struct http_ws *ws, int code, const char *reason)
@@ -1156,6 +1268,11 @@ static void set_limits(struct http_server *server,
 				      : HTTP_SERVER_MAX_CONNECTIONS;
 	server->max_ws_queue =
 	    cfg->max_ws_queue ? cfg->max_ws_queue : HTTP_SERVER_MAX_WS_QUEUE;
+	server->max_ws_total =
+	    cfg->max_ws_total ? cfg->max_ws_total : HTTP_SERVER_MAX_WS_TOTAL;
+	snprintf(server->shed_reason, sizeof(server->shed_reason), "%s",
+		 cfg->ws_shed_reason ? cfg->ws_shed_reason
+				     : SERVER_WS_SHED_REASON);
 }
 
 /* lws reports a busy port only by failing the whole context, so the port

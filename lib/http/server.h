@@ -17,6 +17,7 @@ struct http_ws;      /* one accepted WebSocket connection */
 #define HTTP_SERVER_MAX_HEADER 8192u           /* all headers of a request */
 #define HTTP_SERVER_MAX_CONNECTIONS 256u       /* 503 past this */
 #define HTTP_SERVER_MAX_WS_QUEUE (4u << 20)    /* bytes queued to one socket */
+#define HTTP_SERVER_MAX_WS_TOTAL (32u << 20)   /* ... to all sockets together */
 #define HTTP_SERVER_MAX_WS_MESSAGE (64u << 10) /* bigger client frames: close */
 #define HTTP_SERVER_MAX_PATH 2048u             /* 414 past this */
 
@@ -27,6 +28,13 @@ struct http_server_config {
 	size_t max_header;
 	unsigned max_connections;
 	size_t max_ws_queue;
+	/* Past max_ws_total bytes queued to all WebSockets together, the
+	 * sockets with the most queued are shed (see http_server_ws_send). */
+	size_t max_ws_total;
+	/* The reason in the close frame of a socket shed for either queue cap
+	 * (code HTTP_SERVER_WS_SHED_CODE); NULL: "send queue over the cap".
+	 * Copied, cut to 123 bytes. */
+	const char *ws_shed_reason;
 	/* Requests to this path (exact, before '?') that ask to upgrade become
 	 * WebSockets; NULL: no WebSockets. Copied. */
 	const char *ws_path;
@@ -149,10 +157,31 @@ int http_server_request_respond_take(struct http_request *req, int status,
 				     const char *headers, char *body,
 				     size_t len);
 
-/* Queues a text message to ws (copied). Returns 0, -ENOBUFS past the
- * queue cap (the socket is then closed: a reader that slow must resume),
- * -ENOMEM, or -EPIPE when the socket is closing. */
+/* The close code of a socket shed for a queue cap: 1013, try again
+ * later (RFC 6455, IANA registry). */
+#define HTTP_SERVER_WS_SHED_CODE 1013
+
+/*
+ * Queues a text message to ws (copied). A socket is shed when its own queue
+ * would pass max_ws_queue, and when the queues of all sockets together
+ * would pass max_ws_total the sockets with the most queued are shed, ws
+ * among them if it has the most, until the message fits. Shedding discards
+ * the socket's queue and sends a close frame (HTTP_SERVER_WS_SHED_CODE,
+ * ws_shed_reason) at once; ws_closed runs when the socket is gone, and
+ * later sends fail with -EPIPE. Returns 0, -ENOBUFS when ws itself was shed
+ * (a reader that slow must resume), -ENOMEM, or -EPIPE when the socket is
+ * closing.
+ */
 int http_server_ws_send(struct http_ws *ws, const char *data, size_t len);
+
+/* Bytes queued to all WebSockets together. */
+size_t http_server_ws_queued(const struct http_server *server);
+
+/* Discards what is queued to ws and sends a close frame with code and
+ * reason (cut to 123 bytes) at once: for a peer that must hear nothing
+ * more. Later sends fail with -EPIPE; ws_closed runs when the socket is
+ * gone. A no-op on a socket already closing this way. */
+void http_server_ws_drop(struct http_ws *ws, int code, const char *reason);
 
 /* Sends a close frame with code and reason (cut to 123 bytes) once the
  * queue drains; later sends fail with -EPIPE. ws_closed runs when the

@@ -1113,6 +1113,53 @@ START_TEST(ws_queue_cap_closes)
 }
 END_TEST
 
+/* The total cap sheds the socket with the most queued; with one socket,
+ * that is the sender, and its queue is returned at once. */
+START_TEST(ws_total_cap_sheds)
+{
+	char msg[512];
+	struct fx fx;
+	int r = 0;
+	unsigned sent = 0;
+
+	memset(msg, 't', sizeof(msg));
+	fx_init(&fx);
+	fx.cfg.max_ws_total = 4096;
+	fx_start(&fx);
+	ws_connect(&fx);
+	while (sent < 100 &&
+	       (r = http_server_ws_send(fx.ws, msg, sizeof(msg))) == 0)
+		sent++;
+	ck_assert_int_eq(r, -ENOBUFS);
+	ck_assert_uint_eq(sent, 8);
+	ck_assert_uint_eq(http_server_ws_queued(fx.server), 0);
+	ck_assert_int_eq(http_server_ws_send(fx.ws, "x", 1), -EPIPE);
+	WAIT_UNTIL(&fx, fx.ws_closed == 1 && fx.ev_closed == 1);
+	ck_assert_uint_eq(fx.ev_messages, 0);
+	fx_finish(&fx);
+}
+END_TEST
+
+/* A dropped socket gets nothing of what was queued, and no more. */
+START_TEST(ws_drop_discards_queue)
+{
+	struct fx fx;
+
+	fx_init(&fx);
+	fx_start(&fx);
+	ws_connect(&fx);
+	ck_assert_int_eq(http_server_ws_send(fx.ws, "one", 3), 0);
+	ck_assert_int_eq(http_server_ws_send(fx.ws, "two", 3), 0);
+	ck_assert_uint_eq(http_server_ws_queued(fx.server), 6);
+	http_server_ws_drop(fx.ws, 1008, "token revoked");
+	ck_assert_uint_eq(http_server_ws_queued(fx.server), 0);
+	ck_assert_int_eq(http_server_ws_send(fx.ws, "three", 5), -EPIPE);
+	WAIT_UNTIL(&fx, fx.ws_closed == 1 && fx.ev_closed == 1);
+	ck_assert_uint_eq(fx.ev_messages, 0);
+	fx_finish(&fx);
+}
+END_TEST
+
 START_TEST(close_with_live_sockets)
 {
 	static const char req[] = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -1163,6 +1210,8 @@ int main(void)
 	tcase_add_test(tc, ws_refused);
 	tcase_add_test(tc, ws_refused_body);
 	tcase_add_test(tc, ws_queue_cap_closes);
+	tcase_add_test(tc, ws_total_cap_sheds);
+	tcase_add_test(tc, ws_drop_discards_queue);
 	tcase_add_test(tc, close_with_live_sockets);
 	suite_add_tcase(s, tc);
 	return testlib_run(s);
