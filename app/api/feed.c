@@ -2,6 +2,7 @@
  * its token's scope (agents see their own events), replays what it missed
  * with ?since=<seq>, then receives every new event as it is published. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,17 +22,29 @@ static void deliver(const char *text, size_t len, void *userdata)
 		log_notice("feed: subscriber too slow, dropped");
 }
 
-/* ?since=<seq>: returns 1 with the value, 0 when absent, -EINVAL. */
+/* The largest since accepted: seqs are JSON integers (int64). */
+#define API_FEED_MAX_SINCE INT64_MAX
+/* Room for ?since=: its digits, a NUL, and one byte to notice more. */
+#define API_FEED_SINCE_BUF 24
+
+/* ?since=<seq>: returns 1 with the value, 0 when absent, -EINVAL for
+ * anything but a decimal number from 0 to API_FEED_MAX_SINCE (a sign, a
+ * space, an empty value, or a number that overflows). */
 static int since_param(const struct http_request *req, uint64_t *ret)
 {
-	char buf[32], *end;
+	char buf[API_FEED_SINCE_BUF], *end;
 	int n = http_server_request_param(req, "since", buf, sizeof(buf));
+	unsigned long long v;
 
 	if (n == -ENOENT)
 		return 0;
 	if (n <= 0 || strspn(buf, "0123456789") != (size_t)n)
 		return -EINVAL;
-	*ret = strtoull(buf, &end, 10);
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (errno || *end || v > (unsigned long long)API_FEED_MAX_SINCE)
+		return -EINVAL;
+	*ret = v;
 	return 1;
 }
 
@@ -75,7 +88,8 @@ int api__feed_open(struct api *api, struct http_ws *ws,
 	}
 	has_since = since_param(req, &since);
 	if (has_since < 0) {
-		*ret_detail = "since must be a sequence number";
+		*ret_detail = "since must be a sequence number (0 to "
+			      "9223372036854775807)";
 		return 400;
 	}
 	r = feed_subscribe(api->feed,
