@@ -33,11 +33,14 @@ struct api {
 	unsigned refs; /* 1 until closed, plus queries of its own */
 	/* Set by the server, so that the layers below it need not call up:
 	 * destroy frees api after the last api__unref; count counts a
-	 * response by status for the metrics. */
+	 * response by status for the metrics; tokens_lost runs when the token
+	 * cache lost tokens (api__feed_recheck). */
 	void (*destroy)(struct api *api);
 	void (*count)(struct api *api, int status);
+	void (*tokens_lost)(struct api *api);
 	int64_t started_us;
 	struct feed *feed;
+	struct api_feed_sock *feed_socks; /* open feed WebSockets */
 	char epoch[24]; /* this process start, in every feed message */
 	struct metrics *metrics;
 	struct api_families *fam;
@@ -65,6 +68,10 @@ void api__unref(struct api *api);
 
 /* tokens.c: the cache of live tokens, and the principal of a request. */
 const struct api_principal *api__token_find(struct api *api, const char *token);
+/* The live token whose SHA-256 is hash (hex), or NULL. Borrowed: valid
+ * until the cache changes (a reload, a revocation). */
+const struct api_principal *api__token_lookup(struct api *api,
+					      const char *hash);
 void api__tokens_load(struct api *api);
 void api__tokens_free(struct api *api);
 
@@ -73,6 +80,10 @@ void api__tokens_free(struct api *api);
 const struct api_principal *api__authenticate(struct api *api,
 					      const struct http_request *req,
 					      bool allow_query);
+/* Hashes a request's token (as api__authenticate finds it) into hash.
+ * Returns 0, -ENOENT when there is none, -EINVAL or -EIO. */
+int api__request_token_hash(const struct http_request *req, bool allow_query,
+			    char hash[65]);
 
 /* observe.c: the event feed, the metrics and the periodic tick. */
 int api__observe_init(struct api *api);
@@ -85,5 +96,8 @@ void api__count(struct api *api, int status);
 int api__feed_open(struct api *api, struct http_ws *ws,
 		   const struct http_request *req, const char **ret_detail);
 void api__feed_closed(struct api *api, struct http_ws *ws);
+/* Closes (1008, policy violation) every feed socket whose token is no
+ * longer live: to call whenever the token cache lost tokens. */
+void api__feed_recheck(struct api *api);
 
 #endif /* APP_API_INTERNAL_H */

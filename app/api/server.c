@@ -209,6 +209,7 @@ int api_new(uv_loop_t *loop, const struct api_config *cfg,
 	api->refs = 1;
 	api->destroy = destroy;
 	api->count = api__count;
+	api->tokens_lost = api__feed_recheck;
 	api->deps = *deps;
 	api->routes = cfg->routes;
 	api->nroutes = cfg->nroutes;

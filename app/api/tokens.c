@@ -17,6 +17,10 @@
 #include "db/pool.h"
 #include "util/log.h"
 
+/* The longest token accepted, and a buffer for one from the query. */
+#define API_MAX_TOKEN 256
+#define API_TOKEN_BUF (API_MAX_TOKEN + 4)
+
 static const char hexdigits[] = "0123456789abcdef";
 
 static void to_hex(const unsigned char *in, size_t n, char *out)
@@ -127,6 +131,10 @@ static void on_tokens(int error, const PGresult *res, void *userdata)
 	tokens_free(api->tokens);
 	api->tokens = map;
 	log_info("api tokens loaded count=%zu", strmap_count(map));
+	/* Feed sockets outlive the check of their upgrade: those whose token
+	 * is gone from the database are closed now. */
+	if (api->tokens_lost)
+		api->tokens_lost(api);
 	if (api->tokens_dirty) {
 		api->tokens_dirty = false;
 		api__tokens_load(api);
@@ -162,31 +170,64 @@ static const char *bearer(const char *header)
 	return header;
 }
 
+/* The token of a request: the header's, else ?access_token= when
+ * allow_query (copied into buf of API_TOKEN_BUF bytes); NULL when none. */
+static const char *request_token(const struct http_request *req,
+				 bool allow_query, char *buf)
+{
+	const char *token =
+	    bearer(http_server_request_header(req, "authorization"));
+
+	if (!token && allow_query &&
+	    http_server_request_param(req, "access_token", buf, API_TOKEN_BUF) >
+		0)
+		token = buf;
+	return token;
+}
+
 const struct api_principal *api__authenticate(struct api *api,
 					      const struct http_request *req,
 					      bool allow_query)
 {
-	const char *token =
-	    bearer(http_server_request_header(req, "authorization"));
-	char buf[260];
+	char buf[API_TOKEN_BUF];
+	const char *token = request_token(req, allow_query, buf);
 
-	if (!token && allow_query &&
-	    http_server_request_param(req, "access_token", buf, sizeof(buf)) >
-		0)
-		token = buf;
 	return token ? api__token_find(api, token) : NULL;
+}
+
+/* Hashes a token of acceptable length. */
+static int token_hash_checked(const char *token, char hash[65])
+{
+	if (!*token || strlen(token) > API_MAX_TOKEN)
+		return -EINVAL;
+	return api_token_hash(token, hash);
+}
+
+int api__request_token_hash(const struct http_request *req, bool allow_query,
+			    char hash[65])
+{
+	char buf[API_TOKEN_BUF];
+	const char *token = request_token(req, allow_query, buf);
+
+	return token ? token_hash_checked(token, hash) : -ENOENT;
+}
+
+const struct api_principal *api__token_lookup(struct api *api, const char *hash)
+{
+	static const struct api_principal bootstrap = {API_ROLE_ADMIN, 0, 0};
+
+	if (*api->bootstrap_hash && strcmp(hash, api->bootstrap_hash) == 0)
+		return &bootstrap;
+	return api->tokens ? strmap_get(api->tokens, hash) : NULL;
 }
 
 const struct api_principal *api__token_find(struct api *api, const char *token)
 {
-	static const struct api_principal bootstrap = {API_ROLE_ADMIN, 0, 0};
 	char hash[65];
 
-	if (!*token || strlen(token) > 256 || api_token_hash(token, hash) < 0)
+	if (token_hash_checked(token, hash) < 0)
 		return NULL;
-	if (*api->bootstrap_hash && strcmp(hash, api->bootstrap_hash) == 0)
-		return &bootstrap;
-	return api->tokens ? strmap_get(api->tokens, hash) : NULL;
+	return api__token_lookup(api, hash);
 }
 
 static const char *const roles[] = {"admin", "supervisor", "agent", NULL};
@@ -278,6 +319,8 @@ static void on_token_revoked(struct api_ctx *ctx, const PGresult *res)
 	if (ctx->api->tokens)
 		free(strmap_remove(ctx->api->tokens, PQgetvalue(res, 0, 0)));
 	log_notice("api token revoked id=%s", ctx->params[0]);
+	if (ctx->api->tokens_lost)
+		ctx->api->tokens_lost(ctx->api);
 	api_reply_empty(ctx, 204);
 }
 
