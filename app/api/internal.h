@@ -14,6 +14,10 @@
 
 #define API_MAX_TOKENS 100000 /* live tokens cached */
 #define API_TICK_MS 250       /* loop lag and queue.stats */
+/* The close reason of a feed socket shed for the server's queue caps (code
+ * 1013): like a feed.gap, the client resumes with ?since=. */
+#define API_FEED_SHED_REASON                                                   \
+	"feed.gap: too far behind; reconnect with ?since=<last seq>"
 
 struct api {
 	uv_loop_t *loop;

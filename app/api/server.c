@@ -193,7 +193,10 @@ static void destroy(struct api *api);
 int api_new(uv_loop_t *loop, const struct api_config *cfg,
 	    const struct api_deps *deps, struct api **ret_api)
 {
-	struct http_server_config hc = {.ws_path = "/api/v1/events"};
+	struct http_server_config hc = {
+	    .ws_path = "/api/v1/events",
+	    .ws_shed_reason = API_FEED_SHED_REASON,
+	};
 	struct api *api;
 	char host[64];
 	int r;
