@@ -739,7 +739,7 @@ class BadInputTest(ApiCase):
             ("GET", f"{V1}/tokens?limit=abc", None, None, 400, "bad-request", None),
             # Bytes that are not UTF-8 text in a path or a query are a 400
             # before any handler or query (issue 14); a valid id cut to a
-            # length inside a character still gets a problem body.
+            # length (64 bytes) inside a character still gets a problem body.
             ("GET", f"{c}/%ff", None, None, 400, "bad-request", None),
             ("GET", f"{a}/%ff", None, None, 400, "bad-request", None),
             ("GET", f"{V1}/queues/%ff", None, None, 400, "bad-request", None),
@@ -748,8 +748,8 @@ class BadInputTest(ApiCase):
             ("GET", f"{c}?cursor=%ff", None, None, 400, "bad-request", None),
             ("GET", f"{V1}/leads?campaign_id={self.cid}&status=%ff", None, None, 400,
              "bad-request", None),
-            ("GET", f"{a}/{'1' * 62}%C3%A9", None, None, (400, 404), None, None),
-            ("GET", f"{V1}/calls/{'x' * 62}%C3%A9", None, None, (400, 404), None, None),
+            ("GET", f"{a}/{'x' * 63}%C3%A9", None, None, (400, 404), None, None),
+            ("GET", f"{V1}/calls/{'x' * 63}%C3%A9", None, None, (400, 404), None, None),
         ]
         return table
 

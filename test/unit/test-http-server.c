@@ -1313,6 +1313,38 @@ START_TEST(control_characters_refused)
 }
 END_TEST
 
+/* CONNECT, obs-fold and a NUL in a header stall the lws 4.1 parser,
+ * which answered nothing and hung up after ~10 s: the header timeout now
+ * answers them. */
+START_TEST(stalled_parser_gets_408)
+{
+	static const struct {
+		const char *data;
+		size_t len;
+	} reqs[] = {
+#define REQ(s) {s, sizeof(s) - 1}
+	    REQ("CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n"),
+	    REQ("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n"),
+	    REQ("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n"),
+#undef REQ
+	};
+	struct fx fx;
+	struct raw raw;
+
+	fx_init(&fx);
+	fx.cfg.header_timeout_ms = 300;
+	fx_start(&fx);
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		raw_start(&fx, &raw, reqs[i].data, reqs[i].len);
+		WAIT_UNTIL(&fx, raw.eof);
+		assert_raw_problem(&raw, " 408", "request-timeout");
+		raw_close(&fx, &raw);
+	}
+	ck_assert_uint_eq(fx.requests, 0);
+	fx_finish(&fx);
+}
+END_TEST
+
 START_TEST(unknown_version_505)
 {
 	struct fx fx;
@@ -1361,6 +1393,7 @@ int main(void)
 	tcase_add_test(tc, cut_request_line_refused);
 	tcase_add_test(tc, control_characters_refused);
 	tcase_add_test(tc, unknown_version_505);
+	tcase_add_test(tc, stalled_parser_gets_408);
 	suite_add_tcase(s, tc);
 	return testlib_run(s);
 }
