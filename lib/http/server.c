@@ -436,7 +436,7 @@ static int refuse_late(struct conn *c, struct lws *wsi)
 	return 0;
 }
 
-/* Starts the wait for a request head, on a new or kept-alive connection. */
+/* Starts the wait for the first request head of a new connection. */
 static void head_wait(struct conn *c)
 {
 	c->pending = true;
@@ -536,10 +536,10 @@ static int on_http_writeable(struct conn *c, struct lws *wsi)
 	}
 	c->req = NULL;
 	request_free(req);
-	if (lws_http_transaction_completed(wsi))
-		return -1;
-	head_wait(c);
-	return 0;
+	/* A kept-alive connection is not timed here: an unasked 408 could
+	 * cross the client's next request on the wire, whereas lws closes an
+	 * idle one quietly after its keep-alive time. */
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 /* ---- the HTTP side ---- */

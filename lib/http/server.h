@@ -23,8 +23,9 @@ struct http_ws;      /* one accepted WebSocket connection */
  * yet (slowloris). Those past it do not count against max_connections and
  * are answered 503, except on the cap_exempt paths. */
 #define HTTP_SERVER_MAX_PENDING_PER_PEER 16u
-/* Time a client has to send a whole request head, on a new connection and
- * between the requests of a kept-alive one; then 408 and close. */
+/* Time a new connection has to send its whole first request head; then
+ * 408 and close. (libwebsockets closes a kept-alive connection idle for 5 s
+ * itself, without an answer.) */
 #define HTTP_SERVER_HEADER_TIMEOUT_MS 5000u
 
 struct http_server_config {
