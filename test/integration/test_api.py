@@ -9,6 +9,7 @@ calls apispec.validate). Run by meson (suite 'integration').
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -899,6 +900,42 @@ class MetricsTest(ApiCase):
         harness.wait_for(matches, 5, what="welcomedly_agents equal to the agents table")
         for aid in ids:
             self.c.ok("POST", f"{V1}/agents/{aid}/state", {"state": "offline"})
+
+
+class SlowClientTest(ApiCase):
+    """Slowloris (issue 14): 256 connections sending their headers slowly
+    used to fill the connection cap, and every request, /healthz included,
+    got 503 until lws dropped them."""
+
+    SLOW = 260
+    HEAD = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+
+    def slow_sockets(self, n):
+        socks = []
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            s.sendall(self.HEAD)
+            socks.append(s)
+        self.addCleanup(lambda: [s.close() for s in socks])
+        return socks
+
+    def test_api_served_while_one_address_holds_slow_heads(self):
+        socks = self.slow_sockets(self.SLOW)
+        self.assertEqual(api.request(self.port, "GET", "/healthz").status, 200)
+        self.assertEqual(api.request(self.port, "GET", "/metrics").status, 200)
+        self.c.ok("GET", V1 + "/campaigns")
+        # The slow ones get a 408 problem once the header timeout is over.
+        socks[0].settimeout(10)
+        got = b""
+        while b"\r\n\r\n" not in got or not got.endswith(b"}"):
+            chunk = socks[0].recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        self.assertRegex(got, rb"^HTTP/1\.1 408 ")
+        body = json.loads(got.partition(b"\r\n\r\n")[2])
+        self.assertEqual((body["status"], body["type"]),
+                         (408, "urn:welcomedly:problem:request-timeout"))
 
 
 class ZHealthTest(ApiCase):
