@@ -10,6 +10,10 @@
 #include "api/internal.h"
 #include "api/reply.h"
 #include "util/log.h"
+#include "util/utf8.h"
+
+/* Room for a detail once escaped: each byte may become four. */
+#define REPLY_MAX_DETAIL 2048
 
 static const char *const problem_titles[][2] = {
     {"bad-request", "Bad request"},
@@ -77,15 +81,19 @@ void api_reply_empty(struct api_ctx *ctx, int status)
 	api_ctx_free(ctx);
 }
 
-/* The problem object (RFC 9457) of status, slug and detail, or NULL. */
+/* The problem object (RFC 9457) of status, slug and detail, or NULL for
+ * lack of memory only. detail often quotes what the client sent, cut to a
+ * length: bytes that are not UTF-8 (or a sequence cut short) are escaped,
+ * since jansson refuses them. */
 static json_t *problem_json(int status, const char *slug, const char *detail)
 {
-	char type[96];
+	char type[96], clean[REPLY_MAX_DETAIL];
 
 	snprintf(type, sizeof(type), "urn:welcomedly:problem:%s", slug);
+	utf8_escape(clean, sizeof(clean), detail ? detail : "");
 	return json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title",
 			 problem_title(slug), "status", status, "detail",
-			 detail);
+			 clean);
 }
 
 char *api_problem_text(int status, const char *slug, const char *detail,

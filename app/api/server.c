@@ -13,6 +13,7 @@
 #include "metrics/metrics.h"
 #include "outbound/service.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 bool api_server_own(struct api_ctx *ctx, int64_t agent_id, const char *detail)
 {
@@ -105,6 +106,18 @@ static void method_not_allowed(struct api_ctx *ctx, const char *path)
 	api_reply_raw(ctx, 405, "application/problem+json", allow, text, len);
 }
 
+/* True when the path and the query, as the server decoded them, are text:
+ * a byte that is not UTF-8 or a control character in a path parameter or
+ * a query value would reach a problem's detail or PostgreSQL, which both
+ * refuse it. */
+static bool request_is_text(const struct http_request *req)
+{
+	const char *path = http_server_request_path(req);
+	const char *query = http_server_request_query(req);
+
+	return utf8_text(path, strlen(path)) && utf8_text(query, strlen(query));
+}
+
 static void on_request(struct http_request *req, void *userdata)
 {
 	struct api *api = userdata;
@@ -120,6 +133,11 @@ static void on_request(struct http_request *req, void *userdata)
 	ctx->deps = &api->deps;
 	api__ref(api); /* the api outlives its requests' queries */
 	ctx->req = req;
+	if (!request_is_text(req)) {
+		api_problem(ctx, 400, "bad-request",
+			    "the path or the query is not UTF-8 text");
+		return;
+	}
 	ctx->route = api__match(api->routes, api->nroutes,
 				http_server_request_method(req), path,
 				ctx->params, &known);
@@ -190,12 +208,17 @@ static int outbound_init(struct api *api)
 
 static void destroy(struct api *api);
 
+/* Answered even when the connection caps are hit, so that monitoring sees
+ * a busy daemon as busy rather than dead. */
+static const char *const cap_exempt_paths[] = {"/healthz", "/metrics", NULL};
+
 int api_new(uv_loop_t *loop, const struct api_config *cfg,
 	    const struct api_deps *deps, struct api **ret_api)
 {
 	struct http_server_config hc = {
 	    .ws_path = "/api/v1/events",
 	    .ws_shed_reason = API_FEED_SHED_REASON,
+	    .cap_exempt = cap_exempt_paths,
 	};
 	struct api *api;
 	char host[64];

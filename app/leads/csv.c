@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/utf8.h"
+
 /* How a field ended. */
 enum end { END_COMMA, END_LINE, END_FILE };
 
@@ -217,54 +219,11 @@ static char *trim(char *s)
 	return s;
 }
 
-/* The length of the UTF-8 sequence that byte c starts; 0 when c cannot
- * start one (a continuation byte, or a lead that is always overlong or
- * beyond U+10FFFF). */
-static size_t utf8_len(unsigned char c)
-{
-	if (c < 0x80)
-		return 1;
-	if (c < 0xc2)
-		return 0;
-	if (c < 0xe0)
-		return 2;
-	if (c < 0xf0)
-		return 3;
-	return c < 0xf5 ? 4 : 0;
-}
-
-/* True when s[0..n) is UTF-8 with no NUL, no overlong form, no surrogate
- * and nothing above U+10FFFF: what jansson and PostgreSQL accept. */
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-	static const unsigned long min_cp[5] = {0, 1, 0x80, 0x800, 0x10000};
-
-	for (size_t i = 0; i < n;) {
-		size_t len = utf8_len(s[i]);
-		unsigned long cp;
-
-		if (len == 0 || len > n - i)
-			return false;
-		cp = len == 1 ? s[i] : s[i] & (0xffu >> (len + 1));
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3fu);
-		}
-		if (cp < min_cp[len] || (cp >= 0xd800 && cp <= 0xdfff) ||
-		    cp > 0x10ffff)
-			return false;
-		i += len;
-	}
-	return true;
-}
-
 /* Checks one header name, notes a problem with it, and keeps it. */
 static void header_column(struct parser *ps, size_t i)
 {
 	struct record *rec = &ps->rec;
-	bool valid =
-	    utf8_valid((const unsigned char *)rec->field[i], rec->len[i]);
+	bool valid = utf8_valid(rec->field[i], rec->len[i]);
 	char *name = trim(rec->field[i]);
 
 	if (!valid)
@@ -316,8 +275,7 @@ static void check_row(struct parser *ps)
 			"the row has %zu field%s where the header names %zu",
 			rec->count, rec->count == 1 ? "" : "s", ps->ncolumns);
 	for (size_t i = 0; i < rec->count && !rec->problem[0]; i++) {
-		if (!utf8_valid((const unsigned char *)rec->field[i],
-				rec->len[i]))
+		if (!utf8_valid(rec->field[i], rec->len[i]))
 			problem(rec,
 				"field %zu (%.40s) is not valid UTF-8 text",
 				i + 1, ps->names[i]);

@@ -134,7 +134,11 @@ struct conn {
 	struct conn *prev, *next;
 	struct lws *wsi;
 	bool over_cap;
-	bool refused; /* answered by the server itself, lingering */
+	bool over_peer; /* past max_pending_per_peer when accepted */
+	bool pending;   /* no request head in yet; the header timer runs */
+	bool refused;   /* answered by the server itself, lingering */
+	bool late;      /* refused with 408: no request is served any more */
+	char peer[SERVER_MAX_PEER];
 	size_t discarded;
 	struct http_request *req; /* the current request, if any */
 	struct http_ws *ws;       /* set once upgraded and accepted */
@@ -156,8 +160,12 @@ struct http_server {
 	size_t ws_queued; /* bytes queued to all WebSockets */
 	size_t ws_peak;   /* the most queued since the last trim */
 	char shed_reason[124];
+	unsigned max_pending_per_peer;
+	unsigned header_timeout_ms;
+	const char *const *cap_exempt;
 	struct conn *conns;
 	unsigned n_conns;
+	unsigned n_capped; /* the connections counted against the cap */
 	bool closing;
 	struct lwsuv_reaper reaper;
 };
@@ -267,6 +275,8 @@ err:
 /* The answers the server gives by itself. */
 enum problem {
 	PROBLEM_BAD_LENGTH,
+	PROBLEM_BAD_PATH,
+	PROBLEM_NO_VERSION,
 	PROBLEM_NOT_FOUND,
 	PROBLEM_LENGTH_REQUIRED,
 	PROBLEM_TOO_LARGE,
@@ -274,6 +284,7 @@ enum problem {
 	PROBLEM_INTERNAL,
 	PROBLEM_NOT_IMPLEMENTED,
 	PROBLEM_UNAVAILABLE,
+	PROBLEM_VERSION,
 };
 
 static const struct {
@@ -282,6 +293,10 @@ static const struct {
 } problems[] = {
     [PROBLEM_BAD_LENGTH] = {400, "bad-request", "Bad request",
 			    "The Content-Length is not a number."},
+    [PROBLEM_BAD_PATH] = {400, "bad-request", "Bad request",
+			  "The path or the query holds a control character."},
+    [PROBLEM_NO_VERSION] = {400, "bad-request", "Bad request",
+			    "The request line has no HTTP version."},
     [PROBLEM_NOT_FOUND] = {404, "not-found", "Not found",
 			   "There is no WebSocket at this path."},
     [PROBLEM_LENGTH_REQUIRED] = {411, "length-required", "Length required",
@@ -296,6 +311,9 @@ static const struct {
 				 "This method is not supported."},
     [PROBLEM_UNAVAILABLE] = {503, "unavailable", "Unavailable",
 			     "The server is busy or shutting down."},
+    [PROBLEM_VERSION] = {505, "http-version-not-supported",
+			 "HTTP version not supported",
+			 "Use HTTP/1.1 or HTTP/1.0."},
 };
 
 /* Copies s into out as the inside of a JSON string, cut short rather than
@@ -319,6 +337,23 @@ static void json_escape(char *out, size_t size, const char *s)
 	out[pos] = '\0';
 }
 
+/* Formats a problem body into body (SERVER_MAX_PROBLEM bytes); returns
+ * its length or -1. */
+static int problem_body(char *body, int status, const char *slug,
+			const char *title, const char *detail)
+{
+	char text[SERVER_MAX_PROBLEM / 2];
+	int len;
+
+	json_escape(text, sizeof(text), detail);
+	len =
+	    snprintf(body, SERVER_MAX_PROBLEM,
+		     "{\"type\":\"urn:welcomedly:problem:%s\",\"title\":\"%s\","
+		     "\"status\":%d,\"detail\":\"%s\"}",
+		     slug, title, status, text);
+	return len < 0 || len >= (int)SERVER_MAX_PROBLEM ? -1 : len;
+}
+
 /* Writes a problem answer at once, from inside an lws callback. The
  * connection is
  * not used for another request, since what the peer sends next (a body we
@@ -329,16 +364,10 @@ static int write_problem_now(struct lws *wsi, int status, const char *slug,
 	unsigned char buf[LWS_PRE + SERVER_HEAD_ROOM + SERVER_MAX_PROBLEM];
 	unsigned char *start = buf + LWS_PRE, *p = start;
 	unsigned char *end = buf + sizeof(buf) - SERVER_MAX_PROBLEM;
-	char body[SERVER_MAX_PROBLEM], text[SERVER_MAX_PROBLEM / 2];
-	int len;
+	char body[SERVER_MAX_PROBLEM];
+	int len = problem_body(body, status, slug, title, detail);
 
-	json_escape(text, sizeof(text), detail);
-	len =
-	    snprintf(body, sizeof(body),
-		     "{\"type\":\"urn:welcomedly:problem:%s\",\"title\":\"%s\","
-		     "\"status\":%d,\"detail\":\"%s\"}",
-		     slug, title, status, text);
-	if (len < 0 || (size_t)len >= sizeof(body))
+	if (len < 0)
 		return -1;
 	if (lws_add_http_common_headers(wsi, (unsigned)status,
 					"application/problem+json",
@@ -387,6 +416,61 @@ static int refuse(struct conn *c, struct lws *wsi, enum problem which)
 	c->req = NULL;
 	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, SERVER_LINGER_S);
 	return 0;
+}
+
+/*
+ * The header timeout ran out. lws has no request to answer yet (nor,
+ * when nothing arrived, a header table that its answer functions need),
+ * so the 408 goes straight to the socket, which has nothing else queued
+ * in this state; then the connection lingers as after a refusal.
+ */
+static int refuse_late(struct conn *c, struct lws *wsi)
+{
+	char body[SERVER_MAX_PROBLEM];
+	char msg[SERVER_HEAD_ROOM + SERVER_MAX_PROBLEM];
+	int len = problem_body(body, 408, "request-timeout", "Request timeout",
+			       "The request head did not arrive in time.");
+	int n;
+
+	if (len < 0)
+		return -1;
+	n = snprintf(msg, sizeof(msg),
+		     "HTTP/1.1 408 Request Timeout\r\n"
+		     "content-type: application/problem+json\r\n"
+		     "content-length: %d\r\nconnection: close\r\n\r\n%s",
+		     len, body);
+	if (n < 0 || (size_t)n >= sizeof(msg) ||
+	    send(lws_get_socket_fd(wsi), msg, (size_t)n,
+		 MSG_NOSIGNAL | MSG_DONTWAIT) != n)
+		return -1;
+	log_debug("http: refused status=408 peer=%s", c->peer);
+	shutdown(lws_get_socket_fd(wsi), SHUT_WR);
+	c->refused = c->late = true;
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, SERVER_LINGER_S);
+	return 0;
+}
+
+/* Starts the wait for the first request head of a new connection. */
+static void head_wait(struct conn *c)
+{
+	c->pending = true;
+	lws_set_timer_usecs(c->wsi,
+			    (lws_usec_t)c->server->header_timeout_ms * 1000);
+}
+
+/* A request head is in: its wait ends, and a connection past the
+ * per-address cap takes a place under max_connections if one is free, so
+ * that a burst of fast clients from one address is served all the same. */
+static void head_in(struct conn *c)
+{
+	struct http_server *server = c->server;
+
+	c->pending = false;
+	lws_set_timer_usecs(c->wsi, LWS_SET_TIMER_USEC_CANCEL);
+	if (c->over_peer && server->n_capped < server->max_connections) {
+		c->over_peer = false;
+		server->n_capped++;
+	}
 }
 
 /* Writes the status line and headers of req's answer. */
@@ -466,6 +550,9 @@ static int on_http_writeable(struct conn *c, struct lws *wsi)
 	}
 	c->req = NULL;
 	request_free(req);
+	/* A kept-alive connection is not timed here: an unasked 408 could
+	 * cross the client's next request on the wire, whereas lws closes an
+	 * idle one quietly after its keep-alive time. */
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -522,17 +609,94 @@ static bool method_known(int method)
 	       method_names[method];
 }
 
+static bool has_ctl(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+	}
+	return false;
+}
+
+/* True when a query argument, as lws decoded it, holds a control
+ * character. */
+static bool query_has_ctl(struct lws *wsi)
+{
+	int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS), n;
+	char *buf;
+	bool bad = false;
+
+	if (total <= 0)
+		return false;
+	buf = malloc((size_t)total + 1);
+	if (!buf)
+		return true;
+	for (int i = 0; !bad; i++) {
+		n = lws_hdr_copy_fragment(wsi, buf, total + 1,
+					  WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n < 0)
+			break;
+		bad = has_ctl(buf, (size_t)n);
+	}
+	free(buf);
+	return bad;
+}
+
+/*
+ * Checks the request line: returns 0, or 1 and the problem. lws 4.1
+ * decodes %0a and %0d in the path before it looks for the end of the
+ * line, so "GET /a%0ab HTTP/1.1" reaches us as "/a" with no version: a
+ * request line without one was cut short and is never served.
+ */
+static int screen_line(struct lws *wsi, const char *uri, size_t uri_len,
+		       enum problem *ret_problem)
+{
+	char version[16];
+	int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP);
+
+	/* Not caught: "GET /a%0aHTTP/1.1 HTTP/1.1", where lws takes the
+	 * remainder of the cut line for the version; lws 4.1 keeps no raw
+	 * request line to compare with. */
+	if (n <= 0)
+		*ret_problem = PROBLEM_NO_VERSION;
+	else if (n >= (int)sizeof(version) ||
+		 lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_HTTP) <
+		     0 ||
+		 (strcmp(version, "HTTP/1.1") && strcmp(version, "HTTP/1.0")))
+		*ret_problem = PROBLEM_VERSION;
+	else if (has_ctl(uri, uri_len) || query_has_ctl(wsi))
+		*ret_problem = PROBLEM_BAD_PATH;
+	else
+		return 0;
+	return 1;
+}
+
+static bool cap_exempt(const struct http_server *server, const char *uri,
+		       size_t uri_len)
+{
+	for (const char *const *p = server->cap_exempt; p && *p; p++) {
+		if (strlen(*p) == uri_len && memcmp(*p, uri, uri_len) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Checks what the server refuses by itself: returns 0, or 1 and the
  * problem to answer. */
 static int screen_request(struct conn *c, struct lws *wsi, int method,
-			  size_t path_len, enum problem *ret_problem,
-			  bool *ret_body)
+			  const char *uri, size_t path_len,
+			  enum problem *ret_problem, bool *ret_body)
 {
 	unsigned long long len = 0;
 	bool present = false;
 
 	*ret_body = false;
-	if (c->over_cap || c->server->closing)
+	if (c->server->closing)
+		*ret_problem = PROBLEM_UNAVAILABLE;
+	else if (screen_line(wsi, uri, path_len, ret_problem))
+		return 1;
+	else if ((c->over_cap || c->over_peer) &&
+		 !cap_exempt(c->server, uri, path_len))
 		*ret_problem = PROBLEM_UNAVAILABLE;
 	else if (!method_known(method))
 		*ret_problem = PROBLEM_NOT_IMPLEMENTED;
@@ -569,10 +733,15 @@ static int on_http(struct conn *c, struct lws *wsi)
 	int uri_len, method;
 	bool body;
 
+	/* A head that completes after its 408 is not served. */
+	if (c->late)
+		return -1;
+	head_in(c);
 	method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
 	if (uri_len < 0)
 		uri_len = 0;
-	if (screen_request(c, wsi, method, (size_t)uri_len, &problem, &body))
+	if (screen_request(c, wsi, method, uri, (size_t)uri_len, &problem,
+			   &body))
 		return refuse(c, wsi, problem);
 	if (request_new(c, wsi, method, uri, (size_t)uri_len, &req) < 0)
 		return refuse(c, wsi, PROBLEM_INTERNAL);
@@ -835,10 +1004,14 @@ static int on_confirm_upgrade(struct conn *c, struct lws *wsi, const char *up)
 	int uri_len, method, status;
 	bool body;
 
+	if (c->late)
+		return -1;
+	head_in(c);
 	method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
 	if (uri_len < 0)
 		uri_len = 0;
-	if (screen_request(c, wsi, method, (size_t)uri_len, &problem, &body)) {
+	if (screen_request(c, wsi, method, uri, (size_t)uri_len, &problem,
+			   &body)) {
 		write_problem(wsi, problem);
 		return -1;
 	}
@@ -856,6 +1029,20 @@ static int on_confirm_upgrade(struct conn *c, struct lws *wsi, const char *up)
 
 /* ---- connections ---- */
 
+/* Connections from peer still waiting for their request head. */
+static unsigned pending_from(const struct http_server *server, const char *peer)
+{
+	unsigned n = 0;
+
+	for (const struct conn *c = server->conns; c; c = c->next)
+		n += c->pending && strcmp(c->peer, peer) == 0;
+	return n;
+}
+
+/* A connection past the per-address cap does not take one of the
+ * max_connections places while it has not sent its head, so that one
+ * address that opens many and sends slowly (slowloris) cannot lock the
+ * others out; the header timeout ends it. */
 static struct conn *conn_new(struct http_server *server, struct lws *wsi)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -864,13 +1051,19 @@ static struct conn *conn_new(struct http_server *server, struct lws *wsi)
 		return NULL;
 	c->server = server;
 	c->wsi = wsi;
+	if (!lws_get_peer_simple(wsi, c->peer, sizeof(c->peer)))
+		c->peer[0] = '\0';
+	c->over_peer =
+	    pending_from(server, c->peer) >= server->max_pending_per_peer;
 	c->next = server->conns;
 	if (c->next)
 		c->next->prev = c;
 	server->conns = c;
 	server->n_conns++;
-	c->over_cap = server->n_conns > server->max_connections;
+	if (!c->over_peer)
+		c->over_cap = ++server->n_capped > server->max_connections;
 	lws_set_opaque_user_data(wsi, c);
+	head_wait(c);
 	return c;
 }
 
@@ -888,6 +1081,8 @@ static void conn_end(struct conn *c, struct lws *wsi)
 	if (c->next)
 		c->next->prev = c->prev;
 	server->n_conns--;
+	if (!c->over_peer)
+		server->n_capped--;
 	if (c->req && c->req->state == REQ_WAITING)
 		c->req->conn = NULL;
 	else
@@ -897,9 +1092,11 @@ static void conn_end(struct conn *c, struct lws *wsi)
 	free(c);
 }
 
-static int on_timer(struct conn *c)
+static int on_timer(struct conn *c, struct lws *wsi)
 {
-	return c->ws && c->ws->close_now ? -1 : 0;
+	if (c->ws)
+		return c->ws->close_now ? -1 : 0;
+	return c->pending && !c->refused ? refuse_late(c, wsi) : 0;
 }
 
 static int server_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -931,7 +1128,7 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		return c->ws && !c->ws->close_now ? ws_write_next(c->ws, wsi)
 						  : 0;
 	case LWS_CALLBACK_TIMER:
-		return on_timer(c);
+		return on_timer(c, wsi);
 	case LWS_CALLBACK_CLOSED:
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_WSI_DESTROY:
@@ -1273,6 +1470,13 @@ static void set_limits(struct http_server *server,
 	snprintf(server->shed_reason, sizeof(server->shed_reason), "%s",
 		 cfg->ws_shed_reason ? cfg->ws_shed_reason
 				     : SERVER_WS_SHED_REASON);
+	server->max_pending_per_peer = cfg->max_pending_per_peer
+					   ? cfg->max_pending_per_peer
+					   : HTTP_SERVER_MAX_PENDING_PER_PEER;
+	server->header_timeout_ms = cfg->header_timeout_ms
+					? cfg->header_timeout_ms
+					: HTTP_SERVER_HEADER_TIMEOUT_MS;
+	server->cap_exempt = cfg->cap_exempt;
 }
 
 /* lws reports a busy port only by failing the whole context, so the port

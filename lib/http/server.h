@@ -20,6 +20,14 @@ struct http_ws;      /* one accepted WebSocket connection */
 #define HTTP_SERVER_MAX_WS_TOTAL (32u << 20)   /* ... to all sockets together */
 #define HTTP_SERVER_MAX_WS_MESSAGE (64u << 10) /* bigger client frames: close */
 #define HTTP_SERVER_MAX_PATH 2048u             /* 414 past this */
+/* Connections from one address that have not sent a whole request head
+ * yet (slowloris). Those past it do not count against max_connections and
+ * are answered 503, except on the cap_exempt paths. */
+#define HTTP_SERVER_MAX_PENDING_PER_PEER 16u
+/* Time a new connection has to send its whole first request head; then
+ * 408 and close. (libwebsockets closes a kept-alive connection idle for 5 s
+ * itself, without an answer.) */
+#define HTTP_SERVER_HEADER_TIMEOUT_MS 5000u
 
 struct http_server_config {
 	const char *host; /* IP address to bind, e.g. "127.0.0.1"; copied */
@@ -35,6 +43,13 @@ struct http_server_config {
 	 * (code HTTP_SERVER_WS_SHED_CODE); NULL: "send queue over the cap".
 	 * Copied, cut to 123 bytes. */
 	const char *ws_shed_reason;
+	unsigned max_pending_per_peer;
+	unsigned header_timeout_ms;
+	/* Paths (exact, before '?') still served on a connection past
+	 * max_connections or max_pending_per_peer, e.g. health checks; a
+	 * NULL-terminated array, NULL: none. Borrowed: it must outlive the
+	 * server. */
+	const char *const *cap_exempt;
 	/* Requests to this path (exact, before '?') that ask to upgrade become
 	 * WebSockets; NULL: no WebSockets. Copied. */
 	const char *ws_path;
@@ -73,13 +88,23 @@ struct http_server_callbacks {
  * (or -EIO when libwebsockets refused the context or the listen socket).
  * max_header above 65535 is -EINVAL (libwebsockets' limit).
  * Server-made answers, each followed by closing the connection: 503 past
- * max_connections or while closing, 414, 413 (by Content-Length), 411 for
+ * max_connections or max_pending_per_peer (but for cap_exempt paths) or
+ * while closing, 408 when the request head is not in within
+ * header_timeout_ms, 400 for a request line without an HTTP version (as
+ * when a %0a in the path cut it short) or for control characters in the
+ * path or the query, 505 for an HTTP version other than 1.0 and 1.1, 414,
+ * 413 (by Content-Length), 411 for
  * a chunked body (libwebsockets 4.1 cannot decode one) and for POST, PUT or
  * PATCH without Content-Length (it would read such a body until the peer
  * closes), 400 for a bad Content-Length, 501
- * for a method other than GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS. A
- * request whose headers pass max_header is hung up on (libwebsockets 4.1
- * sends no 431). After a failure the loop must still run until it has no
+ * for a method other than GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS.
+ * libwebsockets 4.1 refuses some requests itself, before any callback,
+ * and this server cannot answer them: headers past max_header, a URI
+ * longer than that, more query arguments than its fragment table holds
+ * and a %00 in the path are hung up on without an answer; TRACE, other
+ * unknown methods and "OPTIONS *" get its HTML 403; CONNECT, obs-fold and
+ * a NUL in a header stall its parser, so they end with the 408 of the
+ * header timeout. After a failure the loop must still run until it has no
  * active handles, as a context may have to be released. */
 int http_server_new(uv_loop_t *loop, const struct http_server_config *cfg,
 		    const struct http_server_callbacks *cbs, void *userdata,

@@ -9,6 +9,7 @@ calls apispec.validate). Run by meson (suite 'integration').
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -741,6 +742,19 @@ class BadInputTest(ApiCase):
             ("GET", f"{a}?limit=0", None, None, 400, "bad-request", None),
             ("GET", f"{a}?cursor=garbage", None, None, 400, "bad-request", None),
             ("GET", f"{V1}/tokens?limit=abc", None, None, 400, "bad-request", None),
+            # Bytes that are not UTF-8 text in a path or a query are a 400
+            # before any handler or query (issue 14); a valid id cut to a
+            # length (64 bytes) inside a character still gets a problem body.
+            ("GET", f"{c}/%ff", None, None, 400, "bad-request", None),
+            ("GET", f"{a}/%ff", None, None, 400, "bad-request", None),
+            ("GET", f"{V1}/queues/%ff", None, None, 400, "bad-request", None),
+            ("DELETE", f"{V1}/tokens/%ff", None, None, 400, "bad-request", None),
+            ("GET", f"{c}/%C3", None, None, 400, "bad-request", None),
+            ("GET", f"{c}?cursor=%ff", None, None, 400, "bad-request", None),
+            ("GET", f"{V1}/leads?campaign_id={self.cid}&status=%ff", None, None, 400,
+             "bad-request", None),
+            ("GET", f"{a}/{'x' * 63}%C3%A9", None, None, (400, 404), None, None),
+            ("GET", f"{V1}/calls/{'x' * 63}%C3%A9", None, None, (400, 404), None, None),
         ]
         return table
 
@@ -890,6 +904,42 @@ class MetricsTest(ApiCase):
         harness.wait_for(matches, 5, what="welcomedly_agents equal to the agents table")
         for aid in ids:
             self.c.ok("POST", f"{V1}/agents/{aid}/state", {"state": "offline"})
+
+
+class SlowClientTest(ApiCase):
+    """Slowloris (issue 14): 256 connections sending their headers slowly
+    used to fill the connection cap, and every request, /healthz included,
+    got 503 until lws dropped them."""
+
+    SLOW = 260
+    HEAD = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+
+    def slow_sockets(self, n):
+        socks = []
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            s.sendall(self.HEAD)
+            socks.append(s)
+        self.addCleanup(lambda: [s.close() for s in socks])
+        return socks
+
+    def test_api_served_while_one_address_holds_slow_heads(self):
+        socks = self.slow_sockets(self.SLOW)
+        self.assertEqual(api.request(self.port, "GET", "/healthz").status, 200)
+        self.assertEqual(api.request(self.port, "GET", "/metrics").status, 200)
+        self.c.ok("GET", V1 + "/campaigns")
+        # The slow ones get a 408 problem once the header timeout is over.
+        socks[0].settimeout(10)
+        got = b""
+        while b"\r\n\r\n" not in got or not got.endswith(b"}"):
+            chunk = socks[0].recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        self.assertRegex(got, rb"^HTTP/1\.1 408 ")
+        body = json.loads(got.partition(b"\r\n\r\n")[2])
+        self.assertEqual((body["status"], body["type"]),
+                         (408, "urn:welcomedly:problem:request-timeout"))
 
 
 class ZHealthTest(ApiCase):

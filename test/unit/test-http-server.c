@@ -32,6 +32,8 @@ struct fx {
 	enum mode mode;
 	unsigned requests;
 	struct http_request *held;
+	const char *peer; /* the client address on_request expects; NULL:
+			     127.0.0.1 */
 	char method[16], path[64], query[128], param[64], param_q[64];
 	int param_missing, param_small;
 	char auth[64];
@@ -89,7 +91,8 @@ static void on_request(struct http_request *req, void *userdata)
 	body = http_server_request_body(req, &fx->body_len);
 	ck_assert_uint_eq(strlen(body), fx->body_len);
 	copy_str(fx->body, sizeof(fx->body), body);
-	ck_assert_str_eq(http_server_request_peer(req), "127.0.0.1");
+	ck_assert_str_eq(http_server_request_peer(req),
+			 fx->peer ? fx->peer : "127.0.0.1");
 	ck_assert(!http_server_request_abandoned(req));
 	if (fx->mode == MODE_HOLD) {
 		ck_assert_ptr_null(fx->held);
@@ -448,15 +451,22 @@ static void raw_connected(uv_connect_t *req, int status)
 			 raw_written);
 }
 
-/* Connects and sends data (borrowed until written; NULL: nothing). */
-static void raw_start(struct fx *fx, struct raw *raw, const char *data,
-		      size_t len)
+/* Connects from the address from (NULL: any) and sends data (borrowed
+ * until written; NULL: nothing). */
+static void raw_start_from(struct fx *fx, struct raw *raw, const char *from,
+			   const char *data, size_t len)
 {
-	struct sockaddr_in addr;
+	struct sockaddr_in addr, src;
 
 	memset(raw, 0, sizeof(*raw));
 	uv_ip4_addr("127.0.0.1", http_server_port(fx->server), &addr);
 	ck_assert_int_eq(uv_tcp_init(&fx->loop, &raw->tcp), 0);
+	if (from) {
+		uv_ip4_addr(from, 0, &src);
+		ck_assert_int_eq(
+		    uv_tcp_bind(&raw->tcp, (const struct sockaddr *)&src, 0),
+		    0);
+	}
 	raw->tcp.data = raw;
 	raw->connect.data = raw;
 	raw->out = uv_buf_init((char *)data, (unsigned)len);
@@ -464,6 +474,12 @@ static void raw_start(struct fx *fx, struct raw *raw, const char *data,
 					(const struct sockaddr *)&addr,
 					raw_connected),
 			 0);
+}
+
+static void raw_start(struct fx *fx, struct raw *raw, const char *data,
+		      size_t len)
+{
+	raw_start_from(fx, raw, NULL, data, len);
 }
 
 static void raw_closed(uv_handle_t *h)
@@ -1184,6 +1200,213 @@ START_TEST(close_with_live_sockets)
 }
 END_TEST
 
+/* ---- the edge: slow clients and malformed request lines ---- */
+
+#define SLOW_HEAD "GET /slow HTTP/1.1\r\nHost: x\r\n"
+#define SLOW_CONNS 6
+
+/* Sends req on a new connection and waits for the server to end it. */
+static void raw_exchange(struct fx *fx, struct raw *raw, const char *from,
+			 const char *req)
+{
+	raw_start_from(fx, raw, from, req, strlen(req));
+	WAIT_UNTIL(fx, raw->eof);
+}
+
+static void assert_raw_problem(const struct raw *raw, const char *status,
+			       const char *slug)
+{
+	char type[128];
+
+	snprintf(type, sizeof(type), "\"type\":\"urn:welcomedly:problem:%s\"",
+		 slug);
+	/* lws answers a request without a version as HTTP/1.0. */
+	ck_assert_msg(strncmp(raw->in, "HTTP/1.", 7) == 0 &&
+			  strncmp(raw->in + 8, status, strlen(status)) == 0,
+		      "expected %s, got %s", status, raw->in);
+	ck_assert_msg(strstr(raw->in, "application/problem+json"), "got %s",
+		      raw->in);
+	ck_assert_msg(strstr(raw->in, type), "got %s", raw->in);
+}
+
+START_TEST(slow_head_gets_408)
+{
+	struct fx fx;
+	struct raw raw;
+	uint64_t start;
+
+	fx_init(&fx);
+	fx.cfg.header_timeout_ms = 300;
+	fx_start(&fx);
+	start = uv_now(&fx.loop);
+	raw_start(&fx, &raw, SLOW_HEAD, sizeof(SLOW_HEAD) - 1);
+	WAIT_UNTIL(&fx, raw.eof);
+	uv_update_time(&fx.loop);
+	ck_assert_uint_lt(uv_now(&fx.loop) - start, 3000);
+	assert_raw_problem(&raw, " 408", "request-timeout");
+	raw_close(&fx, &raw);
+	WAIT_UNTIL(&fx, http_server_connections(fx.server) == 0);
+	ck_assert_uint_eq(fx.requests, 0);
+	fx_finish(&fx);
+}
+END_TEST
+
+/* One address holding connections without a whole head (slowloris)
+ * cannot lock others out, nor its own fast requests. */
+START_TEST(slow_peer_capped)
+{
+	struct fx fx;
+	struct raw slow[SLOW_CONNS], raw;
+	struct xfer x;
+
+	fx_init(&fx);
+	fx.cfg.max_connections = 4;
+	fx.cfg.max_pending_per_peer = 2;
+	fx_start(&fx);
+	for (int i = 0; i < SLOW_CONNS; i++)
+		raw_start(&fx, &slow[i], SLOW_HEAD, sizeof(SLOW_HEAD) - 1);
+	WAIT_UNTIL(&fx, http_server_connections(fx.server) == SLOW_CONNS);
+	fx.peer = "127.0.0.2";
+	raw_exchange(&fx, &raw, "127.0.0.2",
+		     "GET /other HTTP/1.1\r\nHost: x\r\n"
+		     "Connection: close\r\n\r\n");
+	ck_assert_msg(strncmp(raw.in, "HTTP/1.1 200", 12) == 0, "got %s",
+		      raw.in);
+	raw_close(&fx, &raw);
+	fx.peer = NULL;
+	fetch(&fx, &x, "GET", "/fast", NULL, NULL);
+	ck_assert_int_eq(x.status, 200);
+	xfer_free(&fx, &x);
+	ck_assert_uint_eq(fx.requests, 2);
+	for (int i = 0; i < SLOW_CONNS; i++)
+		raw_close(&fx, &slow[i]);
+	fx_finish(&fx);
+}
+END_TEST
+
+/* Health checks are answered past the connection cap. */
+START_TEST(cap_exempt_paths_served)
+{
+	static const char *const exempt[] = {"/healthz", NULL};
+	struct fx fx;
+	struct raw raw[2];
+	struct xfer x;
+
+	fx_init(&fx);
+	fx.cfg.max_connections = 2;
+	fx.cfg.cap_exempt = exempt;
+	fx_start(&fx);
+	raw_start(&fx, &raw[0], NULL, 0);
+	raw_start(&fx, &raw[1], NULL, 0);
+	WAIT_UNTIL(&fx, http_server_connections(fx.server) == 2);
+	fetch(&fx, &x, "GET", "/busy", NULL, NULL);
+	assert_problem(&x, 503, "unavailable");
+	xfer_free(&fx, &x);
+	fetch(&fx, &x, "GET", "/healthz", NULL, NULL);
+	ck_assert_int_eq(x.status, 200);
+	xfer_free(&fx, &x);
+	ck_assert_uint_eq(fx.requests, 1);
+	raw_close(&fx, &raw[0]);
+	raw_close(&fx, &raw[1]);
+	fx_finish(&fx);
+}
+END_TEST
+
+/* lws decodes %0a and %0d before it looks for the end of the request
+ * line: the path was cut there, and must not be served. */
+START_TEST(cut_request_line_refused)
+{
+	static const char *const reqs[] = {
+	    "POST /api/v1/campaigns%0d%0aX-Inj:%201 HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 2\r\n\r\n{}",
+	    "GET /a%0ab HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "GET /a?q=%0a HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "GET /a\r\nHost: x\r\n\r\n",
+	};
+	struct fx fx;
+	struct raw raw;
+
+	fx_init(&fx);
+	fx_start(&fx);
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		raw_exchange(&fx, &raw, NULL, reqs[i]);
+		assert_raw_problem(&raw, " 400", "bad-request");
+		raw_close(&fx, &raw);
+	}
+	ck_assert_uint_eq(fx.requests, 0);
+	fx_finish(&fx);
+}
+END_TEST
+
+START_TEST(control_characters_refused)
+{
+	static const char *const reqs[] = {
+	    "GET /a%09b HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "GET /a%7f HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "GET /a?q=%09 HTTP/1.1\r\nHost: x\r\n\r\n",
+	};
+	struct fx fx;
+	struct raw raw;
+
+	fx_init(&fx);
+	fx_start(&fx);
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		raw_exchange(&fx, &raw, NULL, reqs[i]);
+		assert_raw_problem(&raw, " 400", "bad-request");
+		raw_close(&fx, &raw);
+	}
+	ck_assert_uint_eq(fx.requests, 0);
+	fx_finish(&fx);
+}
+END_TEST
+
+/* CONNECT, obs-fold and a NUL in a header stall the lws 4.1 parser,
+ * which answered nothing and hung up after ~10 s: the header timeout now
+ * answers them. */
+START_TEST(stalled_parser_gets_408)
+{
+	static const struct {
+		const char *data;
+		size_t len;
+	} reqs[] = {
+#define REQ(s) {s, sizeof(s) - 1}
+	    REQ("CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n"),
+	    REQ("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n"),
+	    REQ("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n"),
+#undef REQ
+	};
+	struct fx fx;
+	struct raw raw;
+
+	fx_init(&fx);
+	fx.cfg.header_timeout_ms = 300;
+	fx_start(&fx);
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		raw_start(&fx, &raw, reqs[i].data, reqs[i].len);
+		WAIT_UNTIL(&fx, raw.eof);
+		assert_raw_problem(&raw, " 408", "request-timeout");
+		raw_close(&fx, &raw);
+	}
+	ck_assert_uint_eq(fx.requests, 0);
+	fx_finish(&fx);
+}
+END_TEST
+
+START_TEST(unknown_version_505)
+{
+	struct fx fx;
+	struct raw raw;
+
+	fx_init(&fx);
+	fx_start(&fx);
+	raw_exchange(&fx, &raw, NULL, "GET /a HTTP/9.9\r\nHost: x\r\n\r\n");
+	assert_raw_problem(&raw, " 505", "http-version-not-supported");
+	raw_close(&fx, &raw);
+	ck_assert_uint_eq(fx.requests, 0);
+	fx_finish(&fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("http-server");
@@ -1213,6 +1436,13 @@ int main(void)
 	tcase_add_test(tc, ws_total_cap_sheds);
 	tcase_add_test(tc, ws_drop_discards_queue);
 	tcase_add_test(tc, close_with_live_sockets);
+	tcase_add_test(tc, slow_head_gets_408);
+	tcase_add_test(tc, slow_peer_capped);
+	tcase_add_test(tc, cap_exempt_paths_served);
+	tcase_add_test(tc, cut_request_line_refused);
+	tcase_add_test(tc, control_characters_refused);
+	tcase_add_test(tc, unknown_version_505);
+	tcase_add_test(tc, stalled_parser_gets_408);
 	suite_add_tcase(s, tc);
 	return testlib_run(s);
 }
