@@ -211,6 +211,133 @@ void calls_api_transfer(struct api_ctx *ctx)
 				 "status", "transferring", "to", exten));
 }
 
+/* Supervision ---------------------------------------------------------- */
+
+static const char *const supervise_modes[] = {"listen", "whisper", "barge",
+					      NULL};
+
+static const struct api_field supervise_fields[] = {
+    {"mode", API_TEXT, API_F_REQUIRED, 1, 10, supervise_modes, NULL},
+    {"supervisor_agent_id", API_INT, API_F_REQUIRED, 1, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+static enum calls_supervise_mode mode_of(const json_t *body)
+{
+	const char *m = json_string_value(json_object_get(body, "mode"));
+
+	for (int i = 0; i < CALLS_SUPERVISE__COUNT; i++)
+		if (strcmp(m, supervise_modes[i]) == 0)
+			return (enum calls_supervise_mode)i;
+	return CALLS_SUPERVISE_LISTEN;
+}
+
+static json_t *supervision_json(struct api_ctx *ctx, int64_t supervisor_id,
+				enum calls_supervise_mode mode,
+				const char *status)
+{
+	return json_pack("{s:s, s:I, s:s, s:s}", "call_id", ctx->params[0],
+			 "supervisor_agent_id", (json_int_t)supervisor_id,
+			 "mode", calls_supervise_mode_name(mode), "status",
+			 status);
+}
+
+/* The body of a supervise request, checked; answers and returns false
+ * when it is not fit. */
+static bool supervise_body(struct api_ctx *ctx, int64_t *ret_supervisor,
+			   enum calls_supervise_mode *ret_mode)
+{
+	if (!have_calls(ctx) || !api_body_parse(ctx) ||
+	    !api_body_check(ctx, supervise_fields, true))
+		return false;
+	*ret_supervisor = json_integer_value(
+	    json_object_get(ctx->body, "supervisor_agent_id"));
+	*ret_mode = mode_of(ctx->body);
+	return true;
+}
+
+void calls_api_supervise(struct api_ctx *ctx)
+{
+	enum calls_supervise_mode mode;
+	struct agent *supervisor;
+	int64_t id;
+	int r;
+
+	if (!supervise_body(ctx, &id, &mode))
+		return;
+	supervisor =
+	    ctx->deps->agents ? agents_by_id(ctx->deps->agents, id) : NULL;
+	if (!supervisor || !supervisor->sip_username) {
+		api_problem(ctx, 422, "invalid-body",
+			    "supervisor_agent_id: no such agent with a phone");
+		return;
+	}
+	r = calls_supervise(ctx->deps->calls, ctx->params[0], supervisor, mode);
+	if (r == -ENOENT)
+		api_problem(ctx, 404, "not-found",
+			    "no live call %.64s (it may have ended)",
+			    ctx->params[0]);
+	else if (r == -EBUSY)
+		api_problem(ctx, 409, "conflict",
+			    "only a call talking to an agent can be "
+			    "supervised");
+	else if (r == -EINVAL)
+		api_problem(ctx, 409, "conflict",
+			    "agent %lld is this call's agent", (long long)id);
+	else if (r == -EEXIST)
+		api_problem(ctx, 409, "conflict",
+			    "agent %lld already supervises this call",
+			    (long long)id);
+	else if (r == -ENOSPC)
+		api_problem(ctx, 409, "conflict",
+			    "this call has as many supervisors as it may");
+	else if (r < 0)
+		api_problem(ctx, 500, "internal", "%s", strerror(-r));
+	else
+		api_reply_json(ctx, 202,
+			       supervision_json(ctx, id, mode, "ringing"));
+}
+
+void calls_api_supervise_mode(struct api_ctx *ctx)
+{
+	enum calls_supervise_mode mode;
+	int64_t id;
+
+	if (!supervise_body(ctx, &id, &mode))
+		return;
+	if (calls_supervise_mode(ctx->deps->calls, ctx->params[0], id, mode) <
+	    0) {
+		api_problem(ctx, 404, "not-found",
+			    "agent %lld does not supervise call %.64s",
+			    (long long)id, ctx->params[0]);
+		return;
+	}
+	api_reply_json(ctx, 200, supervision_json(ctx, id, mode, "switched"));
+}
+
+void calls_api_supervise_end(struct api_ctx *ctx)
+{
+	int64_t id;
+	bool set;
+
+	if (!have_calls(ctx) ||
+	    !api_query_int(ctx, "supervisor_agent_id", &id, &set))
+		return;
+	if (!set) {
+		api_problem(ctx, 400, "bad-request",
+			    "supervisor_agent_id: give the supervisor whose "
+			    "supervision ends");
+		return;
+	}
+	if (calls_supervise_end(ctx->deps->calls, ctx->params[0], id) < 0) {
+		api_problem(ctx, 404, "not-found",
+			    "agent %lld does not supervise call %.64s",
+			    (long long)id, ctx->params[0]);
+		return;
+	}
+	api_reply_empty(ctx, 204);
+}
+
 /* Range ------------------------------------------------------------------ */
 
 /* Parses "bytes=a-b", "bytes=a-" or "bytes=-n" against size. Returns 1

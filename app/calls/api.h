@@ -14,6 +14,14 @@ void calls_api_get(struct api_ctx *ctx);
 void calls_api_hangup(struct api_ctx *ctx);
 /* POST /calls/{id}/transfer: to an available agent or a number (202). */
 void calls_api_transfer(struct api_ctx *ctx);
+/* POST /calls/{id}/supervise {"mode", "supervisor_agent_id"}: rings the
+ * supervisor's phone (202). */
+void calls_api_supervise(struct api_ctx *ctx);
+/* PATCH /calls/{id}/supervise {"mode", "supervisor_agent_id"}: switches
+ * the mode without ringing again (200). */
+void calls_api_supervise_mode(struct api_ctx *ctx);
+/* DELETE /calls/{id}/supervise?supervisor_agent_id=: ends it (204). */
+void calls_api_supervise_end(struct api_ctx *ctx);
 /* GET /calls/{id}/recording: the WAV from ARI, with Range support. */
 void calls_api_recording(struct api_ctx *ctx);
 /* GET /calls/{id}/routing: the routing decisions taken for the call. */

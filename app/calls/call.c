@@ -442,9 +442,26 @@ static int failed_status_cause(const char *status)
 
 /* The leg ended unanswered: an agent's offer failed, or the customer's
  * leg did. */
+static bool is_side(const struct leg *leg)
+{
+	return leg->role == LEG_SUPERVISOR || leg->role == LEG_SNOOP;
+}
+
+/* A side leg's news goes to the supervisions, never to the machine. */
+static void side(struct leg *leg, enum side_event ev)
+{
+	if (leg->call->calls->side_leg)
+		leg->call->calls->side_leg(leg, ev);
+}
+
 static void leg_failed(struct leg *leg, const char *status, int cause)
 {
 	struct call_event ev = {leg, status, cause};
+
+	if (is_side(leg)) {
+		side(leg, SIDE_FAILED);
+		return;
+	}
 
 	calls__input(leg->call,
 		     leg->role == LEG_CUSTOMER ? CALL_INPUT_CUSTOMER_FAILED
@@ -460,7 +477,9 @@ static void leg_not_created(struct leg *leg)
 
 	calls__leg_ref(leg);
 	leg_gone(leg);
-	if (leg->role == LEG_AGENT && leg->holds)
+	if (is_side(leg))
+		side(leg, SIDE_FAILED);
+	else if (leg->role == LEG_AGENT && leg->holds)
 		calls__input(leg->call, CALL_INPUT_FAILED, &ev);
 	else
 		leg_failed(leg, "CHANUNAVAIL", 38);
@@ -549,6 +568,15 @@ static void set_connected(struct leg *leg)
 
 static void send_hangup(struct leg *leg);
 
+void calls__leg_created(struct leg *leg)
+{
+	leg->created = true;
+	if (leg->state == LEG_ENDING) /* hung up while being created */
+		send_hangup(leg);
+	else
+		try_dial(leg);
+}
+
 static void on_created(const struct ari_response *resp, void *userdata)
 {
 	struct leg *leg = userdata;
@@ -563,11 +591,7 @@ static void on_created(const struct ari_response *resp, void *userdata)
 			leg_not_created(leg);
 		goto out;
 	}
-	leg->created = true;
-	if (leg->state == LEG_ENDING) /* hung up while being created */
-		send_hangup(leg);
-	else
-		try_dial(leg);
+	calls__leg_created(leg);
 out:
 	calls__leg_unref(leg);
 }
@@ -594,6 +618,8 @@ int calls__leg_originate(struct leg *leg, const char *endpoint,
 void calls__leg_in_stasis(struct leg *leg)
 {
 	leg->in_stasis = true;
+	if (is_side(leg))
+		side(leg, SIDE_IN_STASIS);
 	try_dial(leg);
 }
 
@@ -636,7 +662,16 @@ void calls__leg_dial(struct leg *leg, const char *status)
 {
 	struct call_event ev = {leg, status, 0};
 
-	if (!status || !*status || leg->settled || leg->state == LEG_GONE)
+	if (!status || !*status || leg->state == LEG_GONE)
+		return;
+	if (is_side(leg)) {
+		if (strcmp(status, "ANSWER") == 0)
+			side(leg, SIDE_ANSWERED);
+		else if (failed_status_cause(status))
+			side(leg, SIDE_FAILED);
+		return;
+	}
+	if (leg->settled)
 		return;
 	if (strcmp(status, "ANSWER") == 0) {
 		calls__input(leg->call,
@@ -661,6 +696,11 @@ void calls__leg_left(struct leg *leg, int cause)
 		return;
 	calls__leg_ref(leg);
 	leg_gone(leg);
+	if (is_side(leg)) {
+		side(leg, SIDE_LEFT);
+		calls__leg_unref(leg);
+		return;
+	}
 	if (!cause)
 		cause = ev.cause = leg->cause;
 	if (leg->holds && cause && !call->cause)
@@ -850,6 +890,8 @@ static void act_end_talk(struct call *call, const struct call_event *ev)
 	char path[512];
 
 	(void)ev;
+	if (call->calls->talk_ended)
+		call->calls->talk_ended(call);
 	if (leg) {
 		calls__leg_hang_up(leg);
 		if (leg->agent && leg->settled)
@@ -1034,6 +1076,8 @@ enum call_input calls__enter_gone(struct call *call)
 		return CALL_INPUT_NONE;
 	strmap_remove(calls->by_id, cdr->call_id);
 	calls->handled++;
+	if (calls->talk_ended)
+		calls->talk_ended(call);
 	call->deadline_ms = 0;
 	cdr_finish(cdr, cdr_now_us(), call->cause, NULL,
 		   call->hangup_by ? call->hangup_by : "system");
@@ -1103,7 +1147,7 @@ static int64_t agent_of(const struct call *call)
 	if (call->winner && call->winner->agent)
 		return call->winner->agent->id;
 	for (unsigned i = 0; i < call->nlegs; i++)
-		if (call->legs[i]->agent)
+		if (call->legs[i]->role == LEG_AGENT)
 			return call->legs[i]->agent->id;
 	return 0;
 }

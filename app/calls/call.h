@@ -26,11 +26,23 @@
 #define CALL_MAX_LEGS (ACD_MAX_RING + 2)
 #define CALL_MAX_DECLINED 32
 #define CALL_MAX_PENDING 8
+#define CALL_MAX_SUPERVISORS 4
 
 enum leg_role {
 	LEG_CALLER = 0, /* an inbound caller: the channel Asterisk brought */
 	LEG_AGENT,      /* an agent's phone, rung by us */
 	LEG_CUSTOMER,   /* an outbound call's customer, dialed by us */
+	/* Side legs: they never change the call's state. */
+	LEG_SUPERVISOR, /* a supervisor's phone, rung by us */
+	LEG_SNOOP,      /* a snoop on the agent's leg, for a supervisor */
+};
+
+/* What happens to a side leg, for the supervisions (supervise.c). */
+enum side_event {
+	SIDE_IN_STASIS = 0,
+	SIDE_ANSWERED,
+	SIDE_FAILED, /* not created, or its dial failed */
+	SIDE_LEFT,
 };
 
 enum leg_state {
@@ -68,6 +80,25 @@ struct call_event {
 	struct leg *leg;    /* the leg it concerns */
 	const char *status; /* a Dial status (static), or NULL */
 	int cause;          /* a Q.850 cause */
+};
+
+/* A supervisor on the call (supervise.c). Its legs are named, not held:
+ * a leg that has gone is no longer found. */
+enum sup_state {
+	SUP_RINGING = 0, /* the supervisor's phone rings */
+	SUP_JOINING,     /* answered: joining the call's audio */
+	SUP_ACTIVE,
+};
+
+struct supervision {
+	struct agent *agent;
+	enum calls_supervise_mode mode;
+	enum sup_state state;
+	char phone_id[IDS_MAX];
+	char snoop_id[IDS_MAX];  /* "" when none */
+	char bridge_id[IDS_MAX]; /* theirs (phone and snoop); "" when none */
+	bool in_call_bridge;     /* barging: the phone is in the call's */
+	unsigned generation;     /* of the mode applied: stale replies drop */
 };
 
 /* A campaign queue's view of an inbound call (queue.c). */
@@ -131,6 +162,8 @@ struct call {
 	 * (uv_hrtime() nanoseconds). */
 	uint64_t entered_ns, answer_sent_ns, answered_ns;
 	struct call_queue q;
+	struct supervision sups[CALL_MAX_SUPERVISORS];
+	unsigned nsups;
 	/* Outbound: the customer's dial string and caller id, the ringback
 	 * tone's playback. */
 	char *endpoint;
@@ -155,6 +188,10 @@ struct calls {
 	bool dispatching;
 	calls_event_cb event_cb;
 	void *event_data;
+	/* Side legs' news and the end of a talk, for the supervisions (set
+	 * by the registry; function pointers keep call.c below them). */
+	void (*side_leg)(struct leg *leg, enum side_event ev);
+	void (*talk_ended)(struct call *call);
 };
 
 /* Calls ---------------------------------------------------------------- */
@@ -230,6 +267,10 @@ void calls__leg_unref(struct leg *leg);
  */
 int calls__leg_originate(struct leg *leg, const char *endpoint,
 			 const char *app_args, const json_t *body);
+/* The request that created the leg's channel succeeded (for legs created
+ * otherwise than by calls__leg_originate(), e.g. snoops): a hangup asked
+ * for meanwhile is sent now, else the leg is dialed when it may be. */
+void calls__leg_created(struct leg *leg);
 /* The leg's StasisStart arrived. */
 void calls__leg_in_stasis(struct leg *leg);
 /* Hangs the leg up once (after its creation if that is still under

@@ -70,6 +70,39 @@ void calls_set_event_cb(struct calls *calls, calls_event_cb cb, void *userdata);
 json_t *calls_list_json(struct calls *calls, int64_t agent_id);
 /* One live call by its call id, or NULL. */
 json_t *calls_get_json(struct calls *calls, const char *call_id);
+struct agent;
+
+/* How a supervisor takes part in a call. */
+enum calls_supervise_mode {
+	CALLS_SUPERVISE_LISTEN = 0, /* hears both sides; nobody hears them */
+	CALLS_SUPERVISE_WHISPER,    /* hears both sides; only the agent hears
+				       them */
+	CALLS_SUPERVISE_BARGE,      /* in the call: everybody hears everybody */
+	CALLS_SUPERVISE__COUNT,
+};
+
+/* The mode's name as the API spells it ("listen", ...), or NULL. */
+const char *calls_supervise_mode_name(enum calls_supervise_mode mode);
+
+/*
+ * Rings the supervisor's phone to supervise a call talking to an agent;
+ * once answered they join it in mode (call.supervised on the feed). The
+ * supervision ends with calls_supervise_end(), when the supervisor hangs
+ * up, or with the call's talk (call.supervision_ended). Returns 0, -ENOENT
+ * (no such call), -EBUSY (not talking to an agent), -EINVAL (the
+ * supervisor has no phone, or is the call's agent), -EEXIST (already
+ * supervising it), -ENOSPC (CALL_MAX_SUPERVISORS already) or -ENOMEM.
+ */
+int calls_supervise(struct calls *calls, const char *call_id,
+		    struct agent *supervisor, enum calls_supervise_mode mode);
+/* Switches a supervision's mode without ringing again. Returns 0 or
+ * -ENOENT (no such call or supervision). */
+int calls_supervise_mode(struct calls *calls, const char *call_id,
+			 int64_t supervisor_id, enum calls_supervise_mode mode);
+/* Ends a supervision. Returns 0 or -ENOENT. */
+int calls_supervise_end(struct calls *calls, const char *call_id,
+			int64_t supervisor_id);
+
 /* Hangs up a live call (every leg). Returns 0 or -ENOENT. */
 int calls_hangup(struct calls *calls, const char *call_id);
 /*
@@ -80,7 +113,6 @@ int calls_hangup(struct calls *calls, const char *call_id);
  */
 int calls_transfer(struct calls *calls, const char *call_id,
 		   const char *context, const char *exten);
-struct agent;
 struct campaign;
 
 /* An outbound call to place; all borrowed for the call only. */

@@ -6,6 +6,7 @@
 
 #include "calls/queue.h"
 #include "calls/stasis.h"
+#include "calls/supervise.h"
 #include "util/log.h"
 
 /* Period of the sweep that fires state timeouts and queue timers. */
@@ -65,6 +66,8 @@ int calls_init(uv_loop_t *loop, const struct calls_deps *deps,
 		free(calls);
 		return -ENOMEM;
 	}
+	calls->side_leg = calls__supervise_side_leg;
+	calls->talk_ended = calls__supervise_talk_ended;
 	uv_timer_init(loop, &calls->sweep);
 	calls->sweep.data = calls;
 	uv_timer_start(&calls->sweep, sweep, CALLS_SWEEP_MS, CALLS_SWEEP_MS);
@@ -98,7 +101,7 @@ static bool involves(const struct call *call, int64_t agent_id)
 	if (call->cdr.agent_id == agent_id)
 		return true;
 	for (unsigned i = 0; i < call->nlegs; i++)
-		if (call->legs[i]->agent &&
+		if (call->legs[i]->role == LEG_AGENT &&
 		    call->legs[i]->agent->id == agent_id)
 			return true;
 	return false;

@@ -641,6 +641,89 @@ class LiveApiTest(unittest.TestCase):
                           f" WHERE call_id = '{call['id']}'")[0]
         self.assertEqual(row, [str(a1["id"]), "ANSWERED"])
 
+    # -- 4. supervision ------------------------------------------------------
+
+    def test_supervise_listen_barge_whisper_and_end(self):
+        cid, did, (agent, sup) = self.setup_campaign(2, strategy="linear", wrapup_time=0)
+        # The second agent supervises: out of the campaign, it takes no call.
+        self.ok("DELETE", f"/api/v1/campaigns/{cid}/agents/{sup['id']}", expect=204)
+        feed = self.feed(self.sup)
+        caller = self.call(did, scenario="uac-expect-bye.xml", timeout=90)
+        call = self.wait_live_call(cid, "talking")
+        path = f"/api/v1/calls/{call['id']}/supervise"
+        body = {"mode": "listen", "supervisor_agent_id": sup["id"]}
+        _, agent_token = self.token("agent", agent["id"])
+        self.assertEqual(self.req("POST", path, body, token=agent_token).status, 403)
+        r = self.req("POST", path, {"mode": "listen", "supervisor_agent_id": agent["id"]})
+        self.assertEqual(r.status, 409, r.raw)
+        self.assertEqual(self.req("POST", path, {"mode": "spy", "supervisor_agent_id":
+                                                 sup["id"]}).status, 422)
+        got = self.ok("POST", path, body, expect=202, token=self.sup)
+        self.assertEqual((got["call_id"], got["mode"], got["status"]),
+                         (call["id"], "listen", "ringing"))
+        self.assertEqual(self.req("POST", path, body).status, 409, "twice")
+        user = sup["sip_username"]
+
+        def phone_up():
+            return next((c for c in harness.channels()
+                         if c["name"].startswith(f"PJSIP/{user}-") and c["state"] == "Up"),
+                        None)
+
+        def bridge_with(channel_id):
+            return next((b for b in harness.bridges() if channel_id in b["channels"]), None)
+
+        def snoops():
+            return [c for c in harness.channels() if c["name"].startswith("Snoop/")]
+
+        def supervised(mode):
+            feed.until(lambda m: m["type"] == "call.supervised"
+                       and m["data"]["call_id"] == call["id"]
+                       and m["data"]["mode"] == mode, what=f"call.supervised {mode}")
+
+        # Listen: the phone answers and meets a snoop on the agent's channel
+        # in a bridge of its own; the call's bridge still holds two.
+        phone = harness.wait_for(phone_up, 15, what="the supervisor's phone answered")
+        supervised("listen")
+        harness.wait_for(lambda: len(snoops()) == 1, 10, what="one snoop")
+        own = harness.wait_for(lambda: bridge_with(phone["id"]), 10, what="its bridge")
+        self.assertEqual(sorted(own["channels"]), sorted([phone["id"], snoops()[0]["id"]]))
+        self.assertEqual(len(bridge_with(call["channels"]["caller"])["channels"]), 2)
+        # Barge: the same phone, not rung again, in the call's bridge.
+        got = self.ok("PATCH", path, {"mode": "barge", "supervisor_agent_id": sup["id"]})
+        self.assertEqual((got["mode"], got["status"]), ("barge", "switched"))
+        supervised("barge")
+        harness.wait_for(lambda: len(bridge_with(call["channels"]["caller"])["channels"]) == 3,
+                         10, what="three in the call's bridge")
+        harness.wait_for(lambda: snoops() == [], 10, what="the snoop gone")
+        self.assertEqual(phone_up()["id"], phone["id"])
+        # Whisper: back to a snoop of its own.
+        self.ok("PATCH", path, {"mode": "whisper", "supervisor_agent_id": sup["id"]})
+        supervised("whisper")
+        harness.wait_for(lambda: len(snoops()) == 1, 10, what="a snoop again")
+        harness.wait_for(lambda: len(bridge_with(call["channels"]["caller"])["channels"]) == 2,
+                         10, what="two in the call's bridge")
+        self.assertEqual(phone_up()["id"], phone["id"])
+        # Ended by the API: the phone is hung up, the snoop goes.
+        self.assertEqual(self.req("DELETE", path).status, 400)
+        self.assertEqual(self.req("DELETE", f"{path}?supervisor_agent_id={agent['id']}").status,
+                         404)
+        self.ok("DELETE", f"{path}?supervisor_agent_id={sup['id']}", expect=204)
+        feed.until(lambda m: m["type"] == "call.supervision_ended"
+                   and m["data"]["call_id"] == call["id"], what="call.supervision_ended")
+        harness.wait_for(lambda: phone_up() is None and snoops() == [], 10,
+                         what="the phone and the snoop gone")
+        # Again, then the call ends: so does the supervision.
+        self.ok("POST", path, body, expect=202)
+        harness.wait_for(phone_up, 15, what="the supervisor's phone answered again")
+        supervised("listen")
+        self.ok("DELETE", f"/api/v1/calls/{call['id']}", expect=202)
+        feed.until(lambda m: m["type"] == "call.supervision_ended", what="ended with the call")
+        self.finish(caller)
+        harness.wait_idle()
+        self.wait_ended(call["id"])
+        self.assertEqual(self.ok("GET", f"/api/v1/agents/{sup['id']}")["state"], "available",
+                         "supervising leaves the supervisor's own state alone")
+
 
 def by_agent_inv(by_agent):
     return {call: agent for agent, call in by_agent.items()}
