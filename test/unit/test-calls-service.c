@@ -52,6 +52,8 @@ enum op {
 	HANGUP,    /* calls_hangup("$ID") */
 	TRANSFER,  /* calls_transfer: "$ID context exten" */
 	ORIGINATE, /* "NAME agent number": calls_originate, binds $NAME */
+	SUPERVISE, /* "$ID agent mode": calls_supervise (or _mode when the
+		      agent supervises already); mode "end": _end */
 	RESYNC,    /* calls_resync with the channel of the next trace event
 		      (not fed), as GET /channels would list it after a
 		      restart */
@@ -866,6 +868,38 @@ static void step_call_op(struct fx *fx, const struct step *s)
 	ck_assert_int_eq(calls_transfer(fx->calls, id, context, exten), 0);
 }
 
+static void step_supervise(struct fx *fx, const char *arg)
+{
+	static const char *const modes[] = {"listen", "whisper", "barge"};
+	char id[256], mode[16] = "";
+	const char *rest = split_id(fx, arg, id, sizeof(id));
+	long long agent_id = 0;
+	struct agent *agent;
+	int r;
+
+	settle(fx);
+	ck_assert_int_eq(sscanf(rest, "%lld %15s", &agent_id, mode), 2);
+	if (strcmp(mode, "end") == 0) {
+		ck_assert_int_eq(calls_supervise_end(fx->calls, id, agent_id),
+				 0);
+		return;
+	}
+	agent = agents_by_id(fx->agents, agent_id);
+	ck_assert_ptr_nonnull(agent);
+	for (int m = 0; m < CALLS_SUPERVISE__COUNT; m++) {
+		if (strcmp(mode, modes[m]) != 0)
+			continue;
+		r = calls_supervise(fx->calls, id, agent,
+				    (enum calls_supervise_mode)m);
+		if (r == -EEXIST)
+			r = calls_supervise_mode(fx->calls, id, agent_id,
+						 (enum calls_supervise_mode)m);
+		ck_assert_int_eq(r, 0);
+		return;
+	}
+	ck_abort_msg("%s: no mode %s", fx->row->name, mode);
+}
+
 static void step_quiet(struct fx *fx)
 {
 	settle(fx);
@@ -908,6 +942,9 @@ static void run_step(struct fx *fx, const struct step *s)
 		break;
 	case ORIGINATE:
 		step_originate(fx, s->arg);
+		break;
+	case SUPERVISE:
+		step_supervise(fx, s->arg);
 		break;
 	case RESYNC:
 		step_resync(fx);
@@ -1472,6 +1509,85 @@ static const struct step addchannel_fails[] = {
     {END, NULL},
 };
 
+/* A supervisor (agent 2) listens, barges, whispers and leaves; supervises
+ * again, and the call's end ends it. Side legs never move the call or the
+ * supervisor's own state. */
+static const struct step supervise[] = {
+    QUEUED_ON_5000,
+    OFFERED(1, LEG1),
+    DIALED(LEG1),
+    BRIDGED(LEG1),
+    /* Listen: the phone rings, answers, and meets a snoop on the agent's
+     * leg in a bridge of its own. */
+    {SUPERVISE, "$CALLER 2 listen"},
+    {REQ, "POST /channels/create?endpoint=PJSIP/agent2&app=welcomedly"
+	  "&appArgs=supervisor,$CALLER&channelId=$SUP1"},
+    {EV, "StasisStart $SUP1"},
+    {REQ, "POST /channels/$SUP1/dial?timeout=30"},
+    {EV, "Dial ANSWER"},
+    {REQ, "POST /bridges/$BRIDGE2?type=mixing&name=sup-$CALLER"},
+    {REQ, "POST /channels/$LEG1/snoop?spy=both&whisper=none&app=welcomedly"
+	  "&appArgs=snoop,$CALLER&snoopId=$SNOOP1"},
+    {EV, "StasisStart $SNOOP1"},
+    {REQ, "POST /bridges/$BRIDGE2/addChannel?channel=$SNOOP1,$SUP1"},
+    {FEED, "call.supervised"},
+    {STATE, "$CALLER talking"},
+    /* Barge: the snoop and its bridge go, the phone joins the call's. */
+    {SUPERVISE, "$CALLER 2 barge"},
+    {REQ, "DELETE /channels/$SNOOP1?reason_code=16"},
+    {REQ, "DELETE /bridges/$BRIDGE2"},
+    {REQ, "POST /bridges/$BRIDGE/addChannel?channel=$SUP1"},
+    {FEED, "call.supervised"},
+    {EV, "StasisEnd $SNOOP1"},
+    /* Whisper: out of the call's bridge, a new snoop that speaks. */
+    {SUPERVISE, "$CALLER 2 whisper"},
+    {REQ, "POST /bridges/$BRIDGE/removeChannel?channel=$SUP1"},
+    {REQ, "POST /bridges/$BRIDGE3?type=mixing&name=sup-$CALLER"},
+    {REQ, "POST /channels/$LEG1/snoop?spy=both&whisper=out&app=welcomedly"
+	  "&appArgs=snoop,$CALLER&snoopId=$SNOOP2"},
+    {EV, "StasisStart $SNOOP2"},
+    {REQ, "POST /bridges/$BRIDGE3/addChannel?channel=$SNOOP2,$SUP1"},
+    {FEED, "call.supervised"},
+    /* Ended: the snoop, its bridge and the phone go. */
+    {SUPERVISE, "$CALLER 2 end"},
+    {REQ, "DELETE /channels/$SNOOP2?reason_code=16"},
+    {REQ, "DELETE /bridges/$BRIDGE3"},
+    {REQ, "DELETE /channels/$SUP1?reason_code=16"},
+    {FEED, "call.supervision_ended"},
+    {EV, "StasisEnd $SUP1"},
+    {AGENT, "1 in_call"},
+    {AGENT, "2 available"},
+    /* Again; then the call is hung up, and the supervision with it. */
+    {SUPERVISE, "$CALLER 2 listen"},
+    {REQ, "POST /channels/create?endpoint=PJSIP/agent2&app=welcomedly"
+	  "&appArgs=supervisor,$CALLER&channelId=$SUP2"},
+    {EV, "StasisStart $SUP2"},
+    {REQ, "POST /channels/$SUP2/dial?timeout=30"},
+    {EV, "Dial ANSWER"},
+    {REQ, "POST /bridges/$BRIDGE4?type=mixing&name=sup-$CALLER"},
+    {REQ, "POST /channels/$LEG1/snoop?spy=both&whisper=none&app=welcomedly"
+	  "&appArgs=snoop,$CALLER&snoopId=$SNOOP3"},
+    {EV, "StasisStart $SNOOP3"},
+    {REQ, "POST /bridges/$BRIDGE4/addChannel?channel=$SNOOP3,$SUP2"},
+    {FEED, "call.supervised"},
+    {HANGUP, "$CALLER"},
+    {REQ, "DELETE /channels/$SNOOP3?reason_code=16"},
+    {REQ, "DELETE /bridges/$BRIDGE4"},
+    {REQ, "DELETE /channels/$SUP2?reason_code=16"},
+    {FEED, "call.supervision_ended"},
+    {REQ, "DELETE /channels/$LEG1?reason_code=16"},
+    {REQ, "DELETE /bridges/$BRIDGE"},
+    {REQ, "DELETE /channels/$CALLER?reason_code=16"},
+    {STATE, "$CALLER hanging_up"},
+    {EV, "StasisEnd $CALLER"},
+    {FEED, "call.ended"},
+    {AGENT, "1 after_call_work"},
+    {AGENT, "2 available"},
+    {EV, "BridgeDestroyed"},
+    {CDR, "$CALLER disposition=ANSWERED by=system agent=1 " RECORDING},
+    {END, NULL},
+};
+
 /* Blind transfer of a talking call: the caller continues in the dialplan
  * (StasisEnd without a hangup), the agent's leg and the bridge go. */
 static const struct step blind_transfer[] = {
@@ -1625,6 +1741,7 @@ static const struct row rows[] = {
     {"addchannel-422", "inbound-answered", NULL,
      FAULTS({"POST /bridges/$BRIDGE/addChannel*", 422, 0}), addchannel_fails},
     {"blind-transfer", "blind-transfer", NULL, NULL, blind_transfer},
+    {"supervise", "supervise", NULL, NULL, supervise},
     {"blind-transfer-number", "blind-transfer", NULL, NULL,
      blind_transfer_number},
     {"masquerade", "masquerade", NULL, NULL, masquerade},
