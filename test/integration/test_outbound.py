@@ -700,7 +700,7 @@ class OutboundTest(unittest.TestCase):
         self.assertIsNotNone(page["next_cursor"])
         rest = self.ok("GET", f"/api/v1/leads?campaign_id={cid}&limit=3&cursor="
                        f"{page['next_cursor']}")
-        self.assertEqual([i["phone"] for i in rest["items"]], [c])
+        self.assertEqual([i["phone"] for i in rest["items"]], [d])
         self.assertIsNone(rest["next_cursor"])
 
     def test_lead_import_skips_duplicates(self):
