@@ -125,22 +125,67 @@ static const char *check_levels(const json_t *v)
 	return NULL;
 }
 
+/* The value of the n digits at s, or -1 when any is not a digit. */
+static int fixed_digits(const char *s, size_t n)
+{
+	int v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* True when year y (1..9999) has a day d in month m. */
+static bool date_exists(int y, int m, int d)
+{
+	static const int days[] = {31, 29, 31, 30, 31, 30,
+				   31, 31, 30, 31, 30, 31};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return y >= 1 && m >= 1 && m <= 12 && d >= 1 &&
+	       d <= (m == 2 && !leap ? 28 : days[m - 1]);
+}
+
+/* "Z" or "+HH:MM" / "-HH:MM" up to 15:59, the widest offset PostgreSQL
+ * stores. */
+static bool zone_valid(const char *z)
+{
+	if (strcmp(z, "Z") == 0)
+		return true;
+	return (z[0] == '+' || z[0] == '-') && strlen(z) == 6 && z[3] == ':' &&
+	       fixed_digits(z + 1, 2) >= 0 && fixed_digits(z + 1, 2) <= 15 &&
+	       fixed_digits(z + 4, 2) >= 0 && fixed_digits(z + 4, 2) <= 59;
+}
+
+/* Every field has its exact digits (sscanf's %d took signs and spaces),
+ * the date exists, and the zone is one PostgreSQL reads: what passes is
+ * stored as it is, so a refusal here names the field rather than leaving
+ * PostgreSQL to refuse the whole body. */
 bool api_time_valid(const char *s)
 {
-	int y, mo, d, h, mi, sec, n = 0;
 	const char *zone;
+	size_t frac;
 
-	if (strlen(s) > 40 ||
-	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec,
-		   &n) != 6 ||
-	    n != 19 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-	    mi > 59 || sec > 60)
+	if (strnlen(s, 41) > 40 || strlen(s) < 20 || s[4] != '-' ||
+	    s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
+		return false;
+	if (!date_exists(fixed_digits(s, 4), fixed_digits(s + 5, 2),
+			 fixed_digits(s + 8, 2)) ||
+	    fixed_digits(s + 11, 2) < 0 || fixed_digits(s + 11, 2) > 23 ||
+	    fixed_digits(s + 14, 2) < 0 || fixed_digits(s + 14, 2) > 59 ||
+	    fixed_digits(s + 17, 2) < 0 || fixed_digits(s + 17, 2) > 60)
 		return false;
 	zone = s + 19;
-	if (*zone == '.')
-		zone += 1 + strspn(zone + 1, "0123456789");
-	return strcmp(zone, "Z") == 0 || ((zone[0] == '+' || zone[0] == '-') &&
-					  strlen(zone) == 6 && zone[3] == ':');
+	if (*zone == '.') {
+		frac = strspn(zone + 1, "0123456789");
+		if (frac == 0)
+			return false;
+		zone += 1 + frac;
+	}
+	return zone_valid(zone);
 }
 
 static const char *check_time(const json_t *v)

@@ -43,7 +43,9 @@ bool api_body_check(struct api_ctx *ctx, const struct api_field *fields,
 		    bool create);
 /* Parses the request's JSON body into ctx->body (an object). */
 bool api_body_parse(struct api_ctx *ctx);
-/* True for an RFC 3339 date-time with a zone. */
+/* True for an RFC 3339 date-time with a zone, "YYYY-MM-DDTHH:MM:SS", an
+ * optional fraction, then "Z" or an offset up to +-15:59, whose date
+ * exists: one that PostgreSQL stores as it is. */
 bool api_time_valid(const char *s);
 /* Field value checks used by the tables: NULL when fine, else why not. */
 const char *api_check_digits(const char *value);   /* "+"? digits 3..20 */

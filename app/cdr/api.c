@@ -7,6 +7,7 @@
 #include "api/page.h"
 #include "api/reply.h"
 #include "cdr/api.h"
+#include "util/csv.h"
 
 /* Named cap on the rows of one CSV answer. */
 #define CDR_CSV_MAX_ROWS 100000
@@ -128,16 +129,15 @@ static bool wants_csv(struct api_ctx *ctx)
 	return accept && strstr(accept, "text/csv");
 }
 
-/* One CSV field (RFC 4180): quoted when it holds a comma, quote or line
- * break; a leading =, +, - or @ is prefixed with ' so that spreadsheets
- * do not run it as a formula. */
+/* One CSV field, quoted and neutralized as csv_cell_flags() says: a cell
+ * that a spreadsheet would run as a formula gets a leading '. */
 static void csv_field(struct api_sql *out, const char *v)
 {
-	bool quote = strpbrk(v, ",\"\r\n") != NULL;
-	bool formula = *v && strchr("=+-@", *v) &&
-		       strspn(v + 1, "0123456789") != strlen(v + 1);
+	unsigned flags = csv_cell_flags(v);
+	bool quote = flags & CSV_CELL_QUOTE;
 
-	api_sql_add(out, "%s%s", quote ? "\"" : "", formula ? "'" : "");
+	api_sql_add(out, "%s%s", quote ? "\"" : "",
+		    flags & CSV_CELL_NEUTRALIZE ? "'" : "");
 	for (; *v; v++)
 		api_sql_add(out, *v == '"' ? "\"\"" : "%c", *v);
 	api_sql_add(out, "%s", quote ? "\"" : "");

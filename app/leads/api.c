@@ -23,8 +23,9 @@ static void on_stored(const struct leads_stored *stored, void *userdata)
 		return;
 	}
 	api_reply_json(ctx, 200,
-		       json_pack("{s:I, s:O}", "imported",
-				 (json_int_t)stored->imported, "errors",
+		       json_pack("{s:I, s:I, s:O}", "imported",
+				 (json_int_t)stored->imported, "skipped",
+				 (json_int_t)stored->skipped, "errors",
 				 leads_import_errors(ctx->data)));
 }
 

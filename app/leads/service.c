@@ -17,6 +17,8 @@ struct leads_import {
 	const struct campaign *campaign;
 	json_t *rows;   /* [{phone, name, data}] */
 	json_t *errors; /* [{line, detail}] */
+	json_t *seen;   /* {number: true}: the numbers of rows */
+	size_t skipped; /* rows whose number an earlier row had */
 	leads_stored_cb cb;
 	void *userdata;
 };
@@ -26,7 +28,8 @@ int leads_import_new(const struct campaign *campaign,
 {
 	struct leads_import *im = calloc(1, sizeof(*im));
 
-	if (!im || !(im->rows = json_array()) || !(im->errors = json_array())) {
+	if (!im || !(im->rows = json_array()) || !(im->errors = json_array()) ||
+	    !(im->seen = json_object())) {
 		leads_import_free(im);
 		return -ENOMEM;
 	}
@@ -41,12 +44,18 @@ void leads_import_free(struct leads_import *im)
 		return;
 	json_decref(im->rows);
 	json_decref(im->errors);
+	json_decref(im->seen);
 	free(im);
 }
 
 size_t leads_import_count(const struct leads_import *im)
 {
 	return json_array_size(im->rows);
+}
+
+size_t leads_import_skipped(const struct leads_import *im)
+{
+	return im->skipped;
 }
 
 json_t *leads_import_errors(const struct leads_import *im)
@@ -76,6 +85,11 @@ static void import_row(struct leads_import *im, size_t line, const char *phone,
 		import_error(im, line, why);
 		return;
 	}
+	if (json_object_get(im->seen, number)) {
+		im->skipped++;
+		return;
+	}
+	json_object_set_new(im->seen, number, json_true());
 	json_array_append_new(
 	    im->rows,
 	    json_pack("{s:s, s:s?, s:o}", "phone", number, "name", name, "data",
@@ -154,9 +168,13 @@ static void on_stored(int error, const PGresult *res, void *userdata)
 	struct leads_import *im = userdata;
 	struct leads_stored stored = {.error = error, .db_res = res};
 
-	if (error == 0)
+	if (error == 0) {
 		stored.imported =
 		    strtoll(db_pool_value(res, 0, "imported"), NULL, 10);
+		stored.skipped = (int64_t)im->skipped +
+				 (int64_t)leads_import_count(im) -
+				 stored.imported;
+	}
 	im->cb(&stored, im->userdata);
 }
 
@@ -167,7 +185,8 @@ int leads_import_store(struct db_pool *db, struct leads_import *im,
 	    "WITH i AS (INSERT INTO leads (campaign_id, phone, name, data)"
 	    " SELECT $1, x.phone, x.name, coalesce(x.data, '{}')"
 	    " FROM json_to_recordset($2::json) AS x(phone text, name text,"
-	    " data jsonb) RETURNING id) SELECT count(*) AS imported FROM i";
+	    " data jsonb) ON CONFLICT (campaign_id, phone) DO NOTHING"
+	    " RETURNING id) SELECT count(*) AS imported FROM i";
 	char campaign[24], *rows = json_dumps(im->rows, JSON_COMPACT);
 	const char *params[2] = {campaign, rows};
 	int r;
@@ -178,9 +197,9 @@ int leads_import_store(struct db_pool *db, struct leads_import *im,
 		 (long long)im->campaign->id);
 	im->cb = cb;
 	im->userdata = userdata;
-	log_notice("leads import campaign=%lld rows=%zu bad=%zu",
+	log_notice("leads import campaign=%lld rows=%zu duplicates=%zu bad=%zu",
 		   (long long)im->campaign->id, leads_import_count(im),
-		   json_array_size(im->errors));
+		   im->skipped, json_array_size(im->errors));
 	r = db_pool_query(db, sql, 2, params, on_stored, im);
 	free(rows);
 	return r;

@@ -33,21 +33,28 @@ int leads_import_json(struct leads_import *im, const char *text, size_t len);
 /* The number of good rows so far. */
 size_t leads_import_count(const struct leads_import *im);
 
+/* The rows skipped so far because an earlier row of the import had the
+ * same normalized number. */
+size_t leads_import_skipped(const struct leads_import *im);
+
 /* The bad rows so far: an array of {"line", "detail"} (borrowed). */
 json_t *leads_import_errors(const struct leads_import *im);
 
-/* How a store ended: error 0 and imported rows, or a negative errno with
+/* How a store ended: error 0, the rows imported and the rows skipped as
+ * duplicates (of a row of the import, or of a lead the campaign already
+ * had: one lead per campaign and number), or a negative errno with
  * the failed query's result when there is one (borrowed for the call). */
 struct leads_stored {
 	int error;
 	const PGresult *db_res;
 	int64_t imported;
+	int64_t skipped;
 };
 
 typedef void (*leads_stored_cb)(const struct leads_stored *stored,
 				void *userdata);
 
-/* Inserts the good rows. Returns 0, and cb runs exactly once, later; or a
+/* Inserts the good rows, but those whose number the campaign already has. Returns 0, and cb runs exactly once, later; or a
  * negative errno (-ENOMEM, db_pool_query()'s), and cb never runs. */
 int leads_import_store(struct db_pool *db, struct leads_import *im,
 		       leads_stored_cb cb, void *userdata);

@@ -40,6 +40,22 @@ static const struct {
     {"1", "876"},
 };
 
+/*
+ * Ranges that are never numbers of a plan, as patterns over the digits after
+ * the country code, starting at an offset: 'N' is any digit 2 to 9, other
+ * characters are themselves. In the NANP, the N11 codes (211, 311, ..., 911)
+ * are service codes, never area codes nor exchange codes, so "1 911 555 1234"
+ * is a way of dialing 911, not a subscriber's number.
+ */
+static const struct {
+	const char *country_code;
+	size_t offset;
+	const char *pattern;
+} service_ranges[] = {
+    {"1", 0, "N11"}, /* NANP: N11 is never an area code */
+    {"1", 3, "N11"}, /* NANP: nor an exchange code */
+};
+
 /* ITU-T E.164 two-digit country codes; zones 1 and 7 use one digit and
  * every other assigned code has three. */
 static const char two_digit_codes[][3] = {
@@ -323,6 +339,36 @@ static bool is_international(const struct guard_plan *plan, const char *d)
 	return false;
 }
 
+/* True when the digits s start with pattern ('N' being 2 to 9). */
+static bool pattern_matches(const char *pattern, const char *s)
+{
+	for (; *pattern; pattern++, s++) {
+		if (*pattern == 'N' ? *s < '2' || *s > '9' : *s != *pattern)
+			return false;
+	}
+	return true;
+}
+
+/* True when the E.164 digits d fall in one of the service ranges. */
+static bool is_service_code(const char *d)
+{
+	size_t ccl = outbound_guard_country_code_len(d);
+	const char *nsn = d + ccl;
+
+	for (size_t i = 0; i < sizeof(service_ranges) / sizeof(*service_ranges);
+	     i++) {
+		const char *cc = service_ranges[i].country_code;
+
+		if (ccl != strlen(cc) || strncmp(d, cc, ccl) != 0 ||
+		    strlen(nsn) < service_ranges[i].offset)
+			continue;
+		if (pattern_matches(service_ranges[i].pattern,
+				    nsn + service_ranges[i].offset))
+			return true;
+	}
+	return false;
+}
+
 static bool is_allowed(const struct guard_policy *policy, const char *d)
 {
 	if (policy->allowed_count == 0)
@@ -374,7 +420,8 @@ enum guard_verdict outbound_guard_check(const struct guard_policy *policy,
 		return GUARD_NOT_E164;
 	d = e164 + 1;
 	if (strlen(d) <
-	    outbound_guard_country_code_len(d) + GUARD_SUBSCRIBER_MIN)
+		outbound_guard_country_code_len(d) + GUARD_SUBSCRIBER_MIN ||
+	    is_service_code(d))
 		return GUARD_SHORT_NUMBER;
 	if (!policy->allow_premium && is_premium(d))
 		return GUARD_PREMIUM;

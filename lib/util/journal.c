@@ -360,7 +360,8 @@ static size_t frame_check(const unsigned char *p, size_t avail,
 	len = get_u32(p + 4);
 	seq = get_u64(p + 8);
 	if (len == 0 || len > JOURNAL_MAX_RECORD ||
-	    len > avail - JOURNAL_FRAME_SIZE || seq < min_seq || seq == 0)
+	    len > avail - JOURNAL_FRAME_SIZE || seq < min_seq || seq == 0 ||
+	    seq > JOURNAL_MAX_SEQ)
 		return 0;
 	crc = crc32c_update(0, p, 16);
 	crc = crc32c_update(crc, p + JOURNAL_FRAME_SIZE, len);
@@ -377,7 +378,9 @@ static bool slot_check(const unsigned char *p, uint64_t *ret_floor)
 	    crc32c_update(0, p, 12) != get_u32(p + 12))
 		return false;
 	*ret_floor = get_u64(p + 4);
-	return true;
+	/* The floor is the next sequence number: one past the last at most,
+	 * so that the one after it cannot wrap around to 0. */
+	return *ret_floor <= JOURNAL_MAX_SEQ + 1;
 }
 
 /* Reads the header: sets the floor into next_seq and picks the slot the
@@ -854,6 +857,8 @@ int journal_append(struct journal *j, const void *data, size_t len,
 		return -ECANCELED;
 	if (j->broken)
 		return j->broken;
+	if (j->next_seq > JOURNAL_MAX_SEQ)
+		return -EOVERFLOW;
 	if (j->size + j->batch.bytes + j->queue.bytes + JOURNAL_FRAME_SIZE +
 		len >
 	    j->max_bytes)

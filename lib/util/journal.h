@@ -64,6 +64,10 @@
 #define JOURNAL_MAX_RECORD (1024u * 1024u)
 /* Largest configurable cap, and the largest file open agrees to read. */
 #define JOURNAL_MAX_BYTES_LIMIT (1024u * 1024u * 1024u)
+/* Largest sequence number, so that one always fits a signed 64-bit integer
+ * (PostgreSQL's bigint) and one past it never wraps. A record or a floor
+ * above it is not valid (damage, not data); appends past it fail. */
+#define JOURNAL_MAX_SEQ ((uint64_t)INT64_MAX)
 /* Bytes of file header, and of frame in front of each payload. */
 #define JOURNAL_HEADER_SIZE 32u
 #define JOURNAL_FRAME_SIZE 20u
@@ -131,7 +135,8 @@ int journal_open(uv_loop_t *loop, const char *path,
  * pending, see journal_first()), or with a negative errno if the write or
  * sync failed. Returns, and cb never runs: -EINVAL for len 0 (empty records
  * are refused: they carry nothing and most likely mean a caller bug),
- * -EMSGSIZE for len > JOURNAL_MAX_RECORD, -ENOSPC when the file would grow
+ * -EMSGSIZE for len > JOURNAL_MAX_RECORD, -EOVERFLOW once the sequence
+ * numbers are used up (past JOURNAL_MAX_SEQ), -ENOSPC when the file would grow
  * past the cap (nothing is written), -ECANCELED after journal_close(), or
  * the error of an earlier failed write or sync: after an I/O error the
  * journal refuses further appends, because the state of the file is no

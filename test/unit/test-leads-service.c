@@ -92,6 +92,29 @@ START_TEST(csv_rows)
 }
 END_TEST
 
+/* One lead per number: a row whose normalized number an earlier row had is
+ * skipped, not reported as an error, whatever its form or source. */
+START_TEST(duplicates_skipped)
+{
+	static const char csv[] = "phone,name\n"
+				  "2125550100,Ann\n"
+				  "1 (212) 555-0100,Ann again\n"
+				  "+12125550101,Bob\n"
+				  "2125550100,Ann thrice\n";
+	static const char json[] = "[{\"phone\": \"212.555.0101\"},"
+				   " {\"phone\": \"2125550102\"}]";
+	struct leads_import *im = import_new();
+
+	ck_assert_int_eq(leads_import_csv(im, csv, strlen(csv)), 0);
+	assert_counts(im, 2, 0);
+	ck_assert_uint_eq(leads_import_skipped(im), 2);
+	ck_assert_int_eq(leads_import_json(im, json, strlen(json)), 0);
+	assert_counts(im, 3, 0);
+	ck_assert_uint_eq(leads_import_skipped(im), 3);
+	leads_import_free(im);
+}
+END_TEST
+
 START_TEST(csv_without_phones)
 {
 	struct leads_import *im = import_new();
@@ -113,6 +136,7 @@ int main(void)
 	tcase_add_test(tc, json_not_an_array);
 	tcase_add_test(tc, csv_rows);
 	tcase_add_test(tc, csv_without_phones);
+	tcase_add_test(tc, duplicates_skipped);
 	suite_add_tcase(s, tc);
 	return testlib_run(s);
 }

@@ -167,6 +167,7 @@ static const struct guard_policy home_co_us_intl = {
     .allowed_prefixes = us_prefixes,
     .allowed_count = 1,
     .allow_international = true};
+static const struct guard_policy uk_n11 = {.plan = &uk};
 static const struct guard_policy nowhere = {.plan = NULL};
 static const struct guard_policy nowhere_intl = {.allow_international = true};
 
@@ -191,6 +192,19 @@ static const struct {
     {&home_nanp, "+1911", GUARD_SHORT_NUMBER},
     {&home_nanp, "+1555012", GUARD_SHORT_NUMBER},
     {&home_nanp, "+15550123", GUARD_ALLOWED},
+    /* N11 codes are neither area codes nor exchange codes. */
+    {&home_nanp, "+19115551234", GUARD_SHORT_NUMBER},
+    {&home_nanp, "+12115551234", GUARD_SHORT_NUMBER},
+    {&home_nanp, "+14115551234", GUARD_SHORT_NUMBER},
+    {&home_nanp, "+18115551234", GUARD_SHORT_NUMBER},
+    {&home_nanp, "+12129111234", GUARD_SHORT_NUMBER},
+    {&home_nanp, "+12123111234", GUARD_SHORT_NUMBER},
+    {&home_nanp, "+12121111234", GUARD_ALLOWED},
+    {&home_nanp, "+11115551234", GUARD_ALLOWED},
+    {&home_nanp, "+12125121234", GUARD_ALLOWED},
+    {&home_nanp, "+19125551234", GUARD_ALLOWED},
+    {&home_nanp, "+449115551234", GUARD_PREMIUM},
+    {&uk_n11, "+442079110018", GUARD_ALLOWED},
     {&home_nanp, "+44112", GUARD_SHORT_NUMBER},
     {&home_nanp, "+44118118", GUARD_SHORT_NUMBER},
     {&home_nanp, "+375123456", GUARD_SHORT_NUMBER}, /* 3-digit code */
@@ -282,6 +296,10 @@ START_TEST(screen)
 	ck_assert_int_ne(
 	    outbound_guard_screen(&nanp, &home_nanp, "911", out, sizeof(out)),
 	    GUARD_ALLOWED);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(outbound_guard_screen(&nanp, &home_nanp, "19115551234",
+					       out, sizeof(out)),
+			 GUARD_SHORT_NUMBER);
 	ck_assert_str_eq(out, "");
 	ck_assert_int_eq(outbound_guard_screen(&nanp, &home_nanp, "(212) ABC",
 					       out, sizeof(out)),

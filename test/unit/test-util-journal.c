@@ -538,6 +538,55 @@ START_TEST(floor_after_interrupted_compaction)
 }
 END_TEST
 
+/* Writes a valid frame (CRC included) with seq and payload at off. */
+static void frame_pwrite(uint64_t seq, const char *text, off_t off)
+{
+	unsigned char f[JOURNAL_FRAME_SIZE + 16];
+	size_t len = strlen(text);
+	uint32_t crc;
+
+	ck_assert_uint_le(len, 16);
+	memcpy(f, "WJR\x01", 4);
+	for (unsigned i = 0; i < 4; i++)
+		f[4 + i] = (unsigned char)(len >> (8 * i));
+	for (unsigned i = 0; i < 8; i++)
+		f[8 + i] = (unsigned char)(seq >> (8 * i));
+	memcpy(f + JOURNAL_FRAME_SIZE, text, len);
+	crc = crc32c_update(crc32c_update(0, f, 16), text, len);
+	for (unsigned i = 0; i < 4; i++)
+		f[16 + i] = (unsigned char)(crc >> (8 * i));
+	file_pwrite(f, JOURNAL_FRAME_SIZE + len, off);
+}
+
+/* Found by fuzz-journal: a record numbered 2^64 - 1 made the next sequence
+ * number wrap around to 0, so the next append went out with a number below
+ * the ones before it. Sequence numbers past JOURNAL_MAX_SEQ are damage. */
+START_TEST(sequence_numbers_never_wrap)
+{
+	off_t end;
+
+	ck_assert_int_eq(open_journal(0), 0);
+	append_wait(2, 0);
+	close_journal();
+	end = file_size(c.path);
+	frame_pwrite(UINT64_MAX, "{}", end);
+	ck_assert_int_eq(open_journal(0), 0);
+	expect_records(2, 0, 1);
+	ck_assert_uint_eq(journal_next_seq(c.j), 3);
+	close_journal();
+	ck_assert_int_eq(file_size(c.path), end);
+
+	/* The last number there is may be used; then appends are refused. */
+	frame_pwrite(JOURNAL_MAX_SEQ, "{}", end);
+	ck_assert_int_eq(open_journal(0), 0);
+	ck_assert_uint_eq(journal_count(c.j), 3);
+	ck_assert_uint_eq(journal_next_seq(c.j), JOURNAL_MAX_SEQ + 1);
+	ck_assert_int_eq(journal_append(c.j, "x", 1, on_append, &c),
+			 -EOVERFLOW);
+	close_journal();
+}
+END_TEST
+
 START_TEST(torn_creation_repaired)
 {
 	ck_assert_int_eq(mkdir(c.sub, 0700), 0);
@@ -696,6 +745,7 @@ int main(void)
 	tcase_add_test(tc, ack_partial_replays);
 	tcase_add_test(tc, floor_after_interrupted_compaction);
 	tcase_add_test(tc, torn_creation_repaired);
+	tcase_add_test(tc, sequence_numbers_never_wrap);
 	tcase_add_test(tc, write_error_fails_queue);
 	tcase_add_test(tc, close_with_appends_pending);
 	tcase_add_test(tc, close_and_ack_from_callback);
