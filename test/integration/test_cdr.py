@@ -121,7 +121,15 @@ class CdrTest(unittest.TestCase):
 
     def test_sigkill_with_journaled_writes_pending(self):
         self.calls_while_database_down("5003", 5, 5)
-        time.sleep(0.5)  # let the last fsync land; nothing else waits for it
+        # The last records reach the journal file through libuv's thread
+        # pool after the calls ended: once written, a SIGKILL keeps them
+        # (the kernel has them). Wait until its size holds still for a
+        # second, however loaded the machine is.
+        path = os.path.join(self.journal, "cdr.journal")
+        sizes = []
+        harness.wait_for(lambda: sizes.append(os.path.getsize(path)) or
+                         (len(sizes) > 10 and len(set(sizes[-11:])) == 1), 20,
+                         what="the journal written")
         self.daemon.proc.send_signal(signal.SIGKILL)
         self.daemon.proc.wait()
         self.assertGreater(os.path.getsize(os.path.join(self.journal, "cdr.journal")), 32)
