@@ -84,7 +84,7 @@ void calls__write_cdr(struct call *call)
 	cdr_writer_submit(call->calls->cdr, snapshot);
 }
 
-int64_t calls__campaign_id(const struct call *call)
+static int64_t campaign_id(const struct call *call)
 {
 	return call->campaign ? call->campaign->id : call->cdr.campaign_id;
 }
@@ -100,7 +100,7 @@ void calls__emit(struct call *call, const char *type, int64_t agent_id,
 		json_decref(data);
 		return;
 	}
-	calls->event_cb(type, agent_id, calls__campaign_id(call), data,
+	calls->event_cb(type, agent_id, campaign_id(call), data,
 			calls->event_data);
 }
 
@@ -111,12 +111,11 @@ static json_t *id_or_null(int64_t id)
 
 void calls__emit_answered(struct call *call, int64_t agent_id, int wait_s)
 {
-	calls__emit(call, "call.answered", agent_id,
-		    json_pack("{s:s, s:I, s:I, s:i}", "call_id",
-			      call->cdr.call_id, "agent_id",
-			      (json_int_t)agent_id, "campaign_id",
-			      (json_int_t)calls__campaign_id(call),
-			      "wait_seconds", wait_s));
+	calls__emit(
+	    call, "call.answered", agent_id,
+	    json_pack("{s:s, s:I, s:I, s:i}", "call_id", call->cdr.call_id,
+		      "agent_id", (json_int_t)agent_id, "campaign_id",
+		      (json_int_t)campaign_id(call), "wait_seconds", wait_s));
 }
 
 /* Best-effort writes: a lost row is logged; the call itself goes on. */
@@ -170,7 +169,7 @@ int calls__request(struct call *call, const char *method, const char *path,
 	return r;
 }
 
-bool calls__has_holders(const struct call *call)
+static bool has_holders(const struct call *call)
 {
 	for (unsigned i = 0; i < call->nlegs; i++)
 		if (call->legs[i]->holds && call->legs[i]->state != LEG_GONE)
@@ -401,7 +400,7 @@ static int leg_request(struct leg *leg, const char *method, const char *path,
 	return r;
 }
 
-void calls__leg_settle(struct leg *leg, enum agents_input input)
+static void settle(struct leg *leg, enum agents_input input)
 {
 	if (leg->settled || !leg->agent)
 		return;
@@ -410,7 +409,7 @@ void calls__leg_settle(struct leg *leg, enum agents_input input)
 		     0);
 }
 
-enum agents_input calls__offer_outcome(const struct campaign *c,
+static enum agents_input offer_outcome(const struct campaign *c,
 				       const struct agent *agent,
 				       bool no_answer)
 {
@@ -615,6 +614,22 @@ int calls__leg_originate(struct leg *leg, const char *endpoint,
 	return r;
 }
 
+int calls__leg_ring_phone(struct leg *leg, const char *sip_username,
+			  const char *kind, const char *arg, const char *shown)
+{
+	char endpoint[128], args[CALL_MAX_ID + 32];
+	json_t *body;
+	int r;
+
+	snprintf(endpoint, sizeof(endpoint), "PJSIP/%s", sip_username);
+	snprintf(args, sizeof(args), "%s,%s", kind, arg);
+	body = json_pack("{s:{s:s}}", "variables", "CALLERID(num)",
+			 shown ? shown : "");
+	r = calls__leg_originate(leg, endpoint, args, body);
+	json_decref(body);
+	return r;
+}
+
 void calls__leg_in_stasis(struct leg *leg)
 {
 	leg->in_stasis = true;
@@ -710,7 +725,7 @@ void calls__leg_left(struct leg *leg, int cause)
 	 * no cause; the hangup request before it did. */
 	if (unsettled)
 		leg_failed(leg, cause == 17 ? "BUSY" : "NOANSWER", cause);
-	if (leg->holds && !calls__has_holders(call)) {
+	if (leg->holds && !has_holders(call)) {
 		calls__input(call, CALL_INPUT_LEFT, &ev);
 	} else if (leg->role == LEG_AGENT && leg == call->winner) {
 		calls__input(call, CALL_INPUT_AGENT_LEFT, &ev);
@@ -813,7 +828,7 @@ static void act_late(struct call *call, const struct call_event *ev)
 		   call->cdr.call_id,
 		   leg->agent ? (long long)leg->agent->id : 0LL);
 	calls__leg_hang_up(leg);
-	calls__leg_settle(leg, AGENTS_INPUT_CANCEL);
+	settle(leg, AGENTS_INPUT_CANCEL);
 }
 
 void calls__act_win(struct call *call, const struct call_event *ev)
@@ -854,8 +869,7 @@ static void act_missed(struct call *call, const struct call_event *ev)
 	log_info("call=%s agent=%lld offer ended status=%s streak=%u",
 		 call->cdr.call_id, (long long)agent->id,
 		 ev->status ? ev->status : "", agent->no_answer_streak);
-	calls__leg_settle(
-	    leg, calls__offer_outcome(call->campaign, agent, no_answer));
+	settle(leg, offer_outcome(call->campaign, agent, no_answer));
 }
 
 static void act_cancel_offers(struct call *call, const struct call_event *ev)
@@ -877,7 +891,7 @@ static void act_cancel_offers(struct call *call, const struct call_event *ev)
 	}
 	for (unsigned i = 0; i < n; i++) {
 		calls__leg_hang_up(ringing[i]);
-		calls__leg_settle(ringing[i], AGENTS_INPUT_CANCEL);
+		settle(ringing[i], AGENTS_INPUT_CANCEL);
 		calls__leg_unref(ringing[i]);
 	}
 }
@@ -1022,7 +1036,7 @@ static void on_bridge(const struct ari_response *resp, void *userdata)
 }
 
 /* The agent and the other side meet in a mixing bridge of ours. */
-enum call_input calls__enter_connecting(struct call *call)
+static enum call_input enter_connecting(struct call *call)
 {
 	char path[512];
 
@@ -1062,7 +1076,7 @@ static enum call_input enter_hanging_up(struct call *call)
 			calls__leg_hang_up(up[i]);
 		calls__leg_unref(up[i]);
 	}
-	return calls__has_holders(call) ? CALL_INPUT_NONE : CALL_INPUT_LEFT;
+	return has_holders(call) ? CALL_INPUT_NONE : CALL_INPUT_LEFT;
 }
 
 /* The call is over: its record is complete, the feed hears of it, and the
@@ -1096,9 +1110,9 @@ enum call_input calls__enter_gone(struct call *call)
 	    json_pack(
 		"{s:s, s:o, s:o, s:s, s:s, s:b, s:I, s:I}", "call_id",
 		cdr->call_id, "agent_id", id_or_null(cdr->agent_id),
-		"campaign_id", id_or_null(calls__campaign_id(call)),
-		"direction", cdr->direction, "disposition", cdr->disposition,
-		"abandoned", cdr->abandoned, "duration",
+		"campaign_id", id_or_null(campaign_id(call)), "direction",
+		cdr->direction, "disposition", cdr->disposition, "abandoned",
+		cdr->abandoned, "duration",
 		(json_int_t)((cdr->end_us - cdr->start_us) / 1000000),
 		"billsec",
 		(json_int_t)(cdr->answer_us
@@ -1109,7 +1123,7 @@ enum call_input calls__enter_gone(struct call *call)
 }
 
 static const call_enter_fn generic_entries[CALL_STATE__COUNT] = {
-    [CALL_STATE_CONNECTING] = calls__enter_connecting,
+    [CALL_STATE_CONNECTING] = enter_connecting,
     [CALL_STATE_TALKING] = enter_talking,
     [CALL_STATE_HANGING_UP] = enter_hanging_up,
     [CALL_STATE_GONE] = calls__enter_gone,
@@ -1172,7 +1186,7 @@ json_t *calls__json(const struct call *call)
 	    calls_state_api_name(call->state), "caller_number",
 	    str_or_null(call->cdr.caller_number), "callee_number",
 	    str_or_null(call->cdr.callee_number), "campaign_id",
-	    id_or_null(calls__campaign_id(call)), "agent_id",
+	    id_or_null(campaign_id(call)), "agent_id",
 	    id_or_null(agent_of(call)), "channels", "caller",
 	    str_or_null(call->peer ? call->peer->id : NULL), "agent",
 	    str_or_null(agent_channel), "bridge_id",

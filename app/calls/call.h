@@ -235,10 +235,6 @@ void calls__emit(struct call *call, const char *type, int64_t agent_id,
 		 json_t *data);
 /* call.answered, for either direction. */
 void calls__emit_answered(struct call *call, int64_t agent_id, int wait_s);
-/* The campaign the call belongs to (0: none). */
-int64_t calls__campaign_id(const struct call *call);
-/* True while a leg that holds the call has not left. */
-bool calls__has_holders(const struct call *call);
 /* Agent legs still ringing (their offer not settled). */
 unsigned calls__ringing(const struct call *call, const struct leg *except);
 /* The call as the API shows it (new reference, NULL when out of memory). */
@@ -271,6 +267,11 @@ int calls__leg_originate(struct leg *leg, const char *endpoint,
  * otherwise than by calls__leg_originate(), e.g. snoops): a hangup asked
  * for meanwhile is sent now, else the leg is dialed when it may be. */
 void calls__leg_created(struct leg *leg);
+/* Rings a phone of ours on leg: PJSIP/<sip_username>, in our application
+ * with the arguments "<kind>,<arg>", showing shown (NULL: nothing) as the
+ * caller's number; as calls__leg_originate(), whose result it returns. */
+int calls__leg_ring_phone(struct leg *leg, const char *sip_username,
+			  const char *kind, const char *arg, const char *shown);
 /* The leg's StasisStart arrived. */
 void calls__leg_in_stasis(struct leg *leg);
 /* Hangs the leg up once (after its creation if that is still under
@@ -282,18 +283,11 @@ void calls__leg_dial(struct leg *leg, const char *status);
 void calls__leg_left(struct leg *leg, int cause);
 /* A hangup was requested on the leg's channel. */
 void calls__leg_hangup_request(struct leg *leg, int cause);
-/* The leg's channel is now new_id (a masquerade). Returns 0 or -ENOMEM. */
+/* The leg's channel is now new_id (a masquerade). Returns 0, -EEXIST
+ * (new_id names another leg), -ENOENT or -ENOMEM. */
 int calls__leg_rekey(struct leg *leg, const char *new_id);
-/* Tells the agent of leg how its offer ended, once. */
-void calls__leg_settle(struct leg *leg, enum agents_input input);
-/* What an offer that ended unanswered does to the agent: a ring-out
- * (no_answer) counts toward the campaign's max_no_answer, which pauses. */
-enum agents_input calls__offer_outcome(const struct campaign *c,
-				       const struct agent *agent,
-				       bool no_answer);
 
 /* Generic entries and actions, for machines that extend them. */
-enum call_input calls__enter_connecting(struct call *call);
 enum call_input calls__enter_gone(struct call *call);
 void calls__act_win(struct call *call, const struct call_event *ev);
 

@@ -57,21 +57,14 @@ static enum call_input enter_gone(struct call *call)
 /* The agent's phone rings; the call is theirs once answered. */
 static enum call_input enter_ringing_agent(struct call *call)
 {
-	struct leg *leg = call->winner ? call->winner : call->legs[0];
-	char endpoint[128], args[CALL_MAX_ID + 16];
-	json_t *body;
+	struct leg *leg = call->legs[0];
 
 	call->deadline_ms = calls__now_ms(call->calls) +
 			    call->campaign->ring_timeout_s * 1000ull +
 			    OUT_GRACE_MS;
-	snprintf(endpoint, sizeof(endpoint), "PJSIP/%s",
-		 leg->agent->sip_username);
-	snprintf(args, sizeof(args), "outbound,%s", call->cdr.call_id);
 	/* The agent's phone shows the number it is about to call. */
-	body = json_pack("{s:{s:s}}", "variables", "CALLERID(num)",
-			 call->cdr.callee_number);
-	calls__leg_originate(leg, endpoint, args, body);
-	json_decref(body);
+	calls__leg_ring_phone(leg, leg->agent->sip_username, "outbound",
+			      call->cdr.call_id, call->cdr.callee_number);
 	return CALL_INPUT_NONE;
 }
 

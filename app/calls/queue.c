@@ -342,9 +342,8 @@ static void log_offer(const struct call *call, const struct agent *agent,
 static int offer(struct call *call, struct agent *agent)
 {
 	struct calls *calls = call->calls;
-	char id[IDS_MAX], args[CALL_MAX_ID + 16], endpoint[128];
+	char id[IDS_MAX];
 	struct leg *leg;
-	json_t *body;
 
 	if (!agent->sip_username || ids_new(id, sizeof(id), "agent") < 0 ||
 	    !(leg = calls__leg_add(call, LEG_AGENT, id)))
@@ -358,14 +357,9 @@ static int offer(struct call *call, struct agent *agent)
 		    json_pack("{s:s, s:I, s:I}", "call_id", call->cdr.call_id,
 			      "agent_id", (json_int_t)agent->id, "campaign_id",
 			      (json_int_t)call->campaign->id));
-	snprintf(endpoint, sizeof(endpoint), "PJSIP/%s", agent->sip_username);
-	snprintf(args, sizeof(args), "agent,%s", call->peer->id);
-	body =
-	    json_pack("{s:{s:s}}", "variables", "CALLERID(num)",
-		      call->cdr.caller_number ? call->cdr.caller_number : "");
-	calls__leg_ref(leg);
-	calls__leg_originate(leg, endpoint, args, body);
-	json_decref(body);
+	calls__leg_ref(leg); /* a failure to create frees it */
+	calls__leg_ring_phone(leg, agent->sip_username, "agent", call->peer->id,
+			      call->cdr.caller_number);
 	log_offer(call, agent, leg->id);
 	calls__leg_unref(leg);
 	return 0;

@@ -354,9 +354,8 @@ int calls_supervise(struct calls *calls, const char *call_id,
 {
 	struct call *call = calls__find(calls, call_id);
 	struct supervision *sup;
-	char id[IDS_MAX], endpoint[128], args[CALL_MAX_ID + 16];
+	char id[IDS_MAX];
 	struct leg *phone;
-	json_t *body;
 	int r = check_call(call, supervisor);
 
 	if (r < 0)
@@ -372,18 +371,10 @@ int calls_supervise(struct calls *calls, const char *call_id,
 	phone->agent = supervisor;
 	phone->settled = true; /* no offer: the agent's state is not touched */
 	phone->ring_s = SUP_RING_S;
-	snprintf(endpoint, sizeof(endpoint), "PJSIP/%s",
-		 supervisor->sip_username);
-	snprintf(args, sizeof(args), "supervisor,%s", call->cdr.call_id);
 	log_notice("call=%s supervisor=%lld rung to %s", call->cdr.call_id,
 		   (long long)supervisor->id, mode_names[mode]);
-	body =
-	    json_pack("{s:{s:s}}", "variables", "CALLERID(num)",
-		      call->cdr.caller_number ? call->cdr.caller_number : "");
-	calls__leg_ref(phone);
-	calls__leg_originate(phone, endpoint, args, body);
-	calls__leg_unref(phone);
-	json_decref(body);
+	calls__leg_ring_phone(phone, supervisor->sip_username, "supervisor",
+			      call->cdr.call_id, call->cdr.caller_number);
 	return 0;
 }
 
