@@ -59,6 +59,13 @@ static const char load_sql[] =
 
 static void free_agents(struct agents *agents);
 
+/* A closed registry goes once nothing it started is in flight. */
+static void free_if_idle(struct agents *agents)
+{
+	if (agents->closed && agents->persisting == 0 && agents->loads == 0)
+		free_agents(agents);
+}
+
 /* Runs every waiter once, oldest first. */
 static void run_waiters(struct agents *agents, int error)
 {
@@ -95,6 +102,19 @@ struct state_write {
 
 static void write_next(struct agents *agents);
 
+/* The oldest change leaves the queue, stored or not. */
+static void drop_oldest(struct agents *agents)
+{
+	struct state_write *w = agents->writes;
+
+	agents->writes = w->next;
+	if (!agents->writes)
+		agents->writes_tail = NULL;
+	free(w->reason);
+	free(w);
+	agents->persisting--;
+}
+
 /* The write in flight ended: the next one goes. */
 static void on_persisted(int error, const PGresult *res, void *userdata)
 {
@@ -107,12 +127,7 @@ static void on_persisted(int error, const PGresult *res, void *userdata)
 			    (long long)w->agent_id, acd_agent_state_name(w->to),
 			    strerror(-error),
 			    res ? PQresultErrorMessage(res) : "");
-	agents->writes = w->next;
-	if (!agents->writes)
-		agents->writes_tail = NULL;
-	free(w->reason);
-	free(w);
-	agents->persisting--;
+	drop_oldest(agents);
 	agents->writing = false;
 	/* Also once closed: the final states are worth storing while the
 	 * pool lasts (it cancels what it cannot run). */
@@ -120,8 +135,7 @@ static void on_persisted(int error, const PGresult *res, void *userdata)
 	if (agents->persisting > 0)
 		return;
 	run_waiters(agents, agents->closed ? -ECANCELED : 0);
-	if (agents->closed && agents->loads == 0)
-		free_agents(agents);
+	free_if_idle(agents);
 }
 
 /* Sends the oldest change waiting, unless one is in flight; a change the
@@ -147,12 +161,7 @@ static void write_next(struct agents *agents)
 		}
 		log_warning("agent=%lld state=%s not stored error=%s, ignoring",
 			    (long long)w->agent_id, params[1], strerror(-r));
-		agents->writes = w->next;
-		if (!agents->writes)
-			agents->writes_tail = NULL;
-		free(w->reason);
-		free(w);
-		agents->persisting--;
+		drop_oldest(agents);
 	}
 }
 
@@ -495,8 +504,7 @@ static void on_loaded(int error, const PGresult *res, void *userdata)
 	if (agents->closed) {
 		load->cb(-ECANCELED, load->userdata);
 		free(load);
-		if (agents->loads == 0 && agents->persisting == 0)
-			free_agents(agents);
+		free_if_idle(agents);
 		return;
 	}
 	load->agents->generation++;
@@ -643,8 +651,7 @@ static void on_sweep_closed(uv_handle_t *handle)
 	 * they end (the pool cancels them when it closes). */
 	agents->closed = true;
 	run_waiters(agents, -ECANCELED);
-	if (agents->persisting == 0 && agents->loads == 0)
-		free_agents(agents);
+	free_if_idle(agents);
 }
 
 void agents_close(struct agents *agents)
