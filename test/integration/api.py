@@ -15,6 +15,7 @@ import os
 import secrets
 import select
 import socket
+import unittest
 
 import apispec
 import harness
@@ -209,3 +210,28 @@ def ws_connect(port, token=None, query="", header=True, timeout=5):
 def port_free(port):
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+class DaemonCase(unittest.TestCase):
+    """One daemon with its API per class; cls.c is an admin client. The
+    class fails when the daemon died or did not exit cleanly, or when a
+    response differed from the spec."""
+
+    @classmethod
+    def setUpClass(cls):
+        global spec_errors
+        spec_errors = []
+        cls.daemon, cls.port = start_daemon(cls.__name__)
+        cls.c = Client(cls.port, ADMIN_TOKEN)
+
+    @classmethod
+    def tearDownClass(cls):
+        global spec_errors
+        alive = cls.daemon.alive()
+        rc = cls.daemon.stop()
+        harness.wait_idle()
+        left, spec_errors = spec_errors, None
+        if not alive or rc != 0:
+            raise AssertionError(f"welcomedlyd exit status {rc}; log {cls.daemon.log_path}")
+        if left:
+            raise AssertionError("responses that differ from the spec:\n" + "\n".join(left))

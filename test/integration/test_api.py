@@ -69,25 +69,8 @@ def setUpModule():
                 " ps_auths, ps_aors RESTART IDENTITY CASCADE")
 
 
-class ApiCase(unittest.TestCase):
+class ApiCase(api.DaemonCase):
     """One daemon with its API per class; self.c is an admin client."""
-
-    @classmethod
-    def setUpClass(cls):
-        api.spec_errors = []
-        cls.daemon, cls.port = api.start_daemon(cls.__name__)
-        cls.c = api.Client(cls.port, ADMIN)
-
-    @classmethod
-    def tearDownClass(cls):
-        alive = cls.daemon.alive()
-        rc = cls.daemon.stop()
-        harness.wait_idle()
-        left, api.spec_errors = api.spec_errors, None
-        if not alive or rc != 0:
-            raise AssertionError(f"welcomedlyd exit status {rc}; log {cls.daemon.log_path}")
-        if left:
-            raise AssertionError("responses that differ from the spec:\n" + "\n".join(left))
 
     def setUp(self):
         # Differences from the spec are gathered while the test goes on

@@ -103,23 +103,7 @@ def stalled_subscriber(port, token, since):
     return s, head.split(b"\r\n\r\n", 1)[1]
 
 
-class FeedTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        api.spec_errors = []
-        cls.daemon, cls.port = api.start_daemon(cls.__name__)
-        cls.c = api.Client(cls.port, ADMIN)
-
-    @classmethod
-    def tearDownClass(cls):
-        alive = cls.daemon.alive()
-        rc = cls.daemon.stop()
-        harness.wait_idle()
-        left, api.spec_errors = api.spec_errors, None
-        if not alive or rc != 0:
-            raise AssertionError(f"welcomedlyd exit status {rc}; log {cls.daemon.log_path}")
-        if left:
-            raise AssertionError("responses that differ from the spec:\n" + "\n".join(left))
+class FeedTest(api.DaemonCase):
 
     def agent(self):
         ag = self.c.ok("POST", V1 + "/agents", {"name": "feed-" + uuid.uuid4().hex[:8]},
