@@ -27,6 +27,9 @@ const MIN_RETRY_MS = 1000;
 const MAX_RETRY_MS = 30000;
 // Fetch new credentials this long before the old ones expire.
 const REFRESH_MARGIN_MS = 60000;
+// A REGISTER with no answer by then (SIP's 32 s transaction timeout) is
+// given up and tried again on a fresh connection.
+const REGISTER_WATCHDOG_MS = 32000;
 
 export const MEDIA_FAILED =
   "Media could not connect (TURN server refused the credentials or is unreachable).";
@@ -51,6 +54,7 @@ export class Softphone {
     this.retries = 0;
     this.retryTimer = null;
     this.refreshTimer = null;
+    this.registerTimer = null;
     this.stopped = true;
     this.onOnline = () => this.kick();
     this.onVisible = () => document.visibilityState === "visible" && this.kick();
@@ -69,6 +73,7 @@ export class Softphone {
     document.removeEventListener("visibilitychange", this.onVisible);
     clearTimeout(this.retryTimer);
     clearTimeout(this.refreshTimer);
+    clearTimeout(this.registerTimer);
     const ua = this.ua;
     this.ua = null;
     if (this.registerer) await this.registerer.unregister().catch(() => {});
@@ -175,6 +180,10 @@ export class Softphone {
         this.retryLater();
       }
     });
+    clearTimeout(this.registerTimer);
+    this.registerTimer = setTimeout(() => {
+      if (this.registerer === registerer && this.statusNow !== "registered") this.failed();
+    }, REGISTER_WATCHDOG_MS);
     await registerer.register({
       requestDelegate: {
         onReject: (response) => this.rejected(response.message.statusCode),
