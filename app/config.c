@@ -46,7 +46,8 @@ static const struct config_key keys[] = {
     KEY(sip_domain, "ASTERISK_SIP_DOMAIN", "",
 	"SIP domain of browser agents' URIs; empty: ARI_URL's host"),
     KEY(wss_url, "ASTERISK_WSS_URL", "",
-	"WebSocket URL browsers register at; empty: ws://<ARI_URL host:port>/ws"),
+	"WebSocket URL browsers register at; empty: ws://<ARI_URL "
+	"host:port>/ws"),
     KEY(stun_server, "STUN_SERVER", "",
 	"STUN URL handed to browsers, e.g. stun:turn.example.com:3478"),
     KEY(turn_server, "TURN_SERVER", "",

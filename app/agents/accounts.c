@@ -97,7 +97,7 @@ static int run(struct db_pool *db, const char *sql, int nparams,
 int agents_accounts_create(struct db_pool *db, const struct agents_account *acc,
 			   agents_accounts_cb cb, void *userdata)
 {
-	const char *params[6] = {acc->name,	    acc->external_user_id,
+	const char *params[6] = {acc->name,         acc->external_user_id,
 				 acc->sip_username, acc->sip_password,
 				 acc->sip_server,   acc->webrtc ? "t" : "f"};
 

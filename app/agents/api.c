@@ -18,7 +18,7 @@
 
 /* The agent's row with its SIP account, as the JSON of alias t. */
 #define AGENT_TABLE                                                            \
-	"(SELECT a.*, p.sip_username, p.status AS sip_status, p.webrtc "      \
+	"(SELECT a.*, p.sip_username, p.status AS sip_status, p.webrtc "       \
 	"FROM agents a "                                                       \
 	"LEFT JOIN sip_peers p ON p.agent_id = a.id)"
 #define AGENT_JSON                                                             \
@@ -26,7 +26,7 @@
 	"t.external_user_id, 'state', t.state, 'state_reason', "               \
 	"t.state_reason, 'state_since', t.state_since, 'sip_username', "       \
 	"t.sip_username, 'webrtc', coalesce(t.webrtc, false), "                \
-	"'registration', CASE WHEN t.sip_status = "            \
+	"'registration', CASE WHEN t.sip_status = "                            \
 	"'registered' THEN 'registered' ELSE 'unregistered' END, "             \
 	"'created_at', t.created_at, 'updated_at', t.updated_at, "             \
 	"'time_in_state', greatest(0, extract(epoch FROM now() - "             \
@@ -252,21 +252,22 @@ static void update_run(struct api_ctx *ctx)
 	}
 	api_sql_add(&sql, " WHERE id = $%d RETURNING *), ", idp);
 	if (webrtc)
-		api_sql_add(&sql,
-			    "w AS (UPDATE sip_peers SET webrtc = $%d WHERE "
-			    "agent_id = $%d RETURNING sip_username, webrtc), "
-			    "e AS (SELECT welcomedly_set_phone(sip_username, "
-			    "webrtc) AS webrtc FROM w) ",
-			    api_sql_param(&sql, json_is_true(webrtc) ? "t" : "f"),
-			    idp);
+		api_sql_add(
+		    &sql,
+		    "w AS (UPDATE sip_peers SET webrtc = $%d WHERE "
+		    "agent_id = $%d RETURNING sip_username, webrtc), "
+		    "e AS (SELECT welcomedly_set_phone(sip_username, "
+		    "webrtc) AS webrtc FROM w) ",
+		    api_sql_param(&sql, json_is_true(webrtc) ? "t" : "f"), idp);
 	else
 		api_sql_add(&sql, "e AS (SELECT NULL::boolean AS webrtc) ");
-	api_sql_add(&sql,
-		    "SELECT %s::text FROM (SELECT u.*, p.sip_username, p.status "
-		    "AS sip_status, coalesce((SELECT webrtc FROM e), p.webrtc) "
-		    "AS webrtc FROM u LEFT JOIN sip_peers p ON p.agent_id = "
-		    "u.id) t",
-		    AGENT_JSON);
+	api_sql_add(
+	    &sql,
+	    "SELECT %s::text FROM (SELECT u.*, p.sip_username, p.status "
+	    "AS sip_status, coalesce((SELECT webrtc FROM e), p.webrtc) "
+	    "AS webrtc FROM u LEFT JOIN sip_peers p ON p.agent_id = "
+	    "u.id) t",
+	    AGENT_JSON);
 	api_sql_run(ctx, &sql, on_agent);
 }
 

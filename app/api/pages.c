@@ -176,8 +176,8 @@ int api__pages_load(const char *dir, struct api_pages **ret)
 		api__pages_free(p);
 		return r;
 	}
-	log_info("pages: %zu files, %zu bytes from %s",
-		 strmap_count(p->files), p->bytes, dir);
+	log_info("pages: %zu files, %zu bytes from %s", strmap_count(p->files),
+		 p->bytes, dir);
 	*ret = p;
 	return 0;
 }

@@ -49,10 +49,11 @@ static void reply(struct api_ctx *ctx, const PGresult *res)
 	user = PQgetvalue(res, 0, 0);
 	if (strcmp(PQgetvalue(res, 0, 1), "t") != 0 ||
 	    strcmp(PQgetvalue(res, 0, 3), "1") != 0) {
-		api_problem(ctx, 409, "conflict",
-			    "agent %lld has a SIP phone, not a browser "
-			    "softphone: set \"webrtc\": true on the agent first",
-			    (long long)l->id);
+		api_problem(
+		    ctx, 409, "conflict",
+		    "agent %lld has a SIP phone, not a browser "
+		    "softphone: set \"webrtc\": true on the agent first",
+		    (long long)l->id);
 		return;
 	}
 	ice = webrtc_ice_servers(w, l->id, expires);
@@ -60,13 +61,13 @@ static void reply(struct api_ctx *ctx, const PGresult *res)
 	timefmt_rfc3339(expires * 1000000, at, sizeof(at));
 	log_notice("api agent=%lld webrtc login: SIP password rotated",
 		   (long long)l->id);
-	api_reply_json(
-	    ctx, 200,
-	    json_pack("{s:s,s:s,s:s,s:s,s:s,s:o*,s:s}", "ws_url", w->ws_url,
-		      "sip_uri", uri, "authorization_username", user,
-		      "authorization_password", l->password, "display_name",
-		      PQgetvalue(res, 0, 2), "ice_servers", ice, "expires_at",
-		      at));
+	api_reply_json(ctx, 200,
+		       json_pack("{s:s,s:s,s:s,s:s,s:s,s:o*,s:s}", "ws_url",
+				 w->ws_url, "sip_uri", uri,
+				 "authorization_username", user,
+				 "authorization_password", l->password,
+				 "display_name", PQgetvalue(res, 0, 2),
+				 "ice_servers", ice, "expires_at", at));
 }
 
 void webrtc_api_get(struct api_ctx *ctx)

@@ -102,7 +102,8 @@ int webrtc_config_init(struct webrtc_config *w, const struct config *cfg,
 		snprintf(w->ws_url, sizeof(w->ws_url), "%s://%s:%s/ws",
 			 tls ? "wss" : "ws", host, port);
 	if (r == 0)
-		r = copy(w->sip_domain, *cfg->sip_domain ? cfg->sip_domain : host,
+		r = copy(w->sip_domain,
+			 *cfg->sip_domain ? cfg->sip_domain : host,
 			 "ASTERISK_SIP_DOMAIN", err, errlen);
 	if (r == 0)
 		r = copy(w->stun, cfg->stun_server, "STUN_SERVER", err, errlen);
@@ -119,8 +120,10 @@ int webrtc_config_init(struct webrtc_config *w, const struct config *cfg,
 			 err, errlen);
 	if (r == 0 && !has_prefix(w->ws_url, "ws://") &&
 	    !has_prefix(w->ws_url, "wss://")) {
-		snprintf(err, errlen, "ASTERISK_WSS_URL '%s' must be ws:// or "
-			 "wss://", w->ws_url);
+		snprintf(err, errlen,
+			 "ASTERISK_WSS_URL '%s' must be ws:// or "
+			 "wss://",
+			 w->ws_url);
 		r = -EINVAL;
 	}
 	if (r == 0)
@@ -133,8 +136,8 @@ int webrtc_config_init(struct webrtc_config *w, const struct config *cfg,
 	return r;
 }
 
-int webrtc_turn_credential(const char *secret, const char *username,
-			   char *out, size_t size)
+int webrtc_turn_credential(const char *secret, const char *username, char *out,
+			   size_t size)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
@@ -195,8 +198,8 @@ json_t *webrtc_ice_servers(const struct webrtc_config *w, int64_t agent_id,
 	json_t *a = json_array();
 
 	if (a && *w->stun &&
-	    json_array_append_new(a, json_pack("{s:o}", "urls",
-					       url_array(w->stun))) < 0)
+	    json_array_append_new(
+		a, json_pack("{s:o}", "urls", url_array(w->stun))) < 0)
 		goto fail;
 	if (a && *w->turn &&
 	    json_array_append_new(a, turn_entry(w, agent_id, expires_s)) < 0)

@@ -34,8 +34,8 @@ int webrtc_config_init(struct webrtc_config *w, const struct config *cfg,
 /* The TURN REST credential of username under secret: base64 of
  * HMAC-SHA1, into out (29 bytes with the NUL are enough). Returns its
  * length, -ENOSPC or -EIO. */
-int webrtc_turn_credential(const char *secret, const char *username,
-			   char *out, size_t size);
+int webrtc_turn_credential(const char *secret, const char *username, char *out,
+			   size_t size);
 
 /* The ice_servers array (RTCIceServer shape) for agent_id, credentials
  * valid until expires_s (unix seconds): the STUN entry, then the TURN
