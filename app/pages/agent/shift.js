@@ -43,6 +43,7 @@ export class Shift {
     this.api = null;
     this.feed = null;
     this.phone = null;
+    this.codes = new Map(); // campaign id -> its disposition codes
   }
 
   get state() {
@@ -280,13 +281,18 @@ export class Shift {
 
   // --- disposition -----------------------------------------------------------
 
+  // The campaign's codes show at once from the last fetch, then are
+  // fetched again in case an administrator changed them.
   async beginWrapup(call) {
     if (!call || !call.id || !call.campaignId) return;
-    const wrapup = { callId: call.id, campaignId: call.campaignId, number: call.number, codes: null, submitting: false, fieldErrors: {} };
+    const cached = this.codes.get(call.campaignId) || null;
+    const wrapup = { callId: call.id, campaignId: call.campaignId, number: call.number, codes: cached, submitting: false, fieldErrors: {} };
     this.set({ wrapup });
     const list = await this.attempt(() => this.api.dispositions(call.campaignId));
-    if (this.state.wrapup !== wrapup) return;
-    this.set({ wrapup: { ...wrapup, codes: list ? list.items : [] } });
+    if (list) this.codes.set(call.campaignId, list.items);
+    const now = this.state.wrapup;
+    if (!now || now.callId !== wrapup.callId || (!list && now.codes)) return;
+    this.set({ wrapup: { ...now, codes: list ? list.items : [] } });
   }
 
   async submitDisposition(values) {
