@@ -44,6 +44,7 @@ export class Shift {
     this.feed = null;
     this.phone = null;
     this.codes = new Map(); // campaign id -> its disposition codes
+    this.phoneError = null; // the phone's last sentence, cleared once it registers
   }
 
   get state() {
@@ -113,10 +114,17 @@ export class Shift {
       fetchCredentials: () => this.api.webrtc(this.state.agentId),
       relay,
       audio: this.audio,
-      onStatus: (s) => this.set({ softphone: s }),
+      onStatus: (s) => {
+        this.set({ softphone: s });
+        // What the phone said while reconnecting is over once it is back.
+        if (s === "registered" && this.state.error === this.phoneError) this.error("");
+      },
       onIncoming: (call) => this.onIncoming(call),
       onCall: (call) => this.onPhoneCall(call),
-      onError: (sentence) => this.error(sentence),
+      onError: (sentence) => {
+        this.phoneError = sentence;
+        this.error(sentence);
+      },
     });
     this.phone.start();
   }
