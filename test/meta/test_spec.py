@@ -296,7 +296,7 @@ class ApiSpecTest(unittest.TestCase):
                  "hangup_cause_text": "Normal Clearing", "hangup_by": "caller",
                  "id": "wd-call-1", "disposition_code": None,
                  "disposition_notes": None, "disposition_at": None,
-                 "callback_at": None}
+                 "callback_at": None, "supervisions": []}
         apispec.validate("GET", "/api/v1/calls/wd-call-1", 200, ended, "application/json")
         broken = dict(ended, disposition="MAYBE")
         with self.assertRaisesRegex(AssertionError, "branch"):
