@@ -186,12 +186,15 @@ export class Shift {
   }
 
   async onOffered(d) {
-    const offer = { callId: d.call_id, campaignId: d.campaign_id, number: "", startedAt: Date.now() };
+    const offer = {
+      callId: d.call_id, campaignId: d.campaign_id, campaignName: d.campaign_name || "",
+      number: d.caller_number || "", startedAt: Date.now() - (d.wait_seconds || 0) * 1000,
+    };
     this.set({ offer });
-    this.rememberCall({ id: d.call_id, campaignId: d.campaign_id, number: "" });
+    this.rememberCall({ id: d.call_id, campaignId: d.campaign_id, number: offer.number });
     const call = await this.attempt(() => this.api.call(d.call_id));
     if (!call || this.state.offer !== offer) return;
-    const number = this.customerNumber(call);
+    const number = this.customerNumber(call) || offer.number;
     const startedAt = Date.parse(call.started_at) || Date.now() - (call.wait_seconds || 0) * 1000;
     this.set({ offer: { ...offer, number, startedAt } });
     this.rememberCall({ id: d.call_id, campaignId: d.campaign_id, number });
