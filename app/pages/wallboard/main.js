@@ -84,6 +84,9 @@ async function signIn(token) {
   feed = openFeed(token, {
     onEvent(msg) {
       applyEvent(state, msg);
+      // The notice that one's phone rings ends once one is in (or out).
+      if (msg.type.startsWith('call.supervis') &&
+          String(msg.data.supervisor_agent_id) === localStorage.getItem(SUPERVISOR_KEY)) notice('');
       redraw();
     },
     onStatus(status, why) {

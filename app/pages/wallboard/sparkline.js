@@ -13,8 +13,12 @@ export function createSparkline() {
   svg.setAttribute('preserveAspectRatio', 'none');
   svg.setAttribute('class', 'spark');
   svg.setAttribute('role', 'img');
+  // The baseline shows the 15 minutes even before the page has seen them.
+  const base = document.createElementNS(NS, 'line');
+  base.setAttribute('class', 'base');
+  for (const [k, v] of [['x1', 0], ['y1', H - 0.5], ['x2', W], ['y2', H - 0.5]]) base.setAttribute(k, v);
   const line = document.createElementNS(NS, 'polyline');
-  svg.append(line);
+  svg.append(base, line);
   return svg;
 }
 
@@ -31,7 +35,7 @@ export function drawSparkline(svg, history, now = Date.now()) {
     prev = p.v;
   }
   if (prev !== null) pts.push(`${W},${y(prev).toFixed(1)}`);
-  svg.firstChild.setAttribute('points', pts.join(' '));
+  svg.lastChild.setAttribute('points', pts.join(' '));
   const peak = history.length ? max : 0;
   svg.setAttribute('aria-label', `Waiting calls over the last 15 minutes, at most ${peak}`);
 }
