@@ -114,6 +114,17 @@ class Page:
                                      f"{what or expression}; page errors {self.errors}")
             time.sleep(interval)
 
+    def close_websockets(self):
+        """Closes every WebSocket of the page, as a dropped network would;
+        returns how many there were."""
+        proto = self.call("Runtime.evaluate", expression="WebSocket.prototype")
+        found = self.call("Runtime.queryObjects",
+                          prototypeObjectId=proto["result"]["objectId"])
+        r = self.call("Runtime.callFunctionOn", objectId=found["objects"]["objectId"],
+                      functionDeclaration="function () { for (const w of this) w.close();"
+                      " return this.length; }", returnByValue=True)
+        return r["result"]["value"]
+
     def navigate(self, url, timeout=15.0):
         self.call("Page.navigate", url=url)
         self.wait("document.readyState === 'complete'", timeout, what=f"{url} loaded")

@@ -159,6 +159,22 @@ class WallboardTest(test_api_live.LiveApiTest):
         self.assertEqual((q["waiting"], q["answered"], q["abandoned"]), (0, 0, 0))
         self.shot("1-signed-in", cid)
 
+        # The feed drops: the page says so, and what happened meanwhile
+        # comes with the reconnection (?since=).
+        self.page.eval("(e => { window.feedStates = []; new MutationObserver(() =>"
+                       " window.feedStates.push(e.textContent)).observe(e, {childList: true,"
+                       " characterData: true, subtree: true}); })"
+                       "(document.querySelector('[data-testid=feed-status]'))")
+        self.assertEqual(self.page.close_websockets(), 1)
+        self.set_state(aid, "offline")
+        self.page.wait(f"{self.card(cid)}.querySelector('[data-agent-id=\"{aid}\"]"
+                       " [data-testid=agent-state]').textContent === 'offline'",
+                       what="the change made while away")
+        self.page.wait("document.querySelector('[data-testid=feed-status]')"
+                       ".textContent === 'live'", what="the feed live again")
+        self.assertIn("reconnecting", self.page.eval("window.feedStates"))
+        self.set_state(aid, "paused", "meeting")
+
         # 1. A caller waits while the agent is paused.
         self.page.eval(
             f"(() => {{ const e = {self.card(cid)}.querySelector('[data-testid=waiting]');"
@@ -199,7 +215,7 @@ class WallboardTest(test_api_live.LiveApiTest):
         self.page.eval("localStorage.removeItem('wallboard.supervisorAgentId');"
                        "document.getElementById('supervisor-agent-id').value = ''")
         self.click(call_id, "listen")
-        error = self.page.wait("(e => !e.hidden && e.textContent)"
+        error = self.page.wait("(e => e && !e.hidden && e.textContent)"
                                "(document.querySelector('[data-testid=error]'))",
                                what="an error in words")
         self.assertIn("agent id", error)
@@ -218,6 +234,16 @@ class WallboardTest(test_api_live.LiveApiTest):
         self.assertTrue(self.page.eval("document.querySelector('[data-testid=error]').hidden"),
                         "the error cleared")
         self.shot("4-listening", cid)
+        # Twice: the server's refusal, in words.
+        self.click(call_id, "listen")
+        error = self.page.wait("(e => e && !e.hidden && e.textContent)"
+                               "(document.querySelector('[data-testid=error]'))",
+                               what="the refusal in words")
+        self.assertRegex(error, r"^Could not listen to the call: \w+ .*\w")
+        self.page.eval("document.querySelector('[data-testid=error]').click()")
+        self.page.pump(0.2)
+        self.assertEqual([e for e in self.page.errors if "409 (Conflict)" not in e], [])
+        self.page.errors.clear()  # Chromium logs the refused request
 
         # 3. A second caller waits for the busy agent, then hangs up.
         second = self.caller(did, talk_ms=2500)
@@ -244,6 +270,20 @@ class WallboardTest(test_api_live.LiveApiTest):
         self.page.wait(f"!{row}", what="the ended call gone from the page")
         self.page.pump(0.2)
         self.assertEqual(self.page.errors, [], "errors in the page")
+
+        # Tokens that cannot show the wallboard are told apart, in words.
+        _, agent_token = self.token("agent", aid)
+        for token, words in ((agent_token, "agent token"), ("0" * 64, "refused")):
+            self.page.navigate(f"http://127.0.0.1:{self.port}/wallboard/#token={token}")
+            error = self.page.wait("(e => e && !e.hidden && e.textContent)"
+                                   "(document.querySelector('[data-testid=error]'))",
+                                   what=f"the {words} error")
+            self.assertIn(words, error)
+            self.assertFalse(self.page.eval("document.getElementById('sign-in').hidden"))
+            self.page.pump(0.2)
+            self.assertEqual([e for e in self.page.errors if "401" not in e], [])
+            self.page.errors.clear()  # Chromium logs the refused token
+        self.shot("7-refused")
 
 
 def load_tests(loader, tests, pattern):

@@ -120,6 +120,8 @@ async function supervise(callId, mode) {
 
 function showSignIn(on) {
   $('sign-in').hidden = !on;
+  $('feed-status').hidden = on;
+  $('sign-out').hidden = on;
   $('board').hidden = on;
   if (on) $('token').focus();
 }
@@ -150,6 +152,10 @@ function wire() {
     location.reload();
   });
   $('error').addEventListener('click', () => showError(''));
+  // Another #token= in the address bar: start again with it.
+  window.addEventListener('hashchange', () => {
+    if (/(?:^#|&)token=/.test(location.hash)) location.reload();
+  });
   const sup = $('supervisor-agent-id');
   sup.value = localStorage.getItem(SUPERVISOR_KEY) || '';
   sup.addEventListener('input', () => {
