@@ -273,13 +273,15 @@ class WallboardTest(test_api_live.LiveApiTest):
 
         # Tokens that cannot show the wallboard are told apart, in words.
         _, agent_token = self.token("agent", aid)
-        for token, words in ((agent_token, "agent token"), ("0" * 64, "refused")):
-            self.page.navigate(f"http://127.0.0.1:{self.port}/wallboard/#token={token}")
+        for token, words, tv in ((agent_token, "agent token", "1"), ("0" * 64, "refused", "0")):
+            self.page.navigate(f"http://127.0.0.1:{self.port}/wallboard/?tv={tv}#token={token}")
             error = self.page.wait("(e => e && !e.hidden && e.textContent)"
                                    "(document.querySelector('[data-testid=error]'))",
                                    what=f"the {words} error")
             self.assertIn(words, error)
             self.assertFalse(self.page.eval("document.getElementById('sign-in').hidden"))
+            self.assertEqual(self.page.eval("document.body.classList.contains('tv')"),
+                             tv == "1", "?tv=")
             self.page.pump(0.2)
             self.assertEqual([e for e in self.page.errors if "401" not in e], [])
             self.page.errors.clear()  # Chromium logs the refused token

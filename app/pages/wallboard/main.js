@@ -17,6 +17,7 @@ let api = null;
 let feed = null;
 let scheduled = false;
 let loading = null;
+let again = null;
 
 function draw() {
   scheduled = false;
@@ -54,13 +55,42 @@ async function load() {
 }
 
 function reload(why) {
-  if (loading) return;
+  if (loading) {
+    again = why; // what changed meanwhile may be missing from this load
+    return;
+  }
   loading = load().then(() => {
     if (state.error.startsWith('The wallboard could not')) showError('');
   }, (e) => {
     showError(`The wallboard could not fetch the figures (${why}): ${e.message}`);
     setTimeout(() => reload(why), 5000);
-  }).finally(() => { loading = null; });
+  }).finally(() => {
+    loading = null;
+    if (again) {
+      const next = again;
+      again = null;
+      reload(next);
+    }
+  });
+}
+
+// Campaigns, agents and memberships have no events of their own: one the
+// page does not know yet is fetched with everything else.
+// Each is asked for once, so that one the API does not list (deleted
+// meanwhile) does not make the page fetch again and again.
+const asked = new Set();
+
+function unknown(msg) {
+  let key = null;
+  if (!state.ready) return false;
+  if (msg.type === 'queue.stats' && !state.campaigns.has(msg.data.campaign_id)) {
+    key = `campaign ${msg.data.campaign_id}`;
+  } else if (msg.type === 'agent.state_changed' && !state.agents.has(msg.data.agent_id)) {
+    key = `agent ${msg.data.agent_id}`;
+  }
+  if (key === null || asked.has(key)) return false;
+  asked.add(key);
+  return true;
 }
 
 async function signIn(token) {
@@ -83,6 +113,7 @@ async function signIn(token) {
   showError('');
   feed = openFeed(token, {
     onEvent(msg) {
+      if (unknown(msg)) reload('a new campaign or agent');
       applyEvent(state, msg);
       // The notice that one's phone rings ends once one is in (or out).
       if (msg.type.startsWith('call.supervis') &&
