@@ -13,9 +13,7 @@ class inherits them and runs only its own test. Run by meson (suite
 
 import datetime
 import os
-import shutil
 import sys
-import tempfile
 import time
 import unittest
 
@@ -24,7 +22,6 @@ import cdp  # noqa: E402
 import harness  # noqa: E402
 import test_api_live  # noqa: E402
 
-PAGES = os.path.join(harness.SOURCE, "app", "pages")
 FIGURES = ("waiting", "longest-wait", "service-level", "asa", "abandon-rate",
            "answered", "abandoned")
 
@@ -63,11 +60,11 @@ def ms(at):
 class WallboardTest(test_api_live.LiveApiTest):
     def setUp(self):
         self.callers = []
-        self.pages_dir = tempfile.mkdtemp(prefix="wallboard-pages-")
-        self.addCleanup(shutil.rmtree, self.pages_dir, True)
-        for sub in ("wallboard", "common"):
-            if os.path.isdir(os.path.join(PAGES, sub)):
-                shutil.copytree(os.path.join(PAGES, sub), os.path.join(self.pages_dir, sub))
+        # The pages as the build lays them out next to the daemon.
+        self.pages_dir = os.path.join(os.path.dirname(os.path.abspath(harness.DAEMON)),
+                                      "pages")
+        self.assertTrue(os.path.isfile(os.path.join(self.pages_dir, "wallboard", "index.html")),
+                        f"no wallboard in {self.pages_dir}: build first")
         # The inherited setUp starts the daemon with this environment.
         os.environ["PAGES_DIR"] = self.pages_dir
         try:
