@@ -39,7 +39,7 @@ acd._next_port[0] = harness.SIP_PORT + 2340
 _next_caller_port = [harness.SIP_PORT + 3940]
 
 # The tones of the parties of test_supervision_audio_reaches_whom_the_mode_says.
-CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ = 600.0, 1000.0, 1700.0
+CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ, SECOND_HZ = 600.0, 1000.0, 1700.0, 2300.0
 CALL_EVENTS = ("call.queued", "call.offered", "call.answered", "call.ended")
 FEED_BUFFER = 4096
 
@@ -746,18 +746,20 @@ class LiveApiTest(unittest.TestCase):
 
     def test_supervision_audio_reaches_whom_the_mode_says(self):
         """Each party sends its own tone: the customer 600 Hz, the agent
-        1000 Hz, the supervisor 1700 Hz. Listening, the supervisor hears both
-        and nobody hears them; whispering, the agent hears them and the
+        1000 Hz, the supervisor 1700 Hz (a second one 2300 Hz). Listening, the
+        supervisor hears both and nobody hears them (a second supervisor
+        listening meanwhile too); whispering, the agent hears them and the
         customer does not; barging, both do."""
-        tones = (CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ)
-        customer, agent_rtp, sup_rtp = (rtp.RtpPeer(hz, tones) for hz in tones)
-        for peer in (customer, agent_rtp, sup_rtp):
+        tones = (CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ, SECOND_HZ)
+        customer, agent_rtp, sup_rtp, second_rtp = (rtp.RtpPeer(hz, tones) for hz in tones)
+        for peer in (customer, agent_rtp, sup_rtp, second_rtp):
             self.addCleanup(peer.stop)
-        cid, did, (agent, sup) = self.setup_campaign(
-            2, scenarios=["uas-answer-media.xml"] * 2, strategy="linear", wrapup_time=0,
-            extras=[("-key", "rtp_port", str(agent_rtp.port)),
-                    ("-key", "rtp_port", str(sup_rtp.port))])
-        self.ok("DELETE", f"/api/v1/campaigns/{cid}/agents/{sup['id']}", expect=204)
+        cid, did, (agent, sup, second) = self.setup_campaign(
+            3, scenarios=["uas-answer-media.xml"] * 3, strategy="linear", wrapup_time=0,
+            extras=[("-key", "rtp_port", str(p.port)) for p in (agent_rtp, sup_rtp,
+                                                                   second_rtp)])
+        for s in (sup, second):
+            self.ok("DELETE", f"/api/v1/campaigns/{cid}/agents/{s['id']}", expect=204)
         caller = self.call(did, talk_ms=60000, scenario="uac-media.xml", timeout=90,
                            extra=("-key", "rtp_port", str(customer.port)))
         self.addCleanup(lambda: caller.poll() is None and caller.kill())
@@ -802,6 +804,17 @@ class LiveApiTest(unittest.TestCase):
                 for hz in hzs:
                     harness.wait_for(lambda: hears(peer, hz, start), 10,
                                      what=f"{mode}: {hz} Hz heard")
+            if mode == "listen":
+                # A second supervisor listens too, then leaves: both work.
+                self.ok("POST", path, {"mode": "listen", "supervisor_agent_id": second["id"]},
+                        expect=202)
+                t2 = time.monotonic()
+                for hz in (CUSTOMER_HZ, AGENT_HZ):
+                    harness.wait_for(lambda: hears(second_rtp, hz, t2), 10,
+                                     what=f"the second supervisor hears {hz} Hz")
+                self.assertLess(customer.heard(SECOND_HZ, t2), 5)
+                self.assertLess(agent_rtp.heard(SECOND_HZ, t2), 5)
+                self.ok("DELETE", f"{path}?supervisor_agent_id={second['id']}", expect=204)
             while time.monotonic() < end:
                 time.sleep(0.1)
             for peer in deaf:
