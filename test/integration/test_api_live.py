@@ -825,6 +825,42 @@ class LiveApiTest(unittest.TestCase):
         caller.communicate(timeout=60)
         self.wait_ended(call["id"])
 
+    def test_supervision_ends_with_a_daemon_killed(self):
+        """SIGKILLed with a supervision up: the next process hangs up the
+        supervisor's phone and its snoop as orphans, gives the caller back
+        to the queue (answered again), and the CDR's supervision ends."""
+        cid, did, (agent, sup) = self.setup_campaign(2, strategy="linear", wrapup_time=0)
+        self.ok("DELETE", f"/api/v1/campaigns/{cid}/agents/{sup['id']}", expect=204)
+        caller = self.call(did, scenario="uac-expect-bye.xml", timeout=90)
+        self.addCleanup(lambda: caller.poll() is None and caller.kill())
+        call = self.wait_live_call(cid, "talking")
+        path = f"/api/v1/calls/{call['id']}/supervise"
+        self.ok("POST", path, {"mode": "listen", "supervisor_agent_id": sup["id"]},
+                expect=202)
+        user = sup["sip_username"]
+        harness.wait_for(lambda: any(c["name"].startswith("Snoop/") for c in harness.channels()),
+                         15, what="the supervision up")
+        harness.wait_for(lambda: harness.sql(
+            f"SELECT jsonb_array_length(supervisions) FROM calls WHERE call_id = '{call['id']}'")
+            == [["1"]], 10, what="the supervision in the CDR")
+        self.daemon.kill()
+        self.daemon, self.port = api.start_daemon(
+            "apilive", journal=os.path.join(harness.LOG_DIR, "j-apilive"))
+        self.daemon.wait_log(r"campaigns loaded")
+        _, self.sup = self.token("supervisor")
+        harness.wait_for(lambda: not any(c["name"].startswith(("Snoop/", f"PJSIP/{user}-"))
+                                         for c in harness.channels()),
+                         15, what="the supervisor's phone and snoop hung up")
+        again = self.wait_live_call(cid, "talking", timeout=30)
+        self.assertEqual(again["id"], call["id"], "the caller is answered again")
+        ended = harness.sql(f"SELECT s->>'supervisor_agent_id', s ? 'ended_at' FROM calls,"
+                            f" jsonb_array_elements(supervisions) s"
+                            f" WHERE call_id = '{call['id']}'")
+        self.assertEqual(ended, [[str(sup["id"]), "t"]])
+        self.ok("DELETE", f"/api/v1/calls/{call['id']}", expect=202)
+        self.finish(caller)
+        self.wait_ended(call["id"])
+
 
 def by_agent_inv(by_agent):
     return {call: agent for agent, call in by_agent.items()}
