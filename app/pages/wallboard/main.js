@@ -75,6 +75,7 @@ function reload(why) {
   loading = load().then(() => {
     if (state.error.startsWith('The wallboard could not')) showError('');
   }, (e) => {
+    if (!feed) return; // the token was revoked: the page asks for another
     showError(`The wallboard could not fetch the figures (${why}): ${e.message}`);
     setTimeout(() => reload(why), 5000);
   }).finally(() => {
