@@ -629,7 +629,7 @@ int calls__leg_originate(struct leg *leg, const char *endpoint,
 int calls__leg_ring_phone(struct leg *leg, const char *sip_username,
 			  const char *kind, const char *arg, const char *shown)
 {
-	char endpoint[128], args[CALL_MAX_ID + 32];
+	char endpoint[128], args[CALL_MAX_ID + 64];
 	json_t *body;
 	int r;
 
@@ -981,6 +981,67 @@ static void on_recording(const struct ari_response *resp, void *userdata)
 			    call->cdr.call_id, strerror(-resp->error),
 			    resp->http_status);
 	calls__unref(call);
+}
+
+void calls__discard(struct call *call)
+{
+	log_error("call=%s cannot be set up: out of memory", call->cdr.call_id);
+	call->state = CALL_STATE_GONE;
+	strmap_remove(call->calls->by_id, call->cdr.call_id);
+	calls__unref(call);
+}
+
+static struct leg *take_over_leg(struct call *call, enum leg_role role,
+				 const char *id, bool holds)
+{
+	struct leg *leg = calls__leg_add(call, role, id);
+
+	if (!leg)
+		return NULL;
+	leg->holds = holds;
+	leg->created = true;
+	leg->in_stasis = true;
+	leg->state = LEG_UP;
+	return leg;
+}
+
+int calls__take_over(struct call *call, const struct calls_talking *t,
+		     enum leg_role peer_role, bool agent_holds)
+{
+	struct calls *calls = call->calls;
+	struct leg *peer = take_over_leg(call, peer_role, t->peer_id, true);
+	struct leg *leg =
+	    peer ? take_over_leg(call, LEG_AGENT, t->agent_leg_id, agent_holds)
+		 : NULL;
+
+	if (!leg)
+		return -ENOMEM;
+	call->peer = peer;
+	leg->agent = t->agent;
+	leg->settled = true; /* the agent knows how the offer ended */
+	call->winner = leg;
+	call->cdr.agent_id = t->agent->id;
+	free(call->cdr.agent_channel_id);
+	call->cdr.agent_channel_id = strdup(t->agent_leg_id);
+	snprintf(call->bridge_id, sizeof(call->bridge_id), "%s", t->bridge_id);
+	call->campaign = t->campaign;
+	if (t->campaign)
+		call->cdr.campaign_id = t->campaign->id;
+	/* Answered before: the record's own answer time stays (writer.c). */
+	call->cdr.answer_us = cdr_now_us();
+	/* The live recording outlives the earlier process's application (a
+	 * 409 then says so); should it have stopped, the file goes on. */
+	calls__record(call, "append");
+	agents_set_call(t->agent, call->cdr.call_id);
+	agents_input(calls->agents, t->agent, AGENTS_INPUT_OFFER, NULL, 0);
+	agents_input(calls->agents, t->agent, AGENTS_INPUT_ANSWER, NULL, 0);
+	/* Entered as it is: TALKING's entry would record anew. */
+	call->state = CALL_STATE_TALKING;
+	log_notice("call=%s adopted talking agent=%lld leg=%s bridge=%s",
+		   call->cdr.call_id, (long long)t->agent->id, t->agent_leg_id,
+		   t->bridge_id);
+	calls__write_cdr(call);
+	return 0;
 }
 
 void calls__record(struct call *call, const char *if_exists)

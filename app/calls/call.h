@@ -228,6 +228,28 @@ void calls__input(struct call *call, enum call_input input,
  * calls__unref(). Returns 0 or a negative errno (cb never runs). */
 int calls__request(struct call *call, const char *method, const char *path,
 		   const json_t *body, ari_rest_cb cb);
+/* The parts of a call an earlier process left talking: the caller's (or
+ * customer's) channel in a bridge of ours with the agent's leg, which the
+ * bridge still records. */
+struct calls_talking {
+	const char *peer_id;      /* the caller's or customer's channel */
+	const char *agent_leg_id; /* the outbound call's id too */
+	struct agent *agent;
+	const char *bridge_id;
+	struct campaign *campaign; /* named in the agent leg's arguments */
+	const char *caller, *callee, *route_arg;
+	int64_t start_us;
+};
+
+/* Takes a new call over as t says, talking: its peer leg (peer_role,
+ * holding the call), the agent's leg (holding it when agent_holds), the
+ * bridge, the recording appended to, the agent busy with it. Returns 0 or
+ * -ENOMEM (legs added so far stay; the caller discards the call). */
+int calls__take_over(struct call *call, const struct calls_talking *t,
+		     enum leg_role peer_role, bool agent_holds);
+/* Forgets a call that calls__new() made and that could not be set up. */
+void calls__discard(struct call *call);
+
 /* Records the call's bridge as <call id>.wav (if_exists: "overwrite", or
  * "append" for a call taken over from an earlier process) and names the
  * recording in the record. */

@@ -58,13 +58,18 @@ static enum call_input enter_gone(struct call *call)
 static enum call_input enter_ringing_agent(struct call *call)
 {
 	struct leg *leg = call->legs[0];
+	char campaign[24];
 
 	call->deadline_ms = calls__now_ms(call->calls) +
 			    call->campaign->ring_timeout_s * 1000ull +
 			    OUT_GRACE_MS;
-	/* The agent's phone shows the number it is about to call. */
+	/* The agent's phone shows the number it is about to call; the leg's
+	 * arguments name the campaign for a process that takes the call over
+	 * (resync.c). */
+	snprintf(campaign, sizeof(campaign), "%lld",
+		 (long long)call->campaign->id);
 	calls__leg_ring_phone(leg, leg->agent->sip_username, "outbound",
-			      call->cdr.call_id, call->cdr.callee_number);
+			      campaign, call->cdr.callee_number);
 	return CALL_INPUT_NONE;
 }
 
@@ -209,6 +214,25 @@ const struct call_machine calls__outbound = {
 	    [CALL_ACT_CUSTOMER_FAILED] = act_customer_failed,
 	},
 };
+
+struct call *calls__outbound_adopt_talking(struct calls *calls,
+					   const struct calls_talking *t)
+{
+	struct call *call =
+	    calls__new(calls, &calls__outbound, t->agent_leg_id,
+		       t->agent->sip_username, t->callee, NULL, t->start_us);
+
+	if (!call)
+		return NULL;
+	free(call->cdr.caller_channel_id);
+	call->cdr.caller_channel_id = strdup(t->peer_id);
+	if (!call->cdr.caller_channel_id ||
+	    calls__take_over(call, t, LEG_CUSTOMER, true) < 0) {
+		calls__discard(call);
+		return NULL;
+	}
+	return call;
+}
 
 /* The call and the agent's leg, before anything is sent. */
 static struct call *outbound_new(struct calls *calls,

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calls/outbound.h"
 #include "calls/queue.h"
 #include "util/log.h"
 
@@ -172,80 +173,108 @@ static struct agent *agent_of_channel(struct calls *calls, const json_t *ch)
 	return agents_by_sip(calls->agents, user);
 }
 
-/* A bridge of ours where the caller talks with an agent's leg of ours
- * (in our application, the agent known): fills t and returns true. */
-static bool talking_with_agent(struct calls *calls, const char *caller_id,
-			       const json_t *channel_ids,
-			       const json_t *channels, const json_t *bridges,
-			       struct calls_talking *t)
+/* The campaign named last in a leg's Stasis arguments: "agent,<caller>,
+ * <campaign id>" or "outbound,<campaign id>" (queue.c, outbound.c). */
+static struct campaign *leg_campaign(struct calls *calls, const json_t *ch)
 {
-	size_t i, j;
-	json_t *b, *v;
+	const json_t *dialplan = json_object_get(ch, "dialplan");
+	const char *data =
+	    json_string_value(json_object_get(dialplan, "app_data"));
+	const char *last = data ? strrchr(data, ',') : NULL;
+	char *end;
+	long long id;
 
-	json_array_foreach(bridges, i, b)
-	{
-		const char *id = json_string_value(json_object_get(b, "id"));
-		const json_t *members = json_object_get(b, "channels");
-
-		if (!id || !ids_is_ours(id, "br") ||
-		    !array_has(members, caller_id))
-			continue;
-		json_array_foreach(members, j, v)
-		{
-			const char *leg = json_string_value(v);
-			const json_t *ch;
-
-			if (!leg || !ids_is_ours(leg, "agent") ||
-			    !array_has(channel_ids, leg) ||
-			    !(ch = find_channel(channels, leg)))
-				continue;
-			t->agent = agent_of_channel(calls, ch);
-			if (!t->agent || t->agent->call_id)
-				continue;
-			t->agent_leg_id = leg;
-			t->bridge_id = id;
-			return true;
-		}
-	}
-	return false;
+	if (!last || !calls->campaigns)
+		return NULL;
+	id = strtoll(last + 1, &end, 10);
+	return *end || id <= 0 ? NULL : campaigns_by_id(calls->campaigns, id);
 }
 
-/* Callers an earlier process left talking with an agent keep talking:
- * their calls are taken over as they are (before the orphans go). */
+/* The call a bridge of ours still holds: an agent's leg of ours (of an
+ * inbound offer or an outbound call) with the caller's or the customer's
+ * channel, both in our application and unknown to us. Fills t (and
+ * ret_outbound) and returns true. */
+static bool bridge_talk(struct calls *calls, const json_t *b,
+			const json_t *channel_ids, const json_t *channels,
+			struct calls_talking *t, bool *ret_outbound)
+{
+	const json_t *members = json_object_get(b, "channels");
+	const json_t *agent_ch = NULL;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(members, i, v)
+	{
+		const char *id = json_string_value(v);
+		const json_t *ch = id ? find_channel(channels, id) : NULL;
+
+		if (!ch || !array_has(channel_ids, id) ||
+		    calls__leg_find(calls, id))
+			continue;
+		if (ids_is_ours(id, "agent") || ids_is_ours(id, "out")) {
+			t->agent_leg_id = id;
+			agent_ch = ch;
+			*ret_outbound = ids_is_ours(id, "out");
+		} else if (!ids_is_ours(id, NULL) || ids_is_ours(id, "cust")) {
+			t->peer_id = id;
+		}
+	}
+	if (!agent_ch || !t->peer_id ||
+	    *ret_outbound != ids_is_ours(t->peer_id, "cust"))
+		return false;
+	t->agent = agent_of_channel(calls, agent_ch);
+	t->campaign = leg_campaign(calls, agent_ch);
+	return t->agent && !t->agent->call_id;
+}
+
+/* What the peer's channel says of the call: the caller's numbers and the
+ * campaign named in Stasis(), when it began. */
+static void describe(struct calls_talking *t, const json_t *ch, bool outbound,
+		     char *campaign, size_t size)
+{
+	const json_t *caller = json_object_get(ch, "caller");
+	const json_t *dialplan = json_object_get(ch, "dialplan");
+
+	/* A customer's channel shows the campaign's caller id, not the
+	 * number dialed: the record keeps that one. */
+	t->caller = json_string_value(json_object_get(caller, "number"));
+	t->callee = outbound
+			? NULL
+			: json_string_value(json_object_get(dialplan, "exten"));
+	t->route_arg =
+	    outbound ? NULL : stasis_campaign(dialplan, campaign, size);
+	ari_event_timestamp_parse(
+	    json_string_value(json_object_get(ch, "creationtime")),
+	    &t->start_us);
+}
+
+/* Calls an earlier process left talking keep talking: taken over as they
+ * are, before the legs no call owns go as orphans. */
 static void adopt_talking(struct calls *calls, const json_t *channel_ids,
 			  const json_t *channels, const json_t *bridges)
 {
 	size_t i;
-	json_t *v;
+	json_t *b;
 
-	json_array_foreach(channel_ids, i, v)
+	json_array_foreach(bridges, i, b)
 	{
-		const char *id = json_string_value(v);
-		const json_t *ch, *caller, *dialplan;
+		const char *id = json_string_value(json_object_get(b, "id"));
 		struct calls_talking t = {0};
+		bool outbound = false;
 		char campaign[128];
 		struct call *call;
 
-		if (!id || ids_is_ours(id, NULL) ||
-		    calls__leg_find(calls, id) ||
-		    !(ch = find_channel(channels, id)) ||
-		    !talking_with_agent(calls, id, channel_ids, channels,
-					bridges, &t))
+		if (!id || !ids_is_ours(id, "br") ||
+		    !bridge_talk(calls, b, channel_ids, channels, &t,
+				 &outbound))
 			continue;
-		caller = json_object_get(ch, "caller");
-		dialplan = json_object_get(ch, "dialplan");
-		t.channel_id = id;
-		t.caller = json_string_value(json_object_get(caller, "number"));
-		t.callee =
-		    json_string_value(json_object_get(dialplan, "exten"));
-		t.route_arg =
-		    stasis_campaign(dialplan, campaign, sizeof(campaign));
-		ari_event_timestamp_parse(
-		    json_string_value(json_object_get(ch, "creationtime")),
-		    &t.start_us);
-		call = calls__inbound_adopt_talking(calls, &t);
+		t.bridge_id = id;
+		describe(&t, find_channel(channels, t.peer_id), outbound,
+			 campaign, sizeof(campaign));
+		call = outbound ? calls__outbound_adopt_talking(calls, &t)
+				: calls__inbound_adopt_talking(calls, &t);
 		if (call)
-			end_supervisions(calls, id);
+			end_supervisions(calls, call->cdr.call_id);
 	}
 }
 

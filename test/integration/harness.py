@@ -251,4 +251,11 @@ class Daemon:
                 self.proc.wait()
                 raise AssertionError(f"{self.name} ignored SIGTERM; log {self.log_path}")
         self._log.close()
+        if self.proc.returncode < 0:
+            # Killed by a signal it did not ask for: its last lines (a
+            # crash prints its stack there) go with the test's output.
+            import sys
+            tail = self.log().splitlines()[-60:]
+            print(f"{self.name} died of signal {-self.proc.returncode}; the end of"
+                  f" {self.log_path}:\n" + "\n".join(tail), file=sys.stderr)
         return self.proc.returncode

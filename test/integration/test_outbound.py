@@ -629,10 +629,11 @@ class OutboundTest(unittest.TestCase):
 
     # -- 5. leads ----------------------------------------------------------------
 
-    def test_call_of_a_killed_daemon_is_closed_by_the_next(self):
-        """A daemon killed in the middle of an outbound call: the next one
-        hangs up what is left in Asterisk and closes the call's record."""
-        cid = self.campaign()
+    def test_talking_call_of_a_killed_daemon_goes_on(self):
+        """A daemon killed while an outbound call talks: the next one takes
+        the call over as it is (its campaign read back from the agent leg),
+        and it ends with one complete record and the campaign's wrap-up."""
+        cid = self.campaign(wrapup_time=2)
         aid, tok = self.agent(cid)
         trunk = Trunk("uas-answer.xml", ring_ms=200)
         self.trunks.append(trunk)
@@ -645,13 +646,42 @@ class OutboundTest(unittest.TestCase):
         harness.wait_for(lambda: harness.sql(
             f"SELECT answer_time IS NOT NULL FROM calls WHERE call_id = '{call_id}'")
             == [["t"]], 10, what="the answer in the CDR")
+        bridges = [b["id"] for b in harness.bridges()]
         self.daemon.kill()
         self.assertIsNone(cdr(call_id), "the record stays open while nobody owns it")
         self.daemon, self.port = api.start_daemon(
             "outc", journal=os.path.join(harness.LOG_DIR, "j-outc"))
+        self.daemon.wait_log(rf"call={call_id} adopted talking agent={aid}")
+        live = self.ok("GET", f"/api/v1/calls/{call_id}")
+        self.assertEqual((live["state"], live["agent_id"], live["campaign_id"],
+                          live["direction"]), ("talking", aid, cid, "outbound"), live)
+        self.assertEqual([b["id"] for b in harness.bridges()], bridges)
+        self.wait_state(aid, "in_call")
+        self.ok("DELETE", f"/api/v1/calls/{call_id}", expect=202)
+        row = self.wait_cdr(call_id)
+        self.assertEqual((row["direction"], row["disposition"], row["agent_id"],
+                          row["campaign_id"]), ("outbound", "ANSWERED", aid, cid), row)
+        self.wait_state(aid, "after_call_work")
+        self.wait_state(aid, "available")
+        harness.wait_idle()
+        self.assertEqual(harness.channels(), [])
+
+    def test_ringing_call_of_a_killed_daemon_is_closed_by_the_next(self):
+        """A daemon killed while an outbound call still rings the agent: the
+        next one hangs up what is left in Asterisk and closes the record."""
+        cid = self.campaign()
+        aid, tok = self.agent(cid, ring_ms=30000)
+        call_id = self.place({"agent_id": aid, "campaign_id": cid, "number": number()},
+                             token=tok)["id"]
+        harness.wait_for(lambda: any(c["name"].startswith("PJSIP/agent")
+                                     for c in harness.channels()),
+                         15, what="the agent's phone ringing")
+        self.daemon.kill()
+        self.daemon, self.port = api.start_daemon(
+            "outc", journal=os.path.join(harness.LOG_DIR, "j-outc"))
         row = self.wait_cdr(call_id)
         self.assertEqual((row["direction"], row["disposition"], row["agent_id"]),
-                         ("outbound", "ANSWERED", aid), row)
+                         ("outbound", "FAILED", aid), row)
         self.assertEqual(harness.sql(f"SELECT hangup_by FROM calls WHERE call_id ="
                                      f" '{call_id}'"), [["system"]])
         harness.wait_idle()

@@ -991,7 +991,7 @@ static void check_all_seen(struct fx *fx)
 #define OFFERED(n, leg)                                                        \
 	{FEED, "call.offered"},                                                \
 	{REQ, "POST /channels/create?endpoint=PJSIP/agent" #n                  \
-	      "&app=welcomedly&appArgs=agent,$CALLER&channelId=$" #leg},       \
+	      "&app=welcomedly&appArgs=agent,$CALLER,1&channelId=$" #leg},     \
 	{AGENT, #n " ringing"}
 #define DIALED(leg)                                                            \
 	{EV, "StasisStart $" #leg},                                            \
@@ -1259,7 +1259,7 @@ static const struct step max_wait[] = {
 	{ORIGINATE, "OUT 1 +" number},                                         \
 	{FEED, "call.offered"},                                                \
 	{REQ, "POST /channels/create?endpoint=PJSIP/agent1&app=welcomedly"     \
-	      "&appArgs=outbound,$OUT&channelId=$OUT"},                        \
+	      "&appArgs=outbound,1&channelId=$OUT"},                           \
 	{AGENT, "1 ringing"},                                                  \
 	{STATE, "$OUT connecting"},                                            \
 	{EV, "StasisStart $OUT"},                                              \
