@@ -1,0 +1,672 @@
+"""A real-browser WebRTC test bed: a network namespace, headless Chromium
+driven over the DevTools protocol, coturn, and an RTP peer for the trunk side.
+
+Asterisk's ICE offers no loopback candidates, so Asterisk and Chromium share
+a network namespace that has a non-loopback interface: a veth pair with both
+ends inside it (HOST_ADDR, PEER_ADDR). A test module calls enter_netns()
+before it imports harness: the first call re-runs the module inside a fresh
+namespace and deletes the namespace when the module exits (also on failure);
+inside, the environment names this bed's own PostgreSQL port, Asterisk
+instance and log directory, which harness reads at import.
+
+    import browser
+    browser.enter_netns()
+    import harness
+    ...
+    chrome = browser.Chromium("agent").start()
+    page = chrome.page()
+    page.navigate("http://127.0.0.1:8090/agent/")
+    page.click("button[data-testid=answer]")
+"""
+
+import base64
+import fcntl
+import hashlib
+import hmac
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import wave
+
+NETNS_ENV = "WELCOMEDLY_RTC_NETNS"
+HOST_ADDR = "10.203.0.1"
+PEER_ADDR = "10.203.0.2"
+# Every address of the namespace is local, so a socket bound to 0.0.0.0
+# answers from whichever address the packet was sent to, not from the one its
+# ICE candidate names; through the TURN relay (on HOST_ADDR) that breaks the
+# symmetry ICE requires. Asterisk's media is therefore bound to MEDIA_ADDR
+# (see bind_media), coturn's relay to HOST_ADDR.
+MEDIA_ADDR = PEER_ADDR
+# The namespace's links must have settled before Chromium starts, or it
+# reports ERR_NETWORK_CHANGED on its first loads.
+SETTLE_S = 1.5
+TURN_PORT = 3478
+TURN_REALM = "welcomedly"
+TOOLS_NEEDED = {"chromium": "chromium", "turnserver": "coturn",
+                "turnutils_uclient": "coturn", "sipp": "sip-tester", "ip": "iproute2"}
+
+
+def _source():
+    return os.environ.get("WELCOMEDLY_SOURCE", os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))))
+
+
+# -- the network namespace -------------------------------------------------------
+
+def _ip(*args, check=True):
+    return subprocess.run(["ip"] + list(args), check=check, capture_output=True, text=True)
+
+
+def _netns_create(name):
+    _ip("netns", "add", name)
+    _ip("-n", name, "link", "set", "lo", "up")
+    _ip("-n", name, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
+    _ip("-n", name, "addr", "add", HOST_ADDR + "/24", "dev", "v0")
+    _ip("-n", name, "addr", "add", PEER_ADDR + "/24", "dev", "v1")
+    _ip("-n", name, "link", "set", "v0", "up")
+    _ip("-n", name, "link", "set", "v1", "up")
+    # Chromium and Asterisk would otherwise gather link-local IPv6 candidates
+    # that appear a moment later and change the network under Chromium.
+    subprocess.run(["ip", "netns", "exec", name, "sysctl", "-q", "-w",
+                    "net.ipv6.conf.all.disable_ipv6=1",
+                    "net.ipv6.conf.default.disable_ipv6=1",
+                    "net.ipv6.conf.lo.disable_ipv6=1",
+                    "net.ipv6.conf.v0.disable_ipv6=1",
+                    "net.ipv6.conf.v1.disable_ipv6=1"], check=True, capture_output=True)
+
+
+def _netns_delete(name, env):
+    """Stops what the run left behind in the namespace, then deletes it."""
+    tools = os.path.join(_source(), "tools")
+    subprocess.run([os.path.join(tools, "sandbox-asterisk"), "stop", "--name",
+                    env["WELCOMEDLY_TEST_SANDBOX"]], env=env, capture_output=True)
+    subprocess.run([os.path.join(tools, "sandbox-pg"), "stop", "--port",
+                    env["WELCOMEDLY_TEST_PG_PORT"]], env=env, capture_output=True)
+    # Only processes of this namespace, which this run started, by their id.
+    pids = _ip("netns", "pids", name, check=False).stdout.split()
+    for pid in pids:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+    _ip("netns", "delete", name, check=False)
+
+
+def _missing_tools():
+    return sorted({pkg for prog, pkg in TOOLS_NEEDED.items() if not shutil.which(prog)})
+
+
+def enter_netns():
+    """Returns at once inside the bed's namespace. Outside it, creates the
+    namespace, runs this same program inside it with the bed's environment,
+    deletes the namespace and exits with the program's status."""
+    if os.environ.get(NETNS_ENV):
+        return
+    missing = _missing_tools()
+    if missing:
+        sys.exit(f"the WebRTC test bed needs the Debian packages {' '.join(missing)}"
+                 f" (tools/deps installs them)")
+    if os.geteuid() != 0:
+        sys.exit("the WebRTC test bed needs root (it creates a network namespace)")
+    state = os.environ.get("WELCOMEDLY_STATE", "/var/tmp/welcomedly")
+    os.makedirs(state, exist_ok=True)
+    # One bed at a time on a machine: they share the PostgreSQL data
+    # directory and the Asterisk instance directory.
+    lock = open(os.path.join(state, "rtc-bed.lock"), "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    name = f"wd-rtc-{os.getpid()}"
+    base_pg = int(os.environ.get("WELCOMEDLY_TEST_PG_PORT", "55433"))
+    logs = os.environ.get("WELCOMEDLY_TEST_LOGS") or tempfile.mkdtemp(prefix="welcomedly-rtc-")
+    env = dict(os.environ, **{
+        NETNS_ENV: name,
+        "WELCOMEDLY_RTC_NETNS_SINCE": str(time.time()),
+        # sandbox-pg keys its data directory by port on the shared disk.
+        "WELCOMEDLY_TEST_PG_PORT": str(base_pg + 20),
+        "WELCOMEDLY_TEST_SANDBOX": "rtc",
+        "WELCOMEDLY_TEST_LOGS": logs,
+    })
+    env.pop("WELCOMEDLY_TEST_DATABASE_URL", None)
+    os.makedirs(logs, exist_ok=True)
+    proc = None
+
+    def forward(signum, _frame):
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signum)
+
+    rc = 1
+    try:
+        _netns_create(name)
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+        proc = subprocess.Popen(["ip", "netns", "exec", name, sys.executable] + sys.argv,
+                                env=env)
+        rc = proc.wait()
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        _netns_delete(name, env)
+    sys.exit(rc)
+
+
+def settle():
+    """Waits until the namespace's links have settled (see SETTLE_S)."""
+    since = float(os.environ.get("WELCOMEDLY_RTC_NETNS_SINCE", "0"))
+    left = since + SETTLE_S - time.time()
+    if left > 0:
+        time.sleep(left)
+
+
+def bind_media(endpoint, sql):
+    """Binds an endpoint's RTP to MEDIA_ADDR (see MEDIA_ADDR); sql is
+    harness.sql."""
+    sql(f"UPDATE ps_endpoints SET media_address = '{MEDIA_ADDR}',"
+        f" bind_rtp_to_media_address = 'yes' WHERE id = '{endpoint}'")
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- media files --------------------------------------------------------------------
+
+def tone_wav(path, freq=440.0, seconds=10.0, rate=48000, amplitude=0.3):
+    """Writes a 16-bit mono sine WAV (Chromium's fake microphone loops it)."""
+    n = int(seconds * rate)
+    frames = bytearray()
+    for i in range(n):
+        frames += struct.pack("<h", int(amplitude * 32767 *
+                                        math.sin(2 * math.pi * freq * i / rate)))
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(bytes(frames))
+    return path
+
+
+# -- Chromium and the DevTools protocol ----------------------------------------------
+
+class CdpError(AssertionError):
+    pass
+
+
+class Page:
+    """A DevTools session on one page target. Single-threaded: events are
+    read while waiting for a command's answer or for an event, and kept in
+    order; console messages and exceptions also go to the log file as they
+    are read."""
+
+    def __init__(self, ws_url, log_path, shots_dir, name):
+        import websocket
+        self.ws = websocket.create_connection(ws_url, timeout=10, suppress_origin=True)
+        self.events = []
+        self.handlers = {}
+        self.exceptions = []
+        self.console = []
+        self._id = 0
+        self._log = open(log_path, "a")
+        self.shots_dir = shots_dir
+        self.name = name
+        self._shot = 0
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            self.send(domain + ".enable")
+
+    def close(self):
+        try:
+            self.ws.close()
+        except Exception:
+            pass
+        self._log.close()
+
+    # -- the wire
+
+    def _dispatch(self, msg):
+        method = msg.get("method")
+        params = msg.get("params", {})
+        if method == "Runtime.consoleAPICalled":
+            text = " ".join(str(a.get("value", a.get("description", a.get("type"))))
+                            for a in params.get("args", []))
+            self.console.append(f"{params.get('type')}: {text}")
+            self._write(f"console.{params.get('type')}: {text}")
+        elif method == "Runtime.exceptionThrown":
+            d = params.get("exceptionDetails", {})
+            text = d.get("exception", {}).get("description") or d.get("text")
+            self.exceptions.append(text)
+            self._write(f"exception: {text}")
+        elif method == "Log.entryAdded":
+            e = params.get("entry", {})
+            self._write(f"log.{e.get('level')}: {e.get('text')} {e.get('url', '')}")
+        elif method == "Network.loadingFailed":
+            self._write(f"network failed: {params.get('errorText')} {params.get('type')}")
+        handler = self.handlers.get(method)
+        if handler:
+            handler(params)
+        else:
+            self.events.append(msg)
+
+    def _write(self, line):
+        self._log.write(f"{time.strftime('%H:%M:%S')} [{self.name}] {line}\n")
+        self._log.flush()
+
+    def _recv(self, timeout):
+        import websocket
+        self.ws.settimeout(max(0.01, timeout))
+        try:
+            return json.loads(self.ws.recv())
+        except websocket.WebSocketTimeoutException:
+            return None
+
+    def post(self, method, **params):
+        """Sends a command without waiting for its answer; returns its id."""
+        self._id += 1
+        self.ws.send(json.dumps({"id": self._id, "method": method, "params": params}))
+        return self._id
+
+    def send(self, method, wait_s=30.0, **params):
+        """Sends a command and returns its result (CdpError on an error, or
+        when no answer came within wait_s)."""
+        mid = self.post(method, **params)
+        deadline = time.monotonic() + wait_s
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise CdpError(f"{method}: no answer within {wait_s}s")
+            msg = self._recv(left)
+            if msg is None:
+                continue
+            if msg.get("id") == mid:
+                if "error" in msg:
+                    raise CdpError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            if "method" in msg:
+                self._dispatch(msg)
+
+    def pump(self, seconds):
+        """Reads events for that long."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            msg = self._recv(deadline - time.monotonic())
+            if msg and "method" in msg:
+                self._dispatch(msg)
+
+    def wait_event(self, method, predicate=lambda p: True, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, m in enumerate(self.events):
+                if m["method"] == method and predicate(m.get("params", {})):
+                    del self.events[i]
+                    return m.get("params", {})
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise CdpError(f"timed out after {timeout}s waiting for {method}")
+            msg = self._recv(left)
+            if msg and "method" in msg:
+                self._dispatch(msg)
+
+    # -- the page
+
+    def evaluate(self, expr, timeout=30.0):
+        """The value of a JavaScript expression (promises awaited)."""
+        r = self.send("Runtime.evaluate", wait_s=timeout + 5, expression=expr,
+                      awaitPromise=True, returnByValue=True, userGesture=True,
+                      timeout=int(timeout * 1000))
+        if "exceptionDetails" in r:
+            d = r["exceptionDetails"]
+            raise CdpError(f"{expr[:80]!r} threw: "
+                           f"{d.get('exception', {}).get('description') or d.get('text')}")
+        return r.get("result", {}).get("value")
+
+    def wait_js(self, expr, timeout=10.0, what=None, interval=0.1):
+        """Polls an expression until it is truthy; returns its value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.evaluate(expr)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                self.screenshot("timeout")
+                raise AssertionError(f"timed out after {timeout}s waiting for "
+                                     f"{what or expr}; last value {value!r}")
+            self.pump(interval)
+
+    def navigate(self, url, timeout=15.0):
+        self.events = [m for m in self.events if m["method"] != "Page.loadEventFired"]
+        r = self.send("Page.navigate", url=url)
+        if r.get("errorText"):
+            raise CdpError(f"navigate {url}: {r['errorText']}")
+        self.wait_event("Page.loadEventFired", timeout=timeout)
+
+    @staticmethod
+    def _q(selector):
+        return json.dumps(selector)
+
+    def text(self, selector):
+        """The element's text (trimmed), or None when there is none."""
+        return self.evaluate(f"(e => e ? e.textContent.trim() : null)"
+                             f"(document.querySelector({self._q(selector)}))")
+
+    def visible(self, selector):
+        """True when the element exists, has no hidden ancestor and a box."""
+        return self.evaluate(
+            f"(e => !!e && !e.closest('[hidden]') && e.getClientRects().length > 0)"
+            f"(document.querySelector({self._q(selector)}))")
+
+    def wait_text(self, selector, expected, timeout=10.0):
+        """Waits until the element's text is expected (a string, or a tuple
+        of accepted strings); returns the text."""
+        accepted = (expected,) if isinstance(expected, str) else tuple(expected)
+        js = (f"(e => e && {json.dumps(list(accepted))}.includes(e.textContent.trim())"
+              f" ? e.textContent.trim() : null)(document.querySelector({self._q(selector)}))")
+        try:
+            return self.wait_js(js, timeout)
+        except AssertionError:
+            raise AssertionError(f"{selector} text {self.text(selector)!r}, expected "
+                                 f"{expected!r} within {timeout}s") from None
+
+    def wait_visible(self, selector, timeout=10.0, visible=True):
+        js = (f"(e => (!!e && !e.closest('[hidden]') && e.getClientRects().length > 0)"
+              f" === {json.dumps(visible)})(document.querySelector({self._q(selector)}))")
+        self.wait_js(js, timeout, what=f"{selector} {'shown' if visible else 'hidden'}")
+
+    def click(self, selector, timeout=10.0):
+        """Clicks the element's centre with the mouse, as a person would:
+        it must be shown and enabled."""
+        q = self._q(selector)
+        box = self.wait_js(
+            f"(e => {{ if (!e || e.disabled || e.closest('[hidden]')) return null;"
+            f" e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect();"
+            f" return r.width > 0 ? [r.x + r.width / 2, r.y + r.height / 2] : null; }})"
+            f"(document.querySelector({q}))", timeout, what=f"{selector} clickable")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1],
+                      button="left", clickCount=1)
+
+    def type(self, selector, text):
+        """Focuses the element and types text into it."""
+        self.evaluate(f"document.querySelector({self._q(selector)}).focus()")
+        self.send("Input.insertText", text=text)
+
+    def screenshot(self, label):
+        """Saves a PNG of the page next to the test logs; returns its path."""
+        self._shot += 1
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", label)
+        path = os.path.join(self.shots_dir, f"shot-{self.name}-{self._shot:02d}-{safe}.png")
+        try:
+            data = self.send("Page.captureScreenshot", format="png")["data"]
+        except CdpError as e:
+            self._write(f"screenshot {label} failed: {e}")
+            return None
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(data))
+        return path
+
+    def rewrite_responses(self, url_pattern, rewrite):
+        """Answers every request whose URL matches url_pattern (a CDP Fetch
+        pattern, * wildcards) with rewrite(url, method, headers), which
+        returns (status, body bytes, content type) - the real answer fetched
+        by the caller, changed."""
+
+        def paused(params):
+            req = params["request"]
+            try:
+                status, body, ctype = rewrite(req["url"], req["method"], req["headers"])
+            except Exception as e:  # the page must not hang on our mistake
+                self._write(f"rewrite of {req['url']} failed: {e}")
+                self.post("Fetch.continueRequest", requestId=params["requestId"])
+                return
+            self._write(f"rewrote {req['method']} {req['url']} -> {status}")
+            self.post("Fetch.fulfillRequest", requestId=params["requestId"],
+                      responseCode=status,
+                      responseHeaders=[{"name": "Content-Type", "value": ctype}],
+                      body=base64.b64encode(body).decode())
+
+        self.handlers["Fetch.requestPaused"] = paused
+        self.send("Fetch.enable", patterns=[{"urlPattern": url_pattern,
+                                             "requestStage": "Request"}])
+
+
+class Chromium:
+    """Debian's headless Chromium in the bed's namespace, with a fake
+    microphone playing a tone and a DevTools port."""
+
+    def __init__(self, name="chromium", tone_hz=440.0, extra_args=()):
+        from harness import LOG_DIR
+        self.name = name
+        self.log_dir = LOG_DIR
+        self.tmp = tempfile.mkdtemp(prefix=f"wd-{name}-")
+        self.wav = tone_wav(os.path.join(self.tmp, "tone.wav"), tone_hz)
+        self.extra = list(extra_args)
+        self.proc = None
+        self.port = None
+        self.pages = []
+        self.console_log = os.path.join(LOG_DIR, f"chromium-{name}-console.log")
+        self.stderr_log = os.path.join(LOG_DIR, f"chromium-{name}-stderr.log")
+
+    def start(self, timeout=20.0):
+        settle()
+        profile = os.path.join(self.tmp, "profile")
+        args = ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--no-default-browser-check",
+                f"--user-data-dir={profile}", "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={self.wav}",
+                "--autoplay-policy=no-user-gesture-required",
+                "--allow-loopback-in-peer-connection", "--remote-debugging-port=0",
+                "--remote-debugging-address=127.0.0.1", "--window-size=1280,900",
+                *self.extra, "about:blank"]
+        self._err = open(self.stderr_log, "a")
+        env = dict(os.environ, HOME=self.tmp)
+        self.proc = subprocess.Popen(args, stdout=self._err, stderr=subprocess.STDOUT,
+                                     env=env, start_new_session=True)
+        port_file = os.path.join(profile, "DevToolsActivePort")
+        deadline = time.monotonic() + timeout
+        while not self.port:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"chromium exited ({self.proc.returncode}); "
+                                     f"see {self.stderr_log}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"chromium gave no DevTools port in {timeout}s;"
+                                     f" see {self.stderr_log}")
+            try:
+                with open(port_file) as f:
+                    self.port = int(f.readline())
+            except (FileNotFoundError, ValueError):
+                time.sleep(0.05)
+        return self
+
+    def page(self):
+        """A DevTools session on the first page target."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/list",
+                                    timeout=10) as r:
+            targets = json.loads(r.read())
+        target = next(t for t in targets if t["type"] == "page")
+        p = Page(target["webSocketDebuggerUrl"], self.console_log, self.log_dir, self.name)
+        self.pages.append(p)
+        return p
+
+    def stop(self):
+        for p in self.pages:
+            p.close()
+        self.pages = []
+        if self.proc is not None and self.proc.poll() is None:
+            # Its renderers and helpers are in its session: end them all
+            # with it, by the group of the process this bed started.
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        if self.proc is not None:
+            self._err.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# -- coturn ---------------------------------------------------------------------------
+
+def turn_credentials(secret, ttl=600, user="agent", expiry=None):
+    """TURN REST credentials: (username, password) valid until now + ttl
+    (or until the given expiry, a Unix time)."""
+    username = f"{int(expiry if expiry is not None else time.time() + ttl)}:{user}"
+    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return username, base64.b64encode(digest).decode()
+
+
+class Coturn:
+    """coturn with the shipped configuration (asterisk-conf/coturn), on
+    HOST_ADDR:TURN_PORT, the secret and the relay ports given on its command
+    line."""
+
+    def __init__(self, secret, port=TURN_PORT, relay_ports=(49160, 49200)):
+        from harness import LOG_DIR
+        self.secret = secret
+        self.port = port
+        self.relay_ports = relay_ports
+        self.log_path = os.path.join(LOG_DIR, f"coturn-{time.time_ns()}.log")
+        self.tmp = tempfile.mkdtemp(prefix="wd-coturn-")
+        self.proc = None
+
+    def start(self, timeout=10.0):
+        conf = os.path.join(_source(), "asterisk-conf", "coturn", "turnserver.conf")
+        rendered = os.path.join(self.tmp, "turnserver.conf")
+        with open(conf) as f:
+            text = f.read()
+        # The shipped file holds a placeholder; the real secret is given on
+        # the command line, which wins, but keep the placeholder out anyway.
+        text = re.sub(r"(?m)^static-auth-secret=.*$", "", text)
+        with open(rendered, "w") as f:
+            f.write(text)
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            ["turnserver", "-c", rendered, "--allow-loopback-peers", "--verbose",
+             "--static-auth-secret", self.secret, "--listening-port", str(self.port),
+             "--listening-ip", HOST_ADDR, "--relay-ip", HOST_ADDR,
+             "--min-port", str(self.relay_ports[0]), "--max-port", str(self.relay_ports[1]),
+             "--pidfile", os.path.join(self.tmp, "turnserver.pid"),
+             "--userdb", os.path.join(self.tmp, "turndb")],
+            stdout=self._log, stderr=subprocess.STDOUT, cwd=self.tmp)
+        deadline = time.monotonic() + timeout
+        while not self._listening():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"turnserver did not start; see {self.log_path}")
+            time.sleep(0.05)
+        return self
+
+    def _listening(self):
+        out = subprocess.run(["ss", "-Hlun", f"src {HOST_ADDR}:{self.port}"],
+                             capture_output=True, text=True).stdout
+        return bool(out.strip())
+
+    def allocate(self, username, password, timeout=15):
+        """turnutils_uclient's check: allocates and relays a few packets.
+        Returns (ok, output)."""
+        res = subprocess.run(
+            ["turnutils_uclient", "-u", username, "-w", password, "-p", str(self.port),
+             "-e", HOST_ADDR, "-n", "3", "-m", "1", "-l", "100", "-y", HOST_ADDR],
+            capture_output=True, text=True, timeout=timeout)
+        out = res.stdout + res.stderr
+        ok = res.returncode == 0 and "Total lost packets 0" in out
+        return ok, out
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None:
+            self._log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# -- the trunk side's media -------------------------------------------------------------
+
+def _ulaw(sample):
+    """G.711 mu-law of a 16-bit sample."""
+    sign = 0x80 if sample < 0 else 0
+    sample = min(abs(sample), 32635) + 0x84
+    exponent = 7
+    mask = 0x4000
+    while exponent > 0 and not sample & mask:
+        exponent -= 1
+        mask >>= 1
+    mantissa = (sample >> (exponent + 3)) & 0x0F
+    return ~(sign | exponent << 4 | mantissa) & 0xFF
+
+
+def _ulaw_decode(byte):
+    byte = ~byte & 0xFF
+    t = ((byte & 0x0F) << 3) + 0x84
+    t <<= (byte & 0x70) >> 4
+    return (0x84 - t) if byte & 0x80 else (t - 0x84)
+
+
+_ULAW_TABLE = [_ulaw_decode(b) for b in range(256)]
+
+
+class RtpPeer:
+    """The caller's media on the trunk: a UDP port that counts the RTP it
+    receives (and its energy) and, once it knows where Asterisk sends from
+    (symmetric RTP), answers with a mu-law tone every 20 ms."""
+
+    def __init__(self, freq=1000.0):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.02)
+        self.port = self.sock.getsockname()[1]
+        self.received = []      # (monotonic time, payload energy)
+        self.sent = 0
+        self.peer = None
+        self._stop = threading.Event()
+        tone = [int(8000 * math.sin(2 * math.pi * freq * i / 8000)) for i in range(160)]
+        self._payload = bytes(_ulaw(s) for s in tone)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        seq, ts, ssrc = 0, 0, 0x5157AB1E
+        next_send = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                data, addr = self.sock.recvfrom(2048)
+                if len(data) > 12 and data[0] >> 6 == 2:
+                    body = data[12:]
+                    energy = sum(abs(_ULAW_TABLE[b]) for b in body) / max(1, len(body))
+                    self.received.append((time.monotonic(), energy))
+                    self.peer = addr
+            except socket.timeout:
+                pass
+            now = time.monotonic()
+            if self.peer and now >= next_send:
+                header = struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc)
+                self.sock.sendto(header + self._payload, self.peer)
+                self.sent += 1
+                seq += 1
+                ts += 160
+                next_send = max(next_send + 0.02, now - 0.1)
+
+    def count_since(self, t, min_energy=0.0):
+        return sum(1 for when, e in list(self.received) if when >= t and e >= min_energy)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
