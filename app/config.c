@@ -4,6 +4,7 @@
 #include "buildinfo.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,25 @@ static const struct config_key keys[] = {
 	"SQL migrations applied by 'welcomedlyd migrate'"),
     KEY(prompt_sound, "PROMPT_SOUND", "sound:all-circuits-busy-now",
 	"Prompt played to a caller the daemon cannot serve"),
+    KEY(pages_dir, "PAGES_DIR", WELCOMEDLY_PAGES_DIR,
+	"Browser pages served at /agent/ (read once at start)"),
+    KEY(sip_domain, "ASTERISK_SIP_DOMAIN", "",
+	"SIP domain of browser agents' URIs; empty: ARI_URL's host"),
+    KEY(wss_url, "ASTERISK_WSS_URL", "",
+	"WebSocket URL browsers register at; empty: ws://<ARI_URL "
+	"host:port>/ws"),
+    KEY(stun_server, "STUN_SERVER", "",
+	"STUN URL handed to browsers, e.g. stun:turn.example.com:3478"),
+    KEY(turn_server, "TURN_SERVER", "",
+	"TURN URLs handed to browsers, comma-separated, e.g. "
+	"turn:turn.example.com:3478?transport=udp"),
+    KEY(turn_secret, "TURN_SECRET", "",
+	"coturn's static-auth-secret: browsers get credentials made from it"),
+    KEY(turn_ttl, "TURN_TTL", "3600",
+	"Seconds a TURN credential (and a browser's SIP password) is valid"),
+    KEY(turn_username, "TURN_USERNAME", "",
+	"A static TURN account, used when TURN_SECRET is empty"),
+    KEY(turn_password, "TURN_PASSWORD", "", "Its password"),
     {NULL, NULL, NULL, 0},
 };
 
@@ -73,6 +93,14 @@ static int check_url(const char *url, char *err, size_t errlen)
 	return r;
 }
 
+static bool ttl_valid(const char *text)
+{
+	char *end;
+	long v = strtol(text, &end, 10);
+
+	return *text && !*end && v >= 60 && v <= 604800;
+}
+
 static int validate(const struct config *cfg, char *err, size_t errlen)
 {
 	enum log_level level;
@@ -102,6 +130,13 @@ static int validate(const struct config *cfg, char *err, size_t errlen)
 	if (!strchr(cfg->api_listen, ':')) {
 		snprintf(err, errlen, "API_LISTEN '%s' must be host:port",
 			 cfg->api_listen);
+		return -EINVAL;
+	}
+	if (!ttl_valid(cfg->turn_ttl)) {
+		snprintf(err, errlen,
+			 "TURN_TTL '%s' must be a number of seconds from 60 to "
+			 "604800",
+			 cfg->turn_ttl);
 		return -EINVAL;
 	}
 	return check_url(cfg->ari_url, err, errlen);

@@ -17,6 +17,16 @@ struct config {
 	char *journal_dir;
 	char *migrations_dir;
 	char *prompt_sound; /* played to callers until the queue exists */
+	char *pages_dir;    /* the browser pages served at /agent/ ... */
+	/* What a browser softphone needs (GET /agents/{id}/webrtc). */
+	char *sip_domain;    /* ASTERISK_SIP_DOMAIN; empty: the ARI host */
+	char *wss_url;       /* ASTERISK_WSS_URL; empty: ws://ARI host/ws */
+	char *stun_server;   /* stun:host:port, or empty */
+	char *turn_server;   /* turn: URLs, comma-separated, or empty */
+	char *turn_secret;   /* coturn's static-auth-secret */
+	char *turn_ttl;      /* seconds a TURN credential lives */
+	char *turn_username; /* a static TURN account when no secret */
+	char *turn_password;
 };
 
 /* One documented setting: the table in config.c is the single list that

@@ -21,6 +21,7 @@
 #include "link/link.h"
 #include "routes.h"
 #include "util/log.h"
+#include "webrtc/webrtc.h"
 
 /* How long `run` waits for PostgreSQL before taking calls without
  * campaigns (callers then hear the prompt, and CDRs go to the journal). */
@@ -43,6 +44,7 @@ struct daemon {
 	struct link *link;
 	struct calls *calls;
 	struct api *api;
+	struct webrtc_config webrtc; /* handed to browser softphones */
 	/* A one-shot command's time limit; for `run`, how long ARI waits for
 	 * the first configuration load. */
 	uv_timer_t deadline;
@@ -397,6 +399,7 @@ static int open_api(struct daemon *d, const struct config *cfg)
 	    .routes = routes_table,
 	    .nroutes = routes_count,
 	    .queue_json = campaigns_api_queue_json,
+	    .pages_dir = cfg->pages_dir,
 	};
 	struct api_deps deps = {
 	    .db = d->db,
@@ -405,11 +408,18 @@ static int open_api(struct daemon *d, const struct config *cfg)
 	    .calls = d->calls,
 	    .link = d->link,
 	    .cdr = d->cdr,
+	    .webrtc = &d->webrtc,
 	    .reload = reload_config,
 	    .reload_data = d,
 	};
-	int r = api_new(&d->loop, &ac, &deps, &d->api);
+	char err[512];
+	int r = webrtc_config_init(&d->webrtc, cfg, err, sizeof(err));
 
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
+	r = api_new(&d->loop, &ac, &deps, &d->api);
 	if (r < 0)
 		log_error("API cannot listen on %s error=%s", cfg->api_listen,
 			  strerror(-r));

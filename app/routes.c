@@ -17,6 +17,7 @@
 #include "leads/api.h"
 #include "outbound/api.h"
 #include "routes.h"
+#include "webrtc/api.h"
 
 #define V1 "/api/v1"
 
@@ -24,6 +25,7 @@ const struct api_route routes_table[] = {
     {"GET", "/healthz", API_ROLE_NONE, 0, api_observe_healthz, NULL},
     {"GET", "/metrics", API_ROLE_NONE, 0, api_observe_metrics, NULL},
 
+    {"GET", V1 "/me", API_ROLE_AGENT, 0, api_tokens_me, NULL},
     {"GET", V1 "/tokens", API_ROLE_ADMIN, 0, api_crud_list, &api_res_tokens},
     {"POST", V1 "/tokens", API_ROLE_ADMIN, 0, api_tokens_create, NULL},
     {"DELETE", V1 "/tokens/{id}", API_ROLE_ADMIN, 0, api_tokens_revoke, NULL},
@@ -69,6 +71,8 @@ const struct api_route routes_table[] = {
      &agents_api_resource},
     {"PATCH", V1 "/agents/{id}", API_ROLE_ADMIN, 0, agents_api_update, NULL},
     {"DELETE", V1 "/agents/{id}", API_ROLE_ADMIN, 0, agents_api_delete, NULL},
+    {"GET", V1 "/agents/{id}/webrtc", API_ROLE_AGENT, API_SELF_AGENT,
+     webrtc_api_get, NULL},
     {"POST", V1 "/agents/{id}/state", API_ROLE_AGENT, API_SELF_AGENT,
      agents_api_state, NULL},
 
@@ -79,7 +83,7 @@ const struct api_route routes_table[] = {
      dispositions_api_record, NULL},
     {"POST", V1 "/campaigns/{id}/leads", API_ROLE_ADMIN, 0, leads_api_import,
      NULL},
-    {"GET", V1 "/leads", API_ROLE_SUPERVISOR, 0, leads_api_list, NULL},
+    {"GET", V1 "/leads", API_ROLE_AGENT, API_SELF_SCOPED, leads_api_list, NULL},
     {"GET", V1 "/calls/{id}", API_ROLE_AGENT, API_SELF_CALL, calls_api_get,
      NULL},
     {"DELETE", V1 "/calls/{id}", API_ROLE_AGENT, API_SELF_CALL,

@@ -10,21 +10,21 @@
 #include "db/pool.h"
 #include "util/log.h"
 
+/* The endpoint is written by welcomedly_set_phone() (migration 0007), the
+ * one definition of both kinds of phone; the final SELECT reads e so that
+ * the function runs. */
 static const char create_sql[] =
     "WITH a AS (INSERT INTO agents (name, external_user_id) VALUES ($1, $2)"
     " RETURNING id),"
     " u AS (SELECT id, coalesce($3, 'agent' || id) AS username FROM a),"
     " p AS (INSERT INTO sip_peers (agent_id, sip_username, sip_password,"
-    " sip_server) SELECT id, username, $4, $5 FROM u),"
+    " sip_server, webrtc) SELECT id, username, $4, $5, $6 FROM u),"
     " o AS (INSERT INTO ps_aors (id, max_contacts, remove_existing)"
     " SELECT username, 1, 'yes' FROM u),"
     " h AS (INSERT INTO ps_auths (id, auth_type, username, password)"
     " SELECT username, 'userpass', username, $4 FROM u),"
-    " e AS (INSERT INTO ps_endpoints (id, transport, aors, auth, context,"
-    " disallow, allow, direct_media, send_connected_line)"
-    " SELECT username, 'transport-udp', username, username,"
-    " 'welcomedly-agents', 'all', 'ulaw,alaw', 'no', 'no' FROM u)"
-    " SELECT id, username FROM u";
+    " e AS (SELECT welcomedly_set_phone(username, $6) FROM u)"
+    " SELECT id, username, (SELECT count(*) FROM e) AS endpoints FROM u";
 
 static const char delete_sql[] =
     "WITH p AS (DELETE FROM sip_peers WHERE agent_id = $1"
@@ -97,11 +97,11 @@ static int run(struct db_pool *db, const char *sql, int nparams,
 int agents_accounts_create(struct db_pool *db, const struct agents_account *acc,
 			   agents_accounts_cb cb, void *userdata)
 {
-	const char *params[5] = {acc->name, acc->external_user_id,
+	const char *params[6] = {acc->name,         acc->external_user_id,
 				 acc->sip_username, acc->sip_password,
-				 acc->sip_server};
+				 acc->sip_server,   acc->webrtc ? "t" : "f"};
 
-	return run(db, create_sql, 5, params, on_created, cb, userdata, 0);
+	return run(db, create_sql, 6, params, on_created, cb, userdata, 0);
 }
 
 int agents_accounts_delete(struct db_pool *db, struct agents *agents,

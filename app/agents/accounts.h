@@ -18,6 +18,7 @@ struct agents_account {
 	const char *sip_username;     /* NULL: "agent<id>" */
 	const char *sip_password;
 	const char *sip_server; /* what its phone registers with */
+	bool webrtc;            /* a browser softphone, not a SIP phone */
 };
 
 /* How a statement ended: error 0, or a negative errno with the failed

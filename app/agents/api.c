@@ -18,13 +18,15 @@
 
 /* The agent's row with its SIP account, as the JSON of alias t. */
 #define AGENT_TABLE                                                            \
-	"(SELECT a.*, p.sip_username, p.status AS sip_status FROM agents a "   \
+	"(SELECT a.*, p.sip_username, p.status AS sip_status, p.webrtc "       \
+	"FROM agents a "                                                       \
 	"LEFT JOIN sip_peers p ON p.agent_id = a.id)"
 #define AGENT_JSON                                                             \
 	"jsonb_build_object('id', t.id, 'name', t.name, 'external_user_id', "  \
 	"t.external_user_id, 'state', t.state, 'state_reason', "               \
 	"t.state_reason, 'state_since', t.state_since, 'sip_username', "       \
-	"t.sip_username, 'registration', CASE WHEN t.sip_status = "            \
+	"t.sip_username, 'webrtc', coalesce(t.webrtc, false), "                \
+	"'registration', CASE WHEN t.sip_status = "                            \
 	"'registered' THEN 'registered' ELSE 'unregistered' END, "             \
 	"'created_at', t.created_at, 'updated_at', t.updated_at, "             \
 	"'time_in_state', greatest(0, extract(epoch FROM now() - "             \
@@ -35,6 +37,7 @@ static const struct api_field agent_fields[] = {
     {"external_user_id", API_TEXT, API_F_NULLABLE, 1, 100, NULL, NULL},
     {"sip_username", API_TEXT, API_F_CREATE_ONLY, 3, 40, NULL,
      api_check_sipuser},
+    {"webrtc", API_BOOL, 0, 0, 0, NULL, NULL},
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -216,34 +219,55 @@ void agents_api_create(struct api_ctx *ctx)
 	acc.sip_username =
 	    json_string_value(json_object_get(ctx->body, "sip_username"));
 	acc.sip_password = ac->password;
+	acc.webrtc = json_is_true(json_object_get(ctx->body, "webrtc"));
 	acc.sip_server = api_server_sip_server(ctx);
 	r = agents_accounts_create(ctx->deps->db, &acc, on_created, ctx);
 	if (r < 0)
 		accounts_failed(ctx, r);
 }
 
+/* The agents row takes the fields but webrtc, which is the phone's kind:
+ * sip_peers and the endpoint (welcomedly_set_phone) follow it, and the
+ * answer reads the new kind from w (the statement's other parts see the
+ * rows as they were before it). */
 static void update_run(struct api_ctx *ctx)
 {
+	json_t *webrtc = json_object_get(ctx->body, "webrtc");
 	struct api_sql sql = {0};
 	const struct api_field *f;
 	int64_t id;
+	int idp;
 
 	if (!api_param_id(ctx, 0, &id))
 		return;
+	idp = api_sql_param_int(&sql, id);
 	api_sql_add(&sql, "WITH u AS (UPDATE agents SET id = id");
 	for (f = agent_fields; f->name; f++) {
 		json_t *v = json_object_get(ctx->body, f->name);
 
-		if (!v)
+		if (!v || v == webrtc)
 			continue;
 		api_sql_add(&sql, ", %s = ", f->name);
 		api_sql_value(&sql, f, v);
 	}
-	api_sql_add(&sql,
-		    " WHERE id = $%d RETURNING *) SELECT %s::text FROM (SELECT "
-		    "u.*, p.sip_username, p.status AS sip_status FROM u LEFT "
-		    "JOIN sip_peers p ON p.agent_id = u.id) t",
-		    api_sql_param_int(&sql, id), AGENT_JSON);
+	api_sql_add(&sql, " WHERE id = $%d RETURNING *), ", idp);
+	if (webrtc)
+		api_sql_add(
+		    &sql,
+		    "w AS (UPDATE sip_peers SET webrtc = $%d WHERE "
+		    "agent_id = $%d RETURNING sip_username, webrtc), "
+		    "e AS (SELECT welcomedly_set_phone(sip_username, "
+		    "webrtc) AS webrtc FROM w) ",
+		    api_sql_param(&sql, json_is_true(webrtc) ? "t" : "f"), idp);
+	else
+		api_sql_add(&sql, "e AS (SELECT NULL::boolean AS webrtc) ");
+	api_sql_add(
+	    &sql,
+	    "SELECT %s::text FROM (SELECT u.*, p.sip_username, p.status "
+	    "AS sip_status, coalesce((SELECT webrtc FROM e), p.webrtc) "
+	    "AS webrtc FROM u LEFT JOIN sip_peers p ON p.agent_id = "
+	    "u.id) t",
+	    AGENT_JSON);
 	api_sql_run(ctx, &sql, on_agent);
 }
 

@@ -16,6 +16,7 @@ struct campaigns;
 struct cdr_writer;
 struct db_pool;
 struct link;
+struct webrtc_config;
 struct agent;
 struct campaign;
 struct api_route;
@@ -28,6 +29,9 @@ struct api_config {
 	/* The SIP server new agents' phones register with, as stored in
 	 * sip_peers.sip_server; copied. */
 	const char *sip_server;
+	/* The directory of the browser pages served at /agent/, /wallboard/,
+	 * /common/ and /vendor/ (read once, at start), or NULL: none. */
+	const char *pages_dir;
 	/* The route table, routes[0..nroutes) (api/routes.h), borrowed: it
 	 * must outlive the API. The daemon's is app/routes.h's. */
 	const struct api_route *routes;
@@ -48,6 +52,8 @@ struct api_deps {
 	struct calls *calls;
 	struct link *link;
 	struct cdr_writer *cdr;
+	/* What browser softphones are handed (GET /agents/{id}/webrtc). */
+	const struct webrtc_config *webrtc;
 	/* Loads the configuration (agents, campaigns) again: done runs once
 	 * a load that started after the call has ended, with -ECANCELED when
 	 * the daemon stops first. Returns 0 or a negative errno (done never

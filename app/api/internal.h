@@ -51,6 +51,7 @@ struct api {
 	uv_timer_t tick; /* loop lag and queue.stats, every API_TICK_MS */
 	uint64_t tick_due_ns;
 	struct outbound *outbound; /* placement, with its per-agent rate */
+	struct api_pages *pages;   /* the browser pages, or NULL */
 	unsigned ari_reconnects_seen;
 	unsigned open_handles;
 };
@@ -63,6 +64,19 @@ const struct api_route *api__match(const struct api_route *routes, size_t n,
 				   const char *method, const char *path,
 				   char params[API_MAX_PARAMS][API_MAX_PARAM],
 				   bool *ret_path_known);
+
+/* pages.c: the browser pages, read once from a directory. */
+struct api_pages;
+struct api_ctx;
+/* Reads the files below dir. Returns 0 and sets *ret, or a negative errno
+ * (logged) when dir cannot be read or is too big. */
+int api__pages_load(const char *dir, struct api_pages **ret);
+/* Answers ctx with the page its GET or HEAD names (or a redirect to a
+ * directory's slash form) and returns true; false when no page is there
+ * (ctx untouched). */
+bool api__pages_serve(struct api_ctx *ctx);
+/* NULL is a no-op. */
+void api__pages_free(struct api_pages *pages);
 
 /* ref.c: the reference count of struct api. */
 /* Takes a reference: api outlives a callback of its own. */

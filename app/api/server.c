@@ -145,6 +145,8 @@ static void on_request(struct http_request *req, void *userdata)
 		method_not_allowed(ctx, path);
 		return;
 	}
+	if (!ctx->route && api__pages_serve(ctx))
+		return;
 	if (!ctx->route || !ctx->route->handler) {
 		api_problem(ctx, 404, "not-found", "no route for %s %.200s",
 			    http_server_request_method(req), path);
@@ -253,6 +255,8 @@ int api_new(uv_loop_t *loop, const struct api_config *cfg,
 		r = api__observe_init(api);
 	if (r == 0)
 		r = outbound_init(api);
+	if (r == 0 && cfg->pages_dir && *cfg->pages_dir)
+		api__pages_load(cfg->pages_dir, &api->pages); /* optional */
 	if (r == 0)
 		r = http_server_new(loop, &hc, &http_callbacks, api,
 				    &api->http);
@@ -319,5 +323,6 @@ static void destroy(struct api *api)
 	api__tokens_free(api);
 	api__observe_free(api);
 	outbound_free(api->outbound);
+	api__pages_free(api->pages);
 	free(api);
 }

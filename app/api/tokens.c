@@ -338,6 +338,19 @@ void api_tokens_revoke(struct api_ctx *ctx)
 	api_db(ctx, sql, 1, params, on_token_revoked);
 }
 
+void api_tokens_me(struct api_ctx *ctx)
+{
+	const struct api_principal *who = &ctx->who;
+
+	api_reply_json(
+	    ctx, 200,
+	    json_pack(
+		"{s:s,s:o,s:o}", "role", api_role_name(who->role), "agent_id",
+		who->agent_id ? json_integer(who->agent_id) : json_null(),
+		"token_id",
+		who->token_id ? json_integer(who->token_id) : json_null()));
+}
+
 void api__tokens_free(struct api *api)
 {
 	tokens_free(api->tokens);

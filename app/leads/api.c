@@ -107,6 +107,11 @@ void leads_api_list(struct api_ctx *ctx)
 	if (has_campaign)
 		api_sql_add(&sql, " AND t.campaign_id = $%d",
 			    api_sql_param_int(&sql, campaign));
+	if (api_server_scope(ctx))
+		api_sql_add(&sql,
+			    " AND t.campaign_id IN (SELECT campaign_id FROM "
+			    "campaign_agents WHERE agent_id = $%d)",
+			    api_sql_param_int(&sql, api_server_scope(ctx)));
 	if (http_server_request_param(ctx->req, "status", status,
 				      sizeof(status)) >= 0)
 		api_sql_add(&sql, " AND t.status = $%d",

@@ -217,11 +217,13 @@ class DaemonCase(unittest.TestCase):
     class fails when the daemon died or did not exit cleanly, or when a
     response differed from the spec."""
 
+    env = {}  # the daemon's extra settings, per class
+
     @classmethod
     def setUpClass(cls):
         global spec_errors
         spec_errors = []
-        cls.daemon, cls.port = start_daemon(cls.__name__)
+        cls.daemon, cls.port = start_daemon(cls.__name__, **cls.env)
         cls.c = Client(cls.port, ADMIN_TOKEN)
 
     @classmethod

@@ -955,5 +955,224 @@ class ZHealthTest(ApiCase):
         harness.wait_for(harness.app_registered, 10, what="the application registered again")
 
 
+def sip_register_ws(user, password, expires=60):
+    """REGISTERs user over Asterisk's WebSocket transport (/ws, subprotocol
+    "sip") as a browser does, answering the digest challenge with password.
+    Returns (final status code, the open socket) - close it to unregister:
+    Asterisk drops a WebSocket contact with its socket."""
+    import hashlib
+    import websocket
+    ws = websocket.create_connection(f"ws://127.0.0.1:{harness.ARI_PORT}/ws",
+                                     subprotocols=["sip"], timeout=5)
+    call_id, tag = uuid.uuid4().hex, uuid.uuid4().hex[:10]
+    uri = "sip:127.0.0.1"
+
+    def send(cseq, auth=None):
+        lines = [f"REGISTER {uri} SIP/2.0",
+                 f"Via: SIP/2.0/WS wd.invalid;branch=z9hG4bK{uuid.uuid4().hex[:16]}",
+                 "Max-Forwards: 70",
+                 f"From: <sip:{user}@127.0.0.1>;tag={tag}",
+                 f"To: <sip:{user}@127.0.0.1>",
+                 f"Call-ID: {call_id}", f"CSeq: {cseq} REGISTER",
+                 f"Contact: <sip:{user}@wd.invalid;transport=ws>;expires={expires}",
+                 f"Expires: {expires}"]
+        if auth:
+            lines.append("Authorization: " + auth)
+        ws.send("\r\n".join(lines + ["Content-Length: 0", "", ""]))
+        while True:
+            text = ws.recv()
+            status = int(text.split(" ", 2)[1])
+            if status >= 200:
+                return status, text
+
+    status, text = send(1)
+    if status != 401:
+        return status, ws
+    challenge = next(line.split(":", 1)[1].strip() for line in text.split("\r\n")
+                     if line.lower().startswith("www-authenticate:")
+                     and "SHA-256" not in line)
+    fields = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge))
+    md5 = lambda t: hashlib.md5(t.encode()).hexdigest()  # noqa: E731
+    ha1 = md5(f"{user}:{fields['realm']}:{password}")
+    ha2 = md5(f"REGISTER:{uri}")
+    cnonce, nc = uuid.uuid4().hex[:8], "00000001"
+    response = md5(f"{ha1}:{fields['nonce']}:{nc}:{cnonce}:auth:{ha2}")
+    auth = (f'Digest username="{user}", realm="{fields["realm"]}", nonce="{fields["nonce"]}",'
+            f' uri="{uri}", response="{response}", algorithm=MD5, qop=auth, nc={nc},'
+            f' cnonce="{cnonce}"' + (f', opaque="{fields["opaque"]}"' if "opaque" in fields
+                                     else ""))
+    status, _ = send(2, auth)
+    return status, ws
+
+
+class WebrtcTest(ApiCase):
+    """Browser agents: their WebRTC endpoints, the registration settings of
+    GET /agents/{id}/webrtc checked against the real Asterisk (a REGISTER
+    over its WebSocket transport), TURN REST credentials, switching a phone's
+    kind, GET /me, an agent's leads, and the pages served from PAGES_DIR."""
+
+    SECRET = "s3cret-for-coturn"
+    env = {"TURN_SECRET": SECRET, "TURN_TTL": "600",
+           "STUN_SERVER": "stun:192.0.2.1:3478",
+           "TURN_SERVER": "turn:192.0.2.1:3478?transport=udp,turns:192.0.2.1:443?transport=tcp",
+           "ASTERISK_SIP_DOMAIN": "pbx.example.com"}
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        cls.pages = tempfile.mkdtemp(prefix="wd-pages-")
+        for rel, text in (("agent/index.html", "<!doctype html><title>agent</title>"),
+                          ("common/api.js", "export const x = 1;\n"),
+                          ("agent/.hidden.js", "no"), ("agent/notes.bin", "no")):
+            os.makedirs(os.path.dirname(os.path.join(cls.pages, rel)), exist_ok=True)
+            with open(os.path.join(cls.pages, rel), "w") as f:
+                f.write(text)
+        with open(os.path.join(os.path.dirname(cls.pages), "wd-outside.js"), "w") as f:
+            f.write("OUTSIDE-THE-TREE")
+        cls.env = dict(cls.env, PAGES_DIR=cls.pages)
+        super().setUpClass()
+
+    def settings(self, aid, client=None, expect=200):
+        r = (client or self.c).get(f"{V1}/agents/{aid}/webrtc")
+        self.assertEqual(r.status, expect, r.raw[:400])
+        return r.body
+
+    def endpoint(self, user):
+        return harness.sql("SELECT transport, webrtc, allow, coalesce(dtls_auto_generate_cert,"
+                           f" '-') FROM ps_endpoints WHERE id = '{user}'")
+
+    def test_webrtc_agent_registers_with_rotated_password(self):
+        import base64
+        import hashlib
+        import hmac
+        ag = self.agent(webrtc=True)
+        aid, user = ag["id"], ag["sip_username"]
+        self.assertIs(ag["webrtc"], True)
+        self.assertEqual(self.endpoint(user), [["transport-ws", "yes", "opus,ulaw,alaw", "yes"]])
+        self.assertEqual(harness.sql(f"SELECT max_contacts, remove_existing FROM ps_aors"
+                                     f" WHERE id = '{user}'"), [["1", "yes"]])
+        before = time.time()
+        s = self.settings(aid)
+        self.assertEqual(s["ws_url"], f"ws://127.0.0.1:{harness.ARI_PORT}/ws")
+        self.assertEqual(s["sip_uri"], f"sip:{user}@pbx.example.com")
+        self.assertEqual((s["authorization_username"], s["display_name"]), (user, ag["name"]))
+        stun, turn = s["ice_servers"]
+        self.assertEqual(stun, {"urls": ["stun:192.0.2.1:3478"]})
+        self.assertEqual(turn["urls"], ["turn:192.0.2.1:3478?transport=udp",
+                                        "turns:192.0.2.1:443?transport=tcp"])
+        expiry, who = turn["username"].split(":")
+        self.assertEqual(who, str(aid))
+        self.assertLessEqual(abs(int(expiry) - (before + 600)), 5)
+        mac = hmac.new(self.SECRET.encode(), turn["username"].encode(), hashlib.sha1)
+        self.assertEqual(turn["credential"], base64.b64encode(mac.digest()).decode())
+        self.assertEqual(harness.sql(f"SELECT password FROM ps_auths WHERE id = '{user}'"),
+                         [[s["authorization_password"]]])
+
+        # The real Asterisk takes the handed-out password over its WebSocket
+        # transport, and refuses the one from before the next login.
+        status, ws = sip_register_ws(user, s["authorization_password"])
+        self.assertEqual(status, 200)
+        harness.wait_for(lambda: self.c.ok("GET", f"{V1}/agents/{aid}")["registration"]
+                         == "registered", 10, what="the browser agent registered")
+        ws.close()
+        again = self.settings(aid)
+        self.assertNotEqual(again["authorization_password"], s["authorization_password"])
+        status, ws = sip_register_ws(user, s["authorization_password"])
+        ws.close()
+        self.assertIn(status, (401, 403), "the previous password must stop working")
+        status, ws = sip_register_ws(user, again["authorization_password"])
+        ws.close()
+        self.assertEqual(status, 200)
+        self.assertProblem(self.c.get(f"{V1}/agents/999999/webrtc"), 404, "not-found")
+
+    def test_who_may_read_the_settings(self):
+        mine = self.agent(webrtc=True)["id"]
+        other = self.agent(webrtc=True)["id"]
+        sip = self.agent()["id"]
+        _, tok = api.make_token(self.port, ADMIN, "agent", mine)
+        _, sup = api.make_token(self.port, ADMIN, "supervisor")
+        self.settings(mine, self.client(tok))
+        self.settings(mine, self.client(sup))
+        self.assertProblem(self.client(tok).get(f"{V1}/agents/{other}/webrtc"), 403,
+                           "forbidden")
+        self.assertProblem(self.c.get(f"{V1}/agents/{sip}/webrtc"), 409, "conflict")
+        self.assertEqual(self.client(tok).ok("GET", V1 + "/me"),
+                         {"role": "agent", "agent_id": mine,
+                          "token_id": self.client(tok).ok("GET", V1 + "/me")["token_id"]})
+        self.assertEqual(self.client(sup).ok("GET", V1 + "/me")["role"], "supervisor")
+        self.assertEqual(self.c.ok("GET", V1 + "/me"),
+                         {"role": "admin", "agent_id": None, "token_id": None})
+
+    def test_switching_the_phone_keeps_the_agent(self):
+        ag = self.agent()
+        aid, user = ag["id"], ag["sip_username"]
+        cid = self.campaign()["id"]
+        self.c.ok("POST", f"{V1}/campaigns/{cid}/agents", {"agent_id": aid}, expect=201)
+        self.assertEqual(self.endpoint(user), [["transport-udp", "no", "ulaw,alaw", "-"]])
+        harness.sql(f"INSERT INTO ps_contacts (id, endpoint, uri, expiration_time) VALUES"
+                    f" ('{user}^3Bold', '{user}', 'sip:{user}@127.0.0.1:5999', '9999999999')")
+        got = self.c.ok("PATCH", f"{V1}/agents/{aid}", {"webrtc": True})
+        self.assertEqual((got["id"], got["webrtc"], got["name"]), (aid, True, ag["name"]))
+        self.assertEqual(self.endpoint(user), [["transport-ws", "yes", "opus,ulaw,alaw", "yes"]])
+        self.assertEqual(count("ps_contacts", f"endpoint = '{user}'"), 0,
+                         "the SIP phone's registration goes with the switch")
+        self.assertEqual(count("campaign_agents", f"agent_id = {aid}"), 1)
+        self.settings(aid)
+        got = self.c.ok("PATCH", f"{V1}/agents/{aid}", {"webrtc": False, "name": "Renamed"})
+        self.assertEqual((got["webrtc"], got["name"]), (False, "Renamed"))
+        self.assertEqual(self.endpoint(user), [["transport-udp", "no", "ulaw,alaw", "-"]])
+        self.assertProblem(self.c.get(f"{V1}/agents/{aid}/webrtc"), 409, "conflict")
+        self.assertIs(self.c.ok("GET", f"{V1}/agents/{aid}")["webrtc"], False)
+        r = self.c.patch(f"{V1}/agents/{aid}", {"webrtc": "yes"})
+        self.assertProblem(r, 422, "invalid-body")
+
+    def test_agent_lists_the_leads_of_its_campaigns(self):
+        aid = self.agent()["id"]
+        mine, theirs = self.campaign()["id"], self.campaign()["id"]
+        self.c.ok("POST", f"{V1}/campaigns/{mine}/agents", {"agent_id": aid}, expect=201)
+        for cid, phone in ((mine, "+12025550101"), (theirs, "+12025550102")):
+            self.c.ok("POST", f"{V1}/campaigns/{cid}/leads",
+                      [{"phone": phone, "name": "L"}], expect=(200, 201))
+        _, tok = api.make_token(self.port, ADMIN, "agent", aid)
+        seen = self.client(tok).ok("GET", V1 + "/leads")["items"]
+        self.assertEqual({(x["campaign_id"], x["phone"]) for x in seen},
+                         {(mine, "+12025550101")})
+        self.assertEqual(self.client(tok).ok("GET", f"{V1}/leads?campaign_id={theirs}")
+                         ["items"], [])
+        self.assertGreaterEqual(len(self.c.ok("GET", V1 + "/leads")["items"]), 2)
+
+    def test_pages_served_from_memory(self):
+        r = api.request(self.port, "GET", "/agent")
+        self.assertEqual((r.status, r.headers.get("location")), (308, "/agent/"))
+        r = api.request(self.port, "GET", "/")
+        self.assertEqual((r.status, r.headers.get("location")), (308, "/agent/"))
+        r = api.request(self.port, "GET", "/agent/")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.raw, b"<!doctype html><title>agent</title>")
+        self.assertTrue(r.headers["content-type"].startswith("text/html"))
+        self.assertIn("default-src 'self'", r.headers["content-security-policy"])
+        self.assertEqual(r.headers["x-content-type-options"], "nosniff")
+        etag = r.headers["etag"]
+        r = api.request(self.port, "GET", "/agent/index.html",
+                        headers={"If-None-Match": etag})
+        self.assertEqual((r.status, r.raw), (304, b""))
+        r = api.request(self.port, "GET", "/common/api.js")
+        self.assertEqual((r.status, r.headers["content-type"]),
+                         (200, "text/javascript; charset=utf-8"))
+        r = api.request(self.port, "HEAD", "/common/api.js")
+        self.assertEqual((r.status, r.raw), (200, b""))
+        for path in ("/agent/.hidden.js", "/agent/notes.bin", "/agent/../../wd-outside.js",
+                     "/agent/%2e%2e/%2e%2e/wd-outside.js", "/common/missing.js",
+                     "/api/v1/agent/"):
+            with self.subTest(path=path):
+                r = api.request(self.port, "GET", path)
+                self.assertNotEqual(r.status, 200, r.raw[:200])
+                self.assertNotIn(b"OUTSIDE-THE-TREE", r.raw)
+        self.assertProblem(api.request(self.port, "GET", "/common/missing.js"), 404,
+                           "not-found")
+        r = api.request(self.port, "POST", "/agent/", {})
+        self.assertNotEqual(r.status, 200)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
