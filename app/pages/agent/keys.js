@@ -14,7 +14,10 @@ export function bindKeys(shift) {
     const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
     const inField = typing(e.target);
     const ringing = c.state === "ringing" && !c.auto;
-    if (ringing && ((key === "a" && !inField) || (key === "Enter" && (!inField || e.target.tagName === "BUTTON")))) {
+    // Enter on a button of the ringing call keeps its own meaning (Decline);
+    // on any other button it answers, as focus often rests on the last one used.
+    const ownButton = !!e.target.closest && !!e.target.closest("[data-testid=incoming] button");
+    if (ringing && ((key === "a" && !inField) || (key === "Enter" && !inField && !ownButton))) {
       e.preventDefault();
       shift.answer();
     } else if ((key === "h" && !inField) || key === "Escape") {

@@ -101,7 +101,9 @@ export class Shift {
       onFatal: (sentence) => this.error(sentence),
     });
     this.feed.start();
+    // Backoff timers of a hidden tab may be slowed to once a minute.
     window.addEventListener("online", () => this.feed.nudge());
+    document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && this.feed.nudge());
   }
 
   startPhone() {

@@ -27,6 +27,11 @@ const MIN_RETRY_MS = 1000;
 const MAX_RETRY_MS = 30000;
 // Fetch new credentials this long before the old ones expire.
 const REFRESH_MARGIN_MS = 60000;
+// A REGISTER with no answer by then (SIP's 32 s transaction timeout) is
+// given up and tried again on a fresh connection.
+const REGISTER_WATCHDOG_MS = 32000;
+// Media that has not connected this long after the answer has failed.
+const MEDIA_CONNECT_MS = 8000;
 
 export const MEDIA_FAILED =
   "Media could not connect (TURN server refused the credentials or is unreachable).";
@@ -51,6 +56,9 @@ export class Softphone {
     this.retries = 0;
     this.retryTimer = null;
     this.refreshTimer = null;
+    this.registerTimer = null;
+    this.mediaTimer = null;
+    this.mediaCheck = null;
     this.stopped = true;
     this.onOnline = () => this.kick();
     this.onVisible = () => document.visibilityState === "visible" && this.kick();
@@ -69,6 +77,7 @@ export class Softphone {
     document.removeEventListener("visibilitychange", this.onVisible);
     clearTimeout(this.retryTimer);
     clearTimeout(this.refreshTimer);
+    clearTimeout(this.registerTimer);
     const ua = this.ua;
     this.ua = null;
     if (this.registerer) await this.registerer.unregister().catch(() => {});
@@ -175,6 +184,10 @@ export class Softphone {
         this.retryLater();
       }
     });
+    clearTimeout(this.registerTimer);
+    this.registerTimer = setTimeout(() => {
+      if (this.registerer === registerer && this.statusNow !== "registered") this.failed();
+    }, REGISTER_WATCHDOG_MS);
     await registerer.register({
       requestDelegate: {
         onReject: (response) => this.rejected(response.message.statusCode),
@@ -273,7 +286,10 @@ export class Softphone {
     if (s === SessionState.Established) {
       this.update({ state: "talking", answeredAt: Date.now() });
       this.playRemote(session.sessionDescriptionHandler);
+      clearTimeout(this.mediaTimer);
+      this.mediaTimer = setTimeout(() => this.mediaCheck && this.mediaCheck(), MEDIA_CONNECT_MS);
     } else if (s === SessionState.Terminated) {
+      clearTimeout(this.mediaTimer);
       this.session = null;
       this.call = null;
       this.options.audio.srcObject = null;
@@ -287,20 +303,35 @@ export class Softphone {
     this.options.onCall(this.call);
   }
 
+  // Tells the person once when the call's media cannot connect: ICE
+  // failed, or is still not connected some seconds after the answer (with
+  // a relay-only policy and a refused TURN allocation there is not a single
+  // candidate, and the browser never declares ICE failed).
   watchMedia(sdh) {
+    let told = false;
+    const fail = () => {
+      if (told || !this.session || this.session.sessionDescriptionHandler !== sdh) return;
+      told = true;
+      this.options.onError(MEDIA_FAILED);
+    };
+    const pc = () => sdh.peerConnection;
     sdh.peerConnectionDelegate = {
-      oniceconnectionstatechange: () => {
-        if (sdh.peerConnection && sdh.peerConnection.iceConnectionState === "failed")
-          this.options.onError(MEDIA_FAILED);
-      },
+      oniceconnectionstatechange: () => pc() && pc().iceConnectionState === "failed" && fail(),
+      onconnectionstatechange: () => pc() && pc().connectionState === "failed" && fail(),
+    };
+    this.mediaCheck = () => {
+      const state = pc() && pc().iceConnectionState;
+      if (state !== "connected" && state !== "completed") fail();
     };
   }
 
   playRemote(sdh) {
     const audio = this.options.audio;
     audio.srcObject = sdh.remoteMediaStream;
-    audio.play().catch(() => {
-      this.options.onError("The caller's voice could not be played: click anywhere on the page to allow sound.");
+    audio.play().catch((e) => {
+      // AbortError only means the call ended before playing began.
+      if (e && e.name === "NotAllowedError")
+        this.options.onError("The caller's voice could not be played: click anywhere on the page to allow sound.");
     });
   }
 

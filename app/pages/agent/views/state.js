@@ -31,6 +31,9 @@ export function mountState(root, shift) {
     if (a.pending) parts.push(`Will change to “${stateLabel(a.pending).toLowerCase()}” after this call.`);
     note.textContent = parts.join(" ");
     available.disabled = state.busy || a.state === "available";
+    // The main action only while not working: during a call it would only
+    // queue the change for after the wrap-up.
+    available.classList.toggle("primary", a.state === "offline" || a.state === "paused");
     pause.disabled = state.busy || (a.state === "paused" && (a.reason || "") === reason.value.trim());
     logout.disabled = state.busy || a.state === "offline";
   };
