@@ -414,6 +414,27 @@ class Page:
             f.write(base64.b64decode(data))
         return path
 
+    def before_load(self, source):
+        """Runs the script in every document this page loads, before its own."""
+        self.send("Page.addScriptToEvaluateOnNewDocument", source=source)
+
+    def watch_ice_errors(self):
+        """Every RTCPeerConnection of the next documents keeps its ICE
+        candidate errors (a STUN or TURN server's refusals) in
+        window.__wdIceErrors as {code, text, url}."""
+        self.before_load("""(() => {
+            window.__wdIceErrors = [];
+            const Native = window.RTCPeerConnection;
+            window.RTCPeerConnection = function (...args) {
+                const pc = new Native(...args);
+                pc.addEventListener('icecandidateerror', (e) => window.__wdIceErrors.push(
+                    {code: e.errorCode, text: e.errorText, url: e.url}));
+                return pc;
+            };
+            window.RTCPeerConnection.prototype = Native.prototype;
+            Object.setPrototypeOf(window.RTCPeerConnection, Native);
+        })()""")
+
     def rewrite_responses(self, url_pattern, rewrite):
         """Answers every request whose URL matches url_pattern (a CDP Fetch
         pattern, * wildcards) with rewrite(url, method, headers), which

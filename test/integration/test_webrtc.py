@@ -394,7 +394,8 @@ class WebRtcTest(unittest.TestCase):
         refused = forged.wait_js("window.__wdIceErrors.filter(e => e.code === 401).length", 10,
                                  what="coturn's 401 to the forged credential")
         self.assertTrue(refused)
-        forged.wait_visible("[data-testid=error]", 10)
+        # The page gives media 8 s after the answer before it says so.
+        forged.wait_visible("[data-testid=error]", 15)
         error = forged.text("[data-testid=error]")
         self.assertIn("TURN", error)
         forged.screenshot("forged-error")
