@@ -86,13 +86,20 @@ def _netns_create(name):
                     "net.ipv6.conf.v1.disable_ipv6=1"], check=True, capture_output=True)
 
 
-def _netns_delete(name, env):
-    """Stops what the run left behind in the namespace, then deletes it."""
+def _stop_sandboxes(env):
+    """Stops the bed's Asterisk and PostgreSQL, wherever they run: a run
+    killed before its clean-up may have left them in a namespace that is
+    gone, where they would still hold their directories."""
     tools = os.path.join(_source(), "tools")
     subprocess.run([os.path.join(tools, "sandbox-asterisk"), "stop", "--name",
                     env["WELCOMEDLY_TEST_SANDBOX"]], env=env, capture_output=True)
     subprocess.run([os.path.join(tools, "sandbox-pg"), "stop", "--port",
                     env["WELCOMEDLY_TEST_PG_PORT"]], env=env, capture_output=True)
+
+
+def _netns_delete(name, env):
+    """Stops what the run left behind in the namespace, then deletes it."""
+    _stop_sandboxes(env)
     # Only processes of this namespace, which this run started, by their id.
     pids = _ip("netns", "pids", name, check=False).stdout.split()
     for pid in pids:
@@ -146,6 +153,7 @@ def enter_netns():
 
     rc = 1
     try:
+        _stop_sandboxes(env)
         _netns_create(name)
         signal.signal(signal.SIGTERM, forward)
         signal.signal(signal.SIGINT, forward)
@@ -157,7 +165,8 @@ def enter_netns():
             proc.kill()
             proc.wait()
         _netns_delete(name, env)
-    sys.exit(rc)
+    # A child killed by a signal exits as a shell would report it.
+    sys.exit(rc if rc >= 0 else 128 - rc)
 
 
 def settle():
