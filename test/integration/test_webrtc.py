@@ -10,8 +10,10 @@ console and the measured delays (`measure: ...` lines) go to
 WELCOMEDLY_TEST_LOGS. Run by meson (suite 'integration').
 """
 
+import datetime
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -208,16 +210,28 @@ class WebRtcTest(unittest.TestCase):
         self.assertEqual(acd.agent_state(agent["id"])[0], "available")
         page.screenshot("available")
 
-    def watch_incoming(self, page):
-        """Notes (Date.now()) when the incoming view is first shown."""
-        page.evaluate("""(() => {
-            window.__wdIncomingAt = null;
-            const el = document.querySelector('[data-testid=incoming]');
-            const check = () => { if (!el.hidden && window.__wdIncomingAt === null)
-                window.__wdIncomingAt = Date.now(); };
-            new MutationObserver(check).observe(el, {attributes: true});
+    def watch_shown(self, page, testid):
+        """Notes in window.__wdShown[testid] when that view is first shown
+        (Date.now(), ms)."""
+        page.evaluate(f"""(() => {{
+            window.__wdShown = window.__wdShown || {{}};
+            const id = {json.dumps(testid)};
+            const el = document.querySelector(`[data-testid=${{id}}]`);
+            const check = () => {{ if (!el.hidden && !(id in window.__wdShown))
+                window.__wdShown[id] = Date.now(); }};
+            new MutationObserver(check).observe(el, {{attributes: true}});
             check();
-        })()""")
+        }})()""")
+
+    @staticmethod
+    def first_invite_at(trunk):
+        """When the trunk's sipp received its first INVITE (Unix ms)."""
+        text = trunk.message_text()
+        m = re.search(r"^-+ (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\s*\n"
+                      r"UDP message received \[\d+\] bytes :\s*\n\s*INVITE ", text, re.M)
+        assert m, "no INVITE in " + trunk.messages
+        at = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f")
+        return at.timestamp() * 1000
 
     def answer(self, page, timeout=10.0):
         """Clicks answer; returns ms from the click to the first inbound RTP
@@ -317,7 +331,7 @@ class WebRtcTest(unittest.TestCase):
         self.sign_in(page, agent, token)
         clock = FeedClock(self.api_port)
         self.closers.append(clock.stop)
-        self.watch_incoming(page)
+        self.watch_shown(page, "incoming")
 
         sipp, rtp = self.caller(did)
         offered_at, offered = clock.first("call.offered", agent_id=agent["id"])
@@ -325,7 +339,7 @@ class WebRtcTest(unittest.TestCase):
         self.assertEqual(page.text("[data-testid=incoming-campaign]"), f"Campaign {cid}")
         page.wait_js("document.querySelector('[data-testid=incoming-number]')"
                      ".textContent.includes('1555000')", 5, what="the caller's number shown")
-        shown_at = page.evaluate("window.__wdIncomingAt")
+        shown_at = page.evaluate("window.__wdShown.incoming")
         answered = time.monotonic()
         click_ms = self.answer(page)
         measure(offer_to_ring_ms=round(shown_at - offered_at * 1000),
@@ -431,12 +445,17 @@ class WebRtcTest(unittest.TestCase):
         button = f"button[data-testid=lead-call][data-lead-id=\"{lead_id}\"]"
         page.wait_visible(button, 10)
         page.screenshot("leads")
+        self.watch_shown(page, "in-call")
         page.click(button)
-        # The agent's leg first: the browser answers its own call by itself,
-        # and only then is the customer dialed.
+        # The agent's leg first: the browser gets the INVITE (and answers
+        # its own call by itself), and only then is the customer dialed.
         page.wait_visible("[data-testid=in-call]", 10)
         harness.wait_for(lambda: trunk.invites(), 15, what="the customer's INVITE")
         self.assertIn(phone.lstrip("+"), trunk.invites()[0])
+        agent_at = page.evaluate("window.__wdShown['in-call']")
+        customer_at = self.first_invite_at(trunk)
+        self.assertLess(agent_at, customer_at, "the customer was dialed before the agent")
+        measure(c2c_agent_to_customer_ms=round(customer_at - agent_at))
         first_in = page.wait_js(
             "window.welcomedly.mediaStats().then(s => s && s.inboundPackets > 0)", 10,
             what="media from the customer")
