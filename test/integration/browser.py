@@ -264,7 +264,8 @@ class Page:
         handler = self.handlers.get(method)
         if handler:
             handler(params)
-        else:
+        elif not method.startswith(("Network.", "Runtime.", "Log.")):
+            # Only what a test may wait for is kept: the page's own events.
             self.events.append(msg)
 
     def _write(self, line):
@@ -652,6 +653,16 @@ def _ulaw_decode(byte):
 _ULAW_TABLE = [_ulaw_decode(b) for b in range(256)]
 
 
+def _measure(payload):
+    """(mean amplitude, pitch in Hz from zero crossings) of 8 kHz mu-law."""
+    samples = [_ULAW_TABLE[b] for b in payload]
+    if not samples:
+        return 0.0, 0.0
+    crossings = sum(1 for a, b in zip(samples, samples[1:]) if (a < 0) != (b < 0))
+    return (sum(abs(x) for x in samples) / len(samples),
+            crossings / 2 / (len(samples) / 8000))
+
+
 class RtpPeer:
     """The caller's media on the trunk: a UDP port that counts the RTP it
     receives (and its energy) and, once it knows where Asterisk sends from
@@ -662,7 +673,7 @@ class RtpPeer:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.02)
         self.port = self.sock.getsockname()[1]
-        self.received = []      # (monotonic time, payload energy)
+        self.received = []      # (monotonic time, mean amplitude, pitch)
         self.sent = 0
         self.peer = None
         self._stop = threading.Event()
@@ -678,9 +689,7 @@ class RtpPeer:
             try:
                 data, addr = self.sock.recvfrom(2048)
                 if len(data) > 12 and data[0] >> 6 == 2:
-                    body = data[12:]
-                    energy = sum(abs(_ULAW_TABLE[b]) for b in body) / max(1, len(body))
-                    self.received.append((time.monotonic(), energy))
+                    self.received.append((time.monotonic(),) + _measure(data[12:]))
                     self.peer = addr
             except socket.timeout:
                 pass
@@ -693,8 +702,13 @@ class RtpPeer:
                 ts += 160
                 next_send = max(next_send + 0.02, now - 0.1)
 
-    def count_since(self, t, min_energy=0.0):
-        return sum(1 for when, e in list(self.received) if when >= t and e >= min_energy)
+    def count_since(self, t, min_energy=0.0, tone_hz=None):
+        """Packets received since monotonic time t, with at least that mean
+        amplitude and, given tone_hz, a pitch within 15 % of it."""
+        def fits(hz):
+            return tone_hz is None or abs(hz - tone_hz) <= 0.15 * tone_hz
+        return sum(1 for when, e, hz in list(self.received)
+                   if when >= t and e >= min_energy and fits(hz))
 
     def stop(self):
         self._stop.set()
