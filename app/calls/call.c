@@ -118,6 +118,18 @@ void calls__emit_answered(struct call *call, int64_t agent_id, int wait_s)
 		      (json_int_t)campaign_id(call), "wait_seconds", wait_s));
 }
 
+void calls__emit_offered(struct call *call, int64_t agent_id,
+			 const char *number, int wait_s)
+{
+	calls__emit(call, "call.offered", agent_id,
+		    json_pack("{s:s, s:I, s:I, s:s, s:s?, s:i}", "call_id",
+			      call->cdr.call_id, "agent_id",
+			      (json_int_t)agent_id, "campaign_id",
+			      (json_int_t)campaign_id(call), "campaign_name",
+			      call->campaign ? call->campaign->name : "",
+			      "caller_number", number, "wait_seconds", wait_s));
+}
+
 /* Best-effort writes: a lost row is logged; the call itself goes on. */
 static void on_db_reply(int error, const PGresult *res, void *userdata)
 {

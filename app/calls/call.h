@@ -233,6 +233,11 @@ void calls__write_cdr(struct call *call);
 /* Reports an event about call to the feed (data stolen; NULL: nothing). */
 void calls__emit(struct call *call, const char *type, int64_t agent_id,
 		 json_t *data);
+/* call.offered to agent_id, for either direction: with what the agent's
+ * page shows while the phone rings (the campaign's name, the other
+ * party's number, NULL when unknown, and the wait so far). */
+void calls__emit_offered(struct call *call, int64_t agent_id,
+			 const char *number, int wait_s);
 /* call.answered, for either direction. */
 void calls__emit_answered(struct call *call, int64_t agent_id, int wait_s);
 /* Agent legs still ringing (their offer not settled). */

@@ -263,10 +263,7 @@ int calls_originate(struct calls *calls, const struct calls_outbound *req,
 		 "endpoint=%s",
 		 call->cdr.call_id, (long long)req->agent->id,
 		 (long long)req->campaign->id, req->number, req->endpoint);
-	calls__emit(call, "call.offered", req->agent->id,
-		    json_pack("{s:s, s:I, s:I}", "call_id", call->cdr.call_id,
-			      "agent_id", (json_int_t)req->agent->id,
-			      "campaign_id", (json_int_t)req->campaign->id));
+	calls__emit_offered(call, req->agent->id, req->number, 0);
 	snprintf(ret_call_id, size, "%s", call->cdr.call_id);
 	calls__start(call, CALL_STATE_RINGING_AGENT);
 	return 0;

@@ -353,10 +353,9 @@ static int offer(struct call *call, struct agent *agent)
 	leg->ring_s = call->campaign->ring_timeout_s;
 	agents_set_call(agent, call->cdr.call_id);
 	agents_input(calls->agents, agent, AGENTS_INPUT_OFFER, NULL, 0);
-	calls__emit(call, "call.offered", agent->id,
-		    json_pack("{s:s, s:I, s:I}", "call_id", call->cdr.call_id,
-			      "agent_id", (json_int_t)agent->id, "campaign_id",
-			      (json_int_t)call->campaign->id));
+	calls__emit_offered(
+	    call, agent->id, call->cdr.caller_number,
+	    (int)((cdr_now_us() - call->q.joined_us) / 1000000));
 	calls__leg_ref(leg); /* a failure to create frees it */
 	calls__leg_ring_phone(leg, agent->sip_username, "agent", call->peer->id,
 			      call->cdr.caller_number);

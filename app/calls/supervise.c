@@ -269,6 +269,19 @@ static void apply(struct call *call, struct supervision *sup)
 	}
 }
 
+/* The CDR notes the supervision (a new one when mode is given and none of
+ * the supervisor's is open) and is written: supervisions are part of the
+ * record from the moment the supervisor's phone rings. */
+static void note(struct call *call, const struct supervision *sup,
+		 const char *mode, int64_t answered_us, int64_t ended_us)
+{
+	if (cdr_supervision(&call->cdr, sup->agent->id, mode, cdr_now_us(),
+			    answered_us, ended_us) < 0)
+		log_error("call=%s supervisor=%lld CDR: out of memory",
+			  call->cdr.call_id, (long long)sup->agent->id);
+	calls__write_cdr(call);
+}
+
 /* The supervision is over: what it set up goes, and so does the phone. */
 static void end(struct call *call, struct supervision *sup, bool hang_up)
 {
@@ -287,6 +300,7 @@ static void end(struct call *call, struct supervision *sup, bool hang_up)
 	}
 	if (sup->state != SUP_RINGING)
 		emit(call, sup, "call.supervision_ended");
+	note(call, sup, NULL, 0, cdr_now_us());
 	log_notice("call=%s supervisor=%lld supervision ended",
 		   call->cdr.call_id, (long long)sup->agent->id);
 	call->sups[i] = call->sups[--call->nsups];
@@ -316,6 +330,7 @@ void calls__supervise_side_leg(struct leg *leg, enum side_event ev)
 		if (sup->state == SUP_RINGING) {
 			leg->state = LEG_UP;
 			leg->settled = true;
+			note(call, sup, NULL, cdr_now_us(), 0);
 			apply(call, sup);
 		}
 		break;
@@ -373,6 +388,7 @@ int calls_supervise(struct calls *calls, const char *call_id,
 	phone->ring_s = SUP_RING_S;
 	log_notice("call=%s supervisor=%lld rung to %s", call->cdr.call_id,
 		   (long long)supervisor->id, mode_names[mode]);
+	note(call, sup, mode_names[mode], 0, 0);
 	calls__leg_ring_phone(phone, supervisor->sip_username, "supervisor",
 			      call->cdr.call_id, call->cdr.caller_number);
 	return 0;
@@ -391,6 +407,7 @@ int calls_supervise_mode(struct calls *calls, const char *call_id,
 	if (sup->mode == mode)
 		return 0;
 	sup->mode = mode;
+	note(call, sup, mode_names[mode], 0, 0);
 	if (sup->state != SUP_RINGING)
 		apply(call, sup);
 	return 0;

@@ -30,7 +30,10 @@ struct cdr {
 	char *hangup_cause_text;
 	const char *hangup_by;   /* "caller", "agent", "system" or NULL */
 	const char *disposition; /* NULL while up; see cdr_finish() */
-	int64_t revision;        /* of the last snapshot taken */
+	/* Who supervised the call: an array of {supervisor_agent_id, mode,
+	 * modes, started_us, answered_us, ended_us}, NULL when nobody did. */
+	json_t *supervisions;
+	int64_t revision; /* of the last snapshot taken */
 };
 
 /* Wall-clock now in Unix microseconds. */
@@ -46,6 +49,14 @@ int cdr_init_inbound(struct cdr *cdr, const char *call_id, const char *caller,
  * FAILED from the cause). */
 void cdr_finish(struct cdr *cdr, int64_t end_us, int cause,
 		const char *cause_text, const char *hangup_by);
+
+/* Notes a supervision of the call by supervisor_id. A supervisor with no
+ * open entry (none, or all ended) gets a new one started at now_us in
+ * mode; otherwise the open entry takes mode (when not NULL; modes lists
+ * every mode used, in order), answered_us and ended_us (when not 0).
+ * Returns 0 or -ENOMEM (the record is then as it was). */
+int cdr_supervision(struct cdr *cdr, int64_t supervisor_id, const char *mode,
+		    int64_t now_us, int64_t answered_us, int64_t ended_us);
 
 /*
  * Returns a new JSON snapshot of the record (the caller owns it), with a

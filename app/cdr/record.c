@@ -81,6 +81,66 @@ static int set_int(json_t *o, const char *key, int64_t v)
 	return v ? json_object_set_new(o, key, json_integer(v)) : 0;
 }
 
+/* The supervisor's entry that has not ended, or NULL. */
+static json_t *open_supervision(json_t *list, int64_t supervisor_id)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(list, i, e)
+	{
+		if (json_integer_value(json_object_get(
+			e, "supervisor_agent_id")) == supervisor_id &&
+		    !json_object_get(e, "ended_us"))
+			return e;
+	}
+	return NULL;
+}
+
+/* The open entry e takes mode (and adds it to modes) unless it has it. */
+static int supervision_mode(json_t *e, const char *mode)
+{
+	const char *now = json_string_value(json_object_get(e, "mode"));
+
+	if (now && strcmp(now, mode) == 0)
+		return 0;
+	if (json_object_set_new(e, "mode", json_string(mode)) < 0)
+		return -ENOMEM;
+	return json_array_append_new(json_object_get(e, "modes"),
+				     json_string(mode)) < 0
+		   ? -ENOMEM
+		   : 0;
+}
+
+int cdr_supervision(struct cdr *cdr, int64_t supervisor_id, const char *mode,
+		    int64_t now_us, int64_t answered_us, int64_t ended_us)
+{
+	json_t *e;
+	int r = 0;
+
+	if (!cdr->supervisions && !(cdr->supervisions = json_array()))
+		return -ENOMEM;
+	e = open_supervision(cdr->supervisions, supervisor_id);
+	if (!e) {
+		if (!mode)
+			return 0; /* nothing open to update */
+		e = json_pack("{s:I,s:s,s:[s],s:I}", "supervisor_agent_id",
+			      (json_int_t)supervisor_id, "mode", mode, "modes",
+			      mode, "started_us", (json_int_t)now_us);
+		if (!e || json_array_append_new(cdr->supervisions, e) < 0)
+			return -ENOMEM;
+		mode = NULL;
+	}
+	if (mode)
+		r = supervision_mode(e, mode);
+	if (r == 0 && answered_us)
+		r = json_object_set_new(e, "answered_us",
+					json_integer(answered_us));
+	if (r == 0 && ended_us)
+		r = json_object_set_new(e, "ended_us", json_integer(ended_us));
+	return r < 0 ? -ENOMEM : 0;
+}
+
 json_t *cdr_snapshot(struct cdr *cdr)
 {
 	json_t *o = json_object();
@@ -113,6 +173,9 @@ json_t *cdr_snapshot(struct cdr *cdr)
 	r |= set_str(o, "hangup_cause_text", cdr->hangup_cause_text);
 	r |= set_str(o, "hangup_by", cdr->hangup_by);
 	r |= set_str(o, "disposition", cdr->disposition);
+	if (json_array_size(cdr->supervisions) > 0)
+		r |= json_object_set_new(o, "supervisions",
+					 json_deep_copy(cdr->supervisions));
 	if (r) {
 		json_decref(o);
 		return NULL;
@@ -130,5 +193,6 @@ void cdr_clear(struct cdr *cdr)
 	free(cdr->bridge_id);
 	free(cdr->recording_url);
 	free(cdr->hangup_cause_text);
+	json_decref(cdr->supervisions);
 	memset(cdr, 0, sizeof(*cdr));
 }

@@ -723,6 +723,22 @@ class LiveApiTest(unittest.TestCase):
         self.wait_ended(call["id"])
         self.assertEqual(self.ok("GET", f"/api/v1/agents/{sup['id']}")["state"], "available",
                          "supervising leaves the supervisor's own state alone")
+        # The CDR holds both supervisions: modes in order, rung, answered,
+        # ended, inside the call's own times.
+        cdr = harness.wait_for(
+            lambda: next((c for c in self.ok("GET", f"/api/v1/cdr?campaign={cid}")
+                          ["items"] if c["end_time"] and len(c["supervisions"]) == 2), None),
+            10, what="the CDR with its supervisions")
+        first, second = cdr["supervisions"]
+        self.assertEqual((first["supervisor_agent_id"], first["mode"], first["modes"]),
+                         (sup["id"], "whisper", ["listen", "barge", "whisper"]))
+        self.assertEqual((second["supervisor_agent_id"], second["modes"]),
+                         (sup["id"], ["listen"]))
+        for s in (first, second):
+            self.assertLessEqual(s["started_at"], s["answered_at"])
+            self.assertLessEqual(s["answered_at"], s["ended_at"])
+            self.assertLessEqual(cdr["answer_time"], s["started_at"])
+        self.assertLessEqual(first["ended_at"], second["started_at"])
 
 
 def by_agent_inv(by_agent):

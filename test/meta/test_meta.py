@@ -132,7 +132,7 @@ def upsert_columns():
     with open(os.path.join(SOURCE, "app", "cdr", "writer.c")) as f:
         text = f.read()
     cols = text.split("json_to_recordset($1::json) AS x(", 1)[1].split(")", 1)[0]
-    return set(re.findall(r"(\w+) (?:text|bigint|int|boolean)", cols))
+    return set(re.findall(r"(\w+) (?:text|bigint|int|boolean|jsonb)", cols))
 
 
 class MetaTest(unittest.TestCase):

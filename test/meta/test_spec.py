@@ -296,7 +296,7 @@ class ApiSpecTest(unittest.TestCase):
                  "hangup_cause_text": "Normal Clearing", "hangup_by": "caller",
                  "id": "wd-call-1", "disposition_code": None,
                  "disposition_notes": None, "disposition_at": None,
-                 "callback_at": None}
+                 "callback_at": None, "supervisions": []}
         apispec.validate("GET", "/api/v1/calls/wd-call-1", 200, ended, "application/json")
         broken = dict(ended, disposition="MAYBE")
         with self.assertRaisesRegex(AssertionError, "branch"):
@@ -314,7 +314,9 @@ class ApiSpecTest(unittest.TestCase):
     def test_events(self):
         apispec.validate_event({"seq": 4, "epoch": "e1", "type": "call.offered",
                                 "at": "2024-11-24T17:00:00Z",
-                                "data": {"call_id": "wd-call-1", "agent_id": 2, "campaign_id": 1}})
+                                "data": {"call_id": "wd-call-1", "agent_id": 2, "campaign_id": 1,
+                                         "campaign_name": "Sales", "caller_number": None,
+                                         "wait_seconds": 3}})
         apispec.validate_event('{"seq": null, "type": "feed.gap", '
                                '"data": {"since": 3, "oldest": 900}}')
         with self.assertRaises(AssertionError):

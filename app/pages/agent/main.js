@@ -57,8 +57,9 @@ function main() {
   });
 
   bindKeys(shift);
-  // Timers (time in state, call, wait) move once a second.
-  setInterval(() => store.render(), 1000);
+  // Timers (time in state, call, wait) show whole seconds; rendering twice
+  // a second keeps them at most half a second late.
+  setInterval(() => store.render(), 500);
   store.render();
 
   window.welcomedly = {

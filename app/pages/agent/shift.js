@@ -43,6 +43,8 @@ export class Shift {
     this.api = null;
     this.feed = null;
     this.phone = null;
+    this.codes = new Map(); // campaign id -> its disposition codes
+    this.phoneError = null; // the phone's last sentence, cleared once it registers
   }
 
   get state() {
@@ -112,10 +114,17 @@ export class Shift {
       fetchCredentials: () => this.api.webrtc(this.state.agentId),
       relay,
       audio: this.audio,
-      onStatus: (s) => this.set({ softphone: s }),
+      onStatus: (s) => {
+        this.set({ softphone: s });
+        // What the phone said while reconnecting is over once it is back.
+        if (s === "registered" && this.state.error === this.phoneError) this.error("");
+      },
       onIncoming: (call) => this.onIncoming(call),
       onCall: (call) => this.onPhoneCall(call),
-      onError: (sentence) => this.error(sentence),
+      onError: (sentence) => {
+        this.phoneError = sentence;
+        this.error(sentence);
+      },
     });
     this.phone.start();
   }
@@ -177,12 +186,15 @@ export class Shift {
   }
 
   async onOffered(d) {
-    const offer = { callId: d.call_id, campaignId: d.campaign_id, number: "", startedAt: Date.now() };
+    const offer = {
+      callId: d.call_id, campaignId: d.campaign_id, campaignName: d.campaign_name || "",
+      number: d.caller_number || "", startedAt: Date.now() - (d.wait_seconds || 0) * 1000,
+    };
     this.set({ offer });
-    this.rememberCall({ id: d.call_id, campaignId: d.campaign_id, number: "" });
+    this.rememberCall({ id: d.call_id, campaignId: d.campaign_id, number: offer.number });
     const call = await this.attempt(() => this.api.call(d.call_id));
     if (!call || this.state.offer !== offer) return;
-    const number = this.customerNumber(call);
+    const number = this.customerNumber(call) || offer.number;
     const startedAt = Date.parse(call.started_at) || Date.now() - (call.wait_seconds || 0) * 1000;
     this.set({ offer: { ...offer, number, startedAt } });
     this.rememberCall({ id: d.call_id, campaignId: d.campaign_id, number });
@@ -280,13 +292,18 @@ export class Shift {
 
   // --- disposition -----------------------------------------------------------
 
+  // The campaign's codes show at once from the last fetch, then are
+  // fetched again in case an administrator changed them.
   async beginWrapup(call) {
     if (!call || !call.id || !call.campaignId) return;
-    const wrapup = { callId: call.id, campaignId: call.campaignId, number: call.number, codes: null, submitting: false, fieldErrors: {} };
+    const cached = this.codes.get(call.campaignId) || null;
+    const wrapup = { callId: call.id, campaignId: call.campaignId, number: call.number, codes: cached, submitting: false, fieldErrors: {} };
     this.set({ wrapup });
     const list = await this.attempt(() => this.api.dispositions(call.campaignId));
-    if (this.state.wrapup !== wrapup) return;
-    this.set({ wrapup: { ...wrapup, codes: list ? list.items : [] } });
+    if (list) this.codes.set(call.campaignId, list.items);
+    const now = this.state.wrapup;
+    if (!now || now.callId !== wrapup.callId || (!list && now.codes)) return;
+    this.set({ wrapup: { ...now, codes: list ? list.items : [] } });
   }
 
   async submitDisposition(values) {

@@ -14,7 +14,7 @@ export class Feed {
   //   onEvent(message)   each event, in seq order (feed.gap excluded)
   //   onStatus(status)   "connecting" | "live" | "reconnecting"
   //   onResync(reason)   state must be fetched again through REST: after a
-  //                      feed.gap, or when the server restarted (new epoch)
+  //                      reconnect, a feed.gap, or a server restart (new epoch)
   //   onFatal(sentence)  the token was revoked; the feed stops
   constructor(api, handlers) {
     this.api = api;
@@ -24,6 +24,7 @@ export class Feed {
     this.ws = null;
     this.timer = null;
     this.failures = 0;
+    this.everOpen = false;
     this.stopped = true;
   }
 
@@ -51,9 +52,14 @@ export class Feed {
     const ws = new WebSocket(this.api.eventsUrl(this.lastSeq));
     this.ws = ws;
     let openedAt = 0;
+    const reconnect = this.everOpen;
     ws.onopen = () => {
       openedAt = Date.now();
+      this.everOpen = true;
       this.handlers.onStatus("live");
+      // `since` replays what was missed, but a restarted server (new epoch)
+      // says so only with its next event, which may be long in coming.
+      if (reconnect) this.handlers.onResync("reconnect");
     };
     ws.onmessage = (e) => this.receive(e.data);
     ws.onclose = (e) => {

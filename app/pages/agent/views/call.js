@@ -33,7 +33,7 @@ export function mountCall(root, shift) {
     document.title = ringing ? "Incoming call · Welcomedly" : "Welcomedly agent";
     if (ringing) {
       number.textContent = (offer && offer.number) || c.number || "Unknown number";
-      campaign.textContent = offer && offer.campaignId ? `Campaign ${offer.campaignId}` : "—";
+      campaign.textContent = !offer ? "—" : offer.campaignName || (offer.campaignId ? `Campaign ${offer.campaignId}` : "—");
       wait.textContent = offer ? duration(since(offer.startedAt)) : "—";
     }
     if (talking) {

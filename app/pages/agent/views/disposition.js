@@ -16,7 +16,8 @@ export function mountDisposition(root, shift) {
     callback_at: form.querySelector("#disposition-callback-error"),
   };
   let shownFor = null; // the wrap-up whose call the fields belong to
-  let shownCodes = null;
+  let shownCodes; // the code list the select was filled from (undefined: none)
+  let shownErrors = null;
 
   const isCallback = () => {
     const opt = code.selectedOptions[0];
@@ -32,6 +33,7 @@ export function mountDisposition(root, shift) {
   });
   form.addEventListener("submit", (e) => {
     e.preventDefault();
+    for (const el of Object.values(errors)) el.textContent = "";
     if (!code.value) {
       errors.code.textContent = "Choose the outcome of the call.";
       return;
@@ -43,13 +45,16 @@ export function mountDisposition(root, shift) {
     shift.submitDisposition({ code: code.value, notes: notes.value.trim(), callbackAt: fromLocalInput(callback.value) });
   });
 
+  // Keeps the person's choice when the list is refreshed under them.
   const fillCodes = (codes) => {
+    const chosen = code.value;
     code.replaceChildren(new Option(codes.length ? "Choose…" : "No outcomes are set up for this campaign", ""));
     for (const d of codes) {
       const opt = new Option(d.label, d.code);
       opt.dataset.callback = String(!!d.is_callback);
       code.append(opt);
     }
+    if (codes.some((d) => d.code === chosen)) code.value = chosen;
   };
 
   return (state) => {
@@ -61,7 +66,8 @@ export function mountDisposition(root, shift) {
     }
     if (shownFor !== w.callId) {
       shownFor = w.callId;
-      shownCodes = null;
+      shownCodes = undefined;
+      code.replaceChildren();
       notes.value = "";
       callback.value = "";
       callback.required = false;
@@ -72,7 +78,11 @@ export function mountDisposition(root, shift) {
       else code.replaceChildren(new Option("Loading outcomes…", ""));
     }
     about.textContent = [w.number, `campaign ${w.campaignId}`].filter(Boolean).join(" · ");
-    for (const [field, el] of Object.entries(errors)) el.textContent = (w.fieldErrors && w.fieldErrors[field]) || "";
+    // Only when they change: the form's own checks write there too.
+    if (w.fieldErrors !== shownErrors) {
+      shownErrors = w.fieldErrors;
+      for (const [field, el] of Object.entries(errors)) el.textContent = (w.fieldErrors && w.fieldErrors[field]) || "";
+    }
     submit.disabled = w.submitting || !w.codes;
     submit.textContent = w.submitting ? "Saving…" : "Save outcome";
   };
