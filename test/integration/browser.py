@@ -21,6 +21,7 @@ instance and log directory, which harness reads at import.
 
 import base64
 import fcntl
+import functools
 import hashlib
 import hmac
 import json
@@ -38,6 +39,8 @@ import threading
 import time
 import urllib.request
 import wave
+
+import cdp
 
 NETNS_ENV = "WELCOMEDLY_RTC_NETNS"
 HOST_ADDR = "10.203.0.1"
@@ -209,47 +212,32 @@ def tone_wav(path, freq=440.0, seconds=10.0, rate=48000, amplitude=0.3):
 
 # -- Chromium and the DevTools protocol ----------------------------------------------
 
-class CdpError(AssertionError):
-    pass
-
-
-class Page:
-    """A DevTools session on one page target. Single-threaded: events are
-    read while waiting for a command's answer or for an event, and kept in
-    order; console messages and exceptions also go to the log file as they
-    are read."""
+class Page(cdp.Page):
+    """cdp.Page with what the softphone tests need: the page's console and
+    exceptions written to a log file as they are read, a click with the
+    mouse, typing, screenshots named after the state they show, handlers for
+    events that need an answer (Fetch), and scripts run before the page's."""
 
     def __init__(self, ws_url, log_path, shots_dir, name):
-        import websocket
-        self.ws = websocket.create_connection(ws_url, timeout=10, suppress_origin=True)
-        self.events = []
+        self._log = open(log_path, "a")
+        self.name = name
+        self.shots_dir = shots_dir
+        self._shot = 0
         self.handlers = {}
         self.exceptions = []
-        self.console = []
-        self._id = 0
-        self._log = open(log_path, "a")
-        self.shots_dir = shots_dir
-        self.name = name
-        self._shot = 0
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            self.send(domain + ".enable")
+        super().__init__(ws_url)
+        self.call("Network.enable")
 
     def close(self):
-        try:
-            self.ws.close()
-        except Exception:
-            pass
+        super().close()
         self._log.close()
 
-    # -- the wire
-
-    def _dispatch(self, msg):
+    def _note(self, msg):
         method = msg.get("method")
         params = msg.get("params", {})
         if method == "Runtime.consoleAPICalled":
             text = " ".join(str(a.get("value", a.get("description", a.get("type"))))
                             for a in params.get("args", []))
-            self.console.append(f"{params.get('type')}: {text}")
             self._write(f"console.{params.get('type')}: {text}")
         elif method == "Runtime.exceptionThrown":
             d = params.get("exceptionDetails", {})
@@ -264,84 +252,33 @@ class Page:
         handler = self.handlers.get(method)
         if handler:
             handler(params)
-        elif not method.startswith(("Network.", "Runtime.", "Log.")):
-            # Only what a test may wait for is kept: the page's own events.
-            self.events.append(msg)
+        elif not method.startswith("Network."):
+            super()._note(msg)
 
     def _write(self, line):
         self._log.write(f"{time.strftime('%H:%M:%S')} [{self.name}] {line}\n")
         self._log.flush()
 
-    def _recv(self, timeout):
-        import websocket
-        self.ws.settimeout(max(0.01, timeout))
-        try:
-            return json.loads(self.ws.recv())
-        except websocket.WebSocketTimeoutException:
-            return None
-
     def post(self, method, **params):
-        """Sends a command without waiting for its answer; returns its id."""
-        self._id += 1
-        self.ws.send(json.dumps({"id": self._id, "method": method, "params": params}))
-        return self._id
-
-    def send(self, method, wait_s=30.0, **params):
-        """Sends a command and returns its result (CdpError on an error, or
-        when no answer came within wait_s)."""
-        mid = self.post(method, **params)
-        deadline = time.monotonic() + wait_s
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise CdpError(f"{method}: no answer within {wait_s}s")
-            msg = self._recv(left)
-            if msg is None:
-                continue
-            if msg.get("id") == mid:
-                if "error" in msg:
-                    raise CdpError(f"{method}: {msg['error']}")
-                return msg.get("result", {})
-            if "method" in msg:
-                self._dispatch(msg)
-
-    def pump(self, seconds):
-        """Reads events for that long."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            msg = self._recv(deadline - time.monotonic())
-            if msg and "method" in msg:
-                self._dispatch(msg)
-
-    def wait_event(self, method, predicate=lambda p: True, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            for i, m in enumerate(self.events):
-                if m["method"] == method and predicate(m.get("params", {})):
-                    del self.events[i]
-                    return m.get("params", {})
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise CdpError(f"timed out after {timeout}s waiting for {method}")
-            msg = self._recv(left)
-            if msg and "method" in msg:
-                self._dispatch(msg)
-
-    # -- the page
+        """Sends a command without waiting for its answer (from a handler,
+        which runs while another command waits for its own)."""
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
 
     def evaluate(self, expr, timeout=30.0):
-        """The value of a JavaScript expression (promises awaited)."""
-        r = self.send("Runtime.evaluate", wait_s=timeout + 5, expression=expr,
-                      awaitPromise=True, returnByValue=True, userGesture=True,
-                      timeout=int(timeout * 1000))
+        """The value of a JavaScript expression, promises awaited, run as if
+        from a user gesture."""
+        r = self.call("Runtime.evaluate", timeout=timeout + 5, expression=expr,
+                      awaitPromise=True, returnByValue=True, userGesture=True)
         if "exceptionDetails" in r:
             d = r["exceptionDetails"]
-            raise CdpError(f"{expr[:80]!r} threw: "
-                           f"{d.get('exception', {}).get('description') or d.get('text')}")
+            raise cdp.CdpError(f"{expr[:80]!r} threw: "
+                               f"{d.get('exception', {}).get('description') or d.get('text')}")
         return r.get("result", {}).get("value")
 
     def wait_js(self, expr, timeout=10.0, what=None, interval=0.1):
-        """Polls an expression until it is truthy; returns its value."""
+        """Polls an expression until it is truthy, reading events between
+        polls; returns its value. A screenshot is taken when it times out."""
         deadline = time.monotonic() + timeout
         while True:
             value = self.evaluate(expr)
@@ -354,11 +291,13 @@ class Page:
             self.pump(interval)
 
     def navigate(self, url, timeout=15.0):
-        self.events = [m for m in self.events if m["method"] != "Page.loadEventFired"]
-        r = self.send("Page.navigate", url=url)
+        """Loads url and waits until that document (not the one before it)
+        has loaded."""
+        r = self.call("Page.navigate", url=url)
         if r.get("errorText"):
-            raise CdpError(f"navigate {url}: {r['errorText']}")
-        self.wait_event("Page.loadEventFired", timeout=timeout)
+            raise cdp.CdpError(f"navigate {url}: {r['errorText']}")
+        self.wait_js(f"location.href.split('#')[0] === {json.dumps(url.split('#')[0])}"
+                     f" && document.readyState === 'complete'", timeout, what=f"{url} loaded")
 
     @staticmethod
     def _q(selector):
@@ -368,12 +307,6 @@ class Page:
         """The element's text (trimmed), or None when there is none."""
         return self.evaluate(f"(e => e ? e.textContent.trim() : null)"
                              f"(document.querySelector({self._q(selector)}))")
-
-    def visible(self, selector):
-        """True when the element exists, has no hidden ancestor and a box."""
-        return self.evaluate(
-            f"(e => !!e && !e.closest('[hidden]') && e.getClientRects().length > 0)"
-            f"(document.querySelector({self._q(selector)}))")
 
     def wait_text(self, selector, expected, timeout=10.0):
         """Waits until the element's text is expected (a string, or a tuple
@@ -388,6 +321,8 @@ class Page:
                                  f"{expected!r} within {timeout}s") from None
 
     def wait_visible(self, selector, timeout=10.0, visible=True):
+        """Waits until the element is shown (exists, no hidden ancestor, has
+        a box), or with visible=False until it is not."""
         js = (f"(e => (!!e && !e.closest('[hidden]') && e.getClientRects().length > 0)"
               f" === {json.dumps(visible)})(document.querySelector({self._q(selector)}))")
         self.wait_js(js, timeout, what=f"{selector} {'shown' if visible else 'hidden'}")
@@ -402,13 +337,13 @@ class Page:
             f" return r.width > 0 ? [r.x + r.width / 2, r.y + r.height / 2] : null; }})"
             f"(document.querySelector({q}))", timeout, what=f"{selector} clickable")
         for kind in ("mousePressed", "mouseReleased"):
-            self.send("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1],
+            self.call("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1],
                       button="left", clickCount=1)
 
     def type(self, selector, text):
         """Focuses the element and types text into it."""
         self.evaluate(f"document.querySelector({self._q(selector)}).focus()")
-        self.send("Input.insertText", text=text)
+        self.call("Input.insertText", text=text)
 
     def screenshot(self, label):
         """Saves a PNG of the page next to the test logs; returns its path."""
@@ -416,17 +351,14 @@ class Page:
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", label)
         path = os.path.join(self.shots_dir, f"shot-{self.name}-{self._shot:02d}-{safe}.png")
         try:
-            data = self.send("Page.captureScreenshot", format="png")["data"]
-        except CdpError as e:
+            return super().screenshot(path)
+        except cdp.CdpError as e:
             self._write(f"screenshot {label} failed: {e}")
             return None
-        with open(path, "wb") as f:
-            f.write(base64.b64decode(data))
-        return path
 
     def before_load(self, source):
         """Runs the script in every document this page loads, before its own."""
-        self.send("Page.addScriptToEvaluateOnNewDocument", source=source)
+        self.call("Page.addScriptToEvaluateOnNewDocument", source=source)
 
     def watch_ice_errors(self):
         """Every RTCPeerConnection of the next documents keeps its ICE
@@ -466,85 +398,42 @@ class Page:
                       body=base64.b64encode(body).decode())
 
         self.handlers["Fetch.requestPaused"] = paused
-        self.send("Fetch.enable", patterns=[{"urlPattern": url_pattern,
+        self.call("Fetch.enable", patterns=[{"urlPattern": url_pattern,
                                              "requestStage": "Request"}])
 
 
 class Chromium:
-    """Debian's headless Chromium in the bed's namespace, with a fake
-    microphone playing a tone and a DevTools port."""
+    """cdp.Browser in the bed's namespace, with a fake microphone playing a
+    tone; its pages are Page."""
 
-    def __init__(self, name="chromium", tone_hz=440.0, extra_args=()):
+    def __init__(self, name="chromium", tone_hz=440.0):
         from harness import LOG_DIR
         self.name = name
         self.log_dir = LOG_DIR
         self.tmp = tempfile.mkdtemp(prefix=f"wd-{name}-")
         self.wav = tone_wav(os.path.join(self.tmp, "tone.wav"), tone_hz)
-        self.extra = list(extra_args)
-        self.proc = None
-        self.port = None
-        self.pages = []
         self.console_log = os.path.join(LOG_DIR, f"chromium-{name}-console.log")
         self.stderr_log = os.path.join(LOG_DIR, f"chromium-{name}-stderr.log")
+        self.browser = None
 
-    def start(self, timeout=20.0):
+    def start(self):
         settle()
-        profile = os.path.join(self.tmp, "profile")
-        args = ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--no-default-browser-check",
-                f"--user-data-dir={profile}", "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={self.wav}",
-                "--autoplay-policy=no-user-gesture-required",
-                "--allow-loopback-in-peer-connection", "--remote-debugging-port=0",
-                "--remote-debugging-address=127.0.0.1", "--window-size=1280,900",
-                *self.extra, "about:blank"]
-        self._err = open(self.stderr_log, "a")
-        env = dict(os.environ, HOME=self.tmp)
-        self.proc = subprocess.Popen(args, stdout=self._err, stderr=subprocess.STDOUT,
-                                     env=env, start_new_session=True)
-        port_file = os.path.join(profile, "DevToolsActivePort")
-        deadline = time.monotonic() + timeout
-        while not self.port:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"chromium exited ({self.proc.returncode}); "
-                                     f"see {self.stderr_log}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"chromium gave no DevTools port in {timeout}s;"
-                                     f" see {self.stderr_log}")
-            try:
-                with open(port_file) as f:
-                    self.port = int(f.readline())
-            except (FileNotFoundError, ValueError):
-                time.sleep(0.05)
+        self.browser = cdp.Browser(self.stderr_log, args=[
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={self.wav}",
+            "--autoplay-policy=no-user-gesture-required",
+            "--allow-loopback-in-peer-connection", "--window-size=1280,900"])
         return self
 
     def page(self):
-        """A DevTools session on the first page target."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/list",
-                                    timeout=10) as r:
-            targets = json.loads(r.read())
-        target = next(t for t in targets if t["type"] == "page")
-        p = Page(target["webSocketDebuggerUrl"], self.console_log, self.log_dir, self.name)
-        self.pages.append(p)
-        return p
+        """A Page on the first page target."""
+        return self.browser.page(page_class=functools.partial(
+            Page, log_path=self.console_log, shots_dir=self.log_dir, name=self.name))
 
     def stop(self):
-        for p in self.pages:
-            p.close()
-        self.pages = []
-        if self.proc is not None and self.proc.poll() is None:
-            # Its renderers and helpers are in its session: end them all
-            # with it, by the group of the process this bed started.
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
-        if self.proc is not None:
-            self._err.close()
+        if self.browser is not None:
+            self.browser.close()
+            self.browser = None
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -110,6 +110,7 @@ class WebRtcTest(unittest.TestCase):
     def setUp(self):
         self.closers = []
         self.agents = []
+        self.campaign_names = {}
         # The page keeps its origin: a restarted daemon must listen where
         # the first one did.
         self.api_port = browser.free_port()
@@ -137,11 +138,28 @@ class WebRtcTest(unittest.TestCase):
                 close()
             except Exception as e:  # the others must still be closed
                 print(f"cleanup: {e}", file=sys.stderr)
-        harness.wait_idle()
+        left = self.hang_up_leftovers()
         for a in self.agents:
             acd.login(a, "logout")
         acd.wait_stable(self.agents)
         self.assertEqual(self.daemon.stop(), 0, self.daemon.log_path)
+        self.assertEqual(left, [], "channels left in Asterisk after the test")
+
+    @staticmethod
+    def hang_up_leftovers():
+        """Waits for Asterisk to be idle; channels still there then (a
+        caller whose sipp was killed by a failed test has no one to hang it
+        up) are hung up so that the next test starts clean. Returns their
+        names."""
+        try:
+            harness.wait_idle(10)
+            return []
+        except AssertionError:
+            left = harness.channels()
+            for ch in left:
+                harness.ari("DELETE", f"/channels/{ch['id']}", expect=None)
+            harness.wait_idle()
+            return [ch["name"] for ch in left]
 
     # -- provisioning ------------------------------------------------------------
 
@@ -154,7 +172,9 @@ class WebRtcTest(unittest.TestCase):
     def campaign(self, **settings):
         """A campaign with dispositions and a DID; returns (id, did)."""
         body = dict({"name": "rtc-" + uuid.uuid4().hex[:8], "wrapup_time": 120}, **settings)
-        cid = self.ok("POST", "/api/v1/campaigns", body, expect=201)["id"]
+        camp = self.ok("POST", "/api/v1/campaigns", body, expect=201)
+        cid = camp["id"]
+        self.campaign_names[cid] = camp["name"]
         for code, flags in (("sale", {"is_sale": True, "is_final": True}),
                             ("no_interest", {"is_final": True})):
             self.ok("POST", f"/api/v1/campaigns/{cid}/dispositions",
@@ -339,7 +359,7 @@ class WebRtcTest(unittest.TestCase):
         sipp, rtp = self.caller(did)
         offered_at, offered = clock.first("call.offered", agent_id=agent["id"])
         page.wait_visible("[data-testid=incoming]", 10)
-        self.assertEqual(page.text("[data-testid=incoming-campaign]"), f"Campaign {cid}")
+        self.assertEqual(page.text("[data-testid=incoming-campaign]"), self.campaign_names[cid])
         page.wait_js("document.querySelector('[data-testid=incoming-number]')"
                      ".textContent.includes('1555000')", 5, what="the caller's number shown")
         shown_at = page.evaluate("window.__wdShown.incoming")
