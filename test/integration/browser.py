@@ -377,6 +377,30 @@ class Page(cdp.Page):
             Object.setPrototypeOf(window.RTCPeerConnection, Native);
         })()""")
 
+    def trace_websockets(self):
+        """The next documents' WebSockets log (to the console, so to the
+        log file) when they open and close, with the code, the reason and
+        who called close()."""
+        self.before_load("""(() => {
+            const Native = window.WebSocket;
+            const nativeClose = Native.prototype.close;
+            Native.prototype.close = function (...args) {
+                console.log(`websocket close() ${this.url.split('?')[0]} by`,
+                            new Error().stack.split('\\n').slice(2, 6).join(' | '));
+                return nativeClose.apply(this, args);
+            };
+            window.WebSocket = function (...args) {
+                const ws = new Native(...args);
+                const url = String(args[0]).split('?')[0];
+                ws.addEventListener('open', () => console.log(`websocket open ${url}`));
+                ws.addEventListener('close', (e) => console.log(
+                    `websocket closed ${url} code=${e.code} reason=${e.reason}`));
+                return ws;
+            };
+            window.WebSocket.prototype = Native.prototype;
+            Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+        })()""")
+
     def rewrite_responses(self, url_pattern, rewrite):
         """Answers every request whose URL matches url_pattern (a CDP Fetch
         pattern, * wildcards) with rewrite(url, method, headers), which

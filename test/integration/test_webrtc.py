@@ -204,6 +204,7 @@ class WebRtcTest(unittest.TestCase):
         self.closers.append(chrome.stop)
         page = chrome.page()
         page.chrome = chrome
+        page.trace_websockets()
         return page
 
     def sign_in(self, page, agent, token, query=""):
