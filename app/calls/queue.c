@@ -258,7 +258,7 @@ static void act_leave_queue(struct call *call, const struct call_event *ev)
 	call->campaign->stats.dirty = true;
 	if (abandoned && !call->winner) {
 		call->cdr.abandoned = true;
-		call->campaign->stats.abandoned++;
+		campaigns_stats_abandoned(&call->campaign->stats, cdr_now_us());
 		log_info("call=%s abandoned after %ds", call->cdr.call_id,
 			 call->cdr.queue_wait_seconds);
 	} else if (!abandoned) {
@@ -314,10 +314,8 @@ static void act_win(struct call *call, const struct call_event *ev)
 	call->cdr.answer_us = cdr_now_us();
 	wait_s = (double)(call->cdr.answer_us - call->q.joined_us) / 1e6;
 	c->avg_wait_s = c->avg_wait_s * 0.8 + 0.2 * wait_s;
-	c->stats.answered++;
-	c->stats.answered_in_sl += wait_s <= (double)c->service_level_s;
-	c->stats.wait_sum_s += wait_s;
-	c->stats.dirty = true;
+	campaigns_stats_answered(&c->stats, wait_s, c->service_level_s,
+				 call->cdr.answer_us);
 	calls__emit_answered(call, agent->id, (int)wait_s);
 	log_info("call=%s answered by agent=%lld", call->cdr.call_id,
 		 (long long)agent->id);

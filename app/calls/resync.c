@@ -79,6 +79,21 @@ static const char *stasis_campaign(const json_t *dialplan, char *buf,
 	return *buf ? buf : NULL;
 }
 
+/* A call adopted from an earlier process lost its agent and supervisor
+ * legs with it (they are hung up as orphans): the supervisions its record
+ * holds end now. */
+static void end_supervisions(struct calls *calls, const char *id)
+{
+	static const char sql[] =
+	    "UPDATE calls SET supervisions = (SELECT jsonb_agg(CASE WHEN s ?"
+	    " 'ended_at' THEN s ELSE s || jsonb_build_object('ended_at',"
+	    " now()) END) FROM jsonb_array_elements(supervisions) s)"
+	    " WHERE call_id = $1 AND supervisions <> '[]'";
+	const char *params[1] = {id};
+
+	calls__db_write(calls, sql, 1, params);
+}
+
 static void adopt(struct calls *calls, const char *id, const json_t *ch)
 {
 	const json_t *caller = json_object_get(ch, "caller");
@@ -93,8 +108,10 @@ static void adopt(struct calls *calls, const char *id, const json_t *ch)
 	    calls, id, json_string_value(json_object_get(caller, "number")),
 	    json_string_value(json_object_get(dialplan, "exten")),
 	    stasis_campaign(dialplan, campaign, sizeof(campaign)), start_us);
-	if (call)
+	if (call) {
 		call->q.adopted = true;
+		end_supervisions(calls, id);
+	}
 }
 
 static void on_orphan_gone(const struct ari_response *resp, void *userdata)

@@ -23,7 +23,7 @@ import harness  # noqa: E402
 import test_api_live  # noqa: E402
 
 FIGURES = ("waiting", "longest-wait", "service-level", "asa", "abandon-rate",
-           "answered", "abandoned")
+           "answered", "abandoned", "last-15-minutes")
 
 
 def rounded(v):
@@ -43,7 +43,18 @@ def expected(q):
         "abandon-rate": pct(100 * q["abandoned"] / total if total else None),
         "answered": str(q["answered"]),
         "abandoned": str(q["abandoned"]),
+        "last-15-minutes": window(q["last_15_minutes"], pct),
     }
+
+
+def window(w, pct):
+    """The sentence of the last 15 minutes' figures."""
+    total = w["answered"] + w["abandoned"]
+    asa = w["average_speed_of_answer"]
+    return (f"Last 15 min: service level {pct(w['service_level'])}, answer in "
+            f"{'—' if asa is None else f'{rounded(asa)} s'}, abandon "
+            f"{pct(100 * w['abandoned'] / total if total else None)} "
+            f"({w['answered']} answered, {w['abandoned']} abandoned)")
 
 
 def clock_seconds(text):

@@ -1,6 +1,7 @@
 // figures.js: the numbers a campaign shows, and how they are written.
-// The day's figures are the server's (GET /queues, queue.stats); the last
-// 15 minutes are counted here from the feed's call events.
+// The day's and the last 15 minutes' figures are the server's (GET /queues,
+// queue.stats); a server without last_15_minutes has them counted here from
+// the feed's call events.
 
 import { WINDOW_MS } from './store.js';
 
@@ -35,6 +36,17 @@ export function dayFigures(c, now = Date.now()) {
 // The same figures over the last 15 minutes (or since the page opened,
 // when that is later), from the calls answered and abandoned meanwhile.
 export function windowFigures(c, openedAt, now = Date.now()) {
+  const w = c.queue && c.queue.last_15_minutes;
+  if (w) {
+    return {
+      partial: false,
+      serviceLevel: w.service_level,
+      asa: w.average_speed_of_answer,
+      abandonRate: rate(w.abandoned, w.answered + w.abandoned),
+      answered: w.answered,
+      abandoned: w.abandoned,
+    };
+  }
   const from = now - WINDOW_MS;
   const recent = c.recent.filter((e) => e.t >= from);
   const answered = recent.filter((e) => e.kind === 'answered');

@@ -77,7 +77,7 @@ function createCampaign(c, actions) {
       figure('Abandon rate', 'abandon-rate'),
       figure('Answered', 'answered'),
       figure('Abandoned', 'abandoned')),
-    el('p', { class: 'window' }),
+    el('p', { class: 'window', 'data-testid': 'last-15-minutes' }),
     el('div', { class: 'lists' },
       el('div', { class: 'list' }, el('h3', {}, 'Agents'),
         el('table', {}, el('tbody', { 'data-testid': 'agents' })), el('p', { class: 'empty agents-empty' }, 'No agents in this campaign.')),
