@@ -1,5 +1,5 @@
 """A real-browser WebRTC test bed: a network namespace, headless Chromium
-driven over the DevTools protocol, coturn, and an RTP peer for the trunk side.
+driven over the DevTools protocol (cdp.py), and coturn.
 
 Asterisk's ICE offers no loopback candidates, so Asterisk and Chromium share
 a network namespace that has a non-loopback interface: a veth pair with both
@@ -35,7 +35,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 import wave
@@ -539,91 +538,3 @@ class Coturn:
         if self.proc is not None:
             self._log.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-# -- the trunk side's media -------------------------------------------------------------
-
-def _ulaw(sample):
-    """G.711 mu-law of a 16-bit sample."""
-    sign = 0x80 if sample < 0 else 0
-    sample = min(abs(sample), 32635) + 0x84
-    exponent = 7
-    mask = 0x4000
-    while exponent > 0 and not sample & mask:
-        exponent -= 1
-        mask >>= 1
-    mantissa = (sample >> (exponent + 3)) & 0x0F
-    return ~(sign | exponent << 4 | mantissa) & 0xFF
-
-
-def _ulaw_decode(byte):
-    byte = ~byte & 0xFF
-    t = ((byte & 0x0F) << 3) + 0x84
-    t <<= (byte & 0x70) >> 4
-    return (0x84 - t) if byte & 0x80 else (t - 0x84)
-
-
-_ULAW_TABLE = [_ulaw_decode(b) for b in range(256)]
-
-
-def _measure(payload):
-    """(mean amplitude, pitch in Hz from zero crossings) of 8 kHz mu-law."""
-    samples = [_ULAW_TABLE[b] for b in payload]
-    if not samples:
-        return 0.0, 0.0
-    crossings = sum(1 for a, b in zip(samples, samples[1:]) if (a < 0) != (b < 0))
-    return (sum(abs(x) for x in samples) / len(samples),
-            crossings / 2 / (len(samples) / 8000))
-
-
-class RtpPeer:
-    """The caller's media on the trunk: a UDP port that counts the RTP it
-    receives (and its energy) and, once it knows where Asterisk sends from
-    (symmetric RTP), answers with a mu-law tone every 20 ms."""
-
-    def __init__(self, freq=1000.0):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.02)
-        self.port = self.sock.getsockname()[1]
-        self.received = []      # (monotonic time, mean amplitude, pitch)
-        self.sent = 0
-        self.peer = None
-        self._stop = threading.Event()
-        tone = [int(8000 * math.sin(2 * math.pi * freq * i / 8000)) for i in range(160)]
-        self._payload = bytes(_ulaw(s) for s in tone)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        seq, ts, ssrc = 0, 0, 0x5157AB1E
-        next_send = time.monotonic()
-        while not self._stop.is_set():
-            try:
-                data, addr = self.sock.recvfrom(2048)
-                if len(data) > 12 and data[0] >> 6 == 2:
-                    self.received.append((time.monotonic(),) + _measure(data[12:]))
-                    self.peer = addr
-            except socket.timeout:
-                pass
-            now = time.monotonic()
-            if self.peer and now >= next_send:
-                header = struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc)
-                self.sock.sendto(header + self._payload, self.peer)
-                self.sent += 1
-                seq += 1
-                ts += 160
-                next_send = max(next_send + 0.02, now - 0.1)
-
-    def count_since(self, t, min_energy=0.0, tone_hz=None):
-        """Packets received since monotonic time t, with at least that mean
-        amplitude and, given tone_hz, a pitch within 15 % of it."""
-        def fits(hz):
-            return tone_hz is None or abs(hz - tone_hz) <= 0.15 * tone_hz
-        return sum(1 for when, e, hz in list(self.received)
-                   if when >= t and e >= min_energy and fits(hz))
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()

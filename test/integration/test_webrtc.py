@@ -31,6 +31,7 @@ browser.enter_netns()
 import acd  # noqa: E402
 import api  # noqa: E402
 import harness  # noqa: E402
+from rtp import RtpPeer  # noqa: E402
 from test_outbound import TRUNK_PORT, Trunk, number  # noqa: E402
 
 PAGES_DIR = os.path.join(os.path.dirname(os.path.abspath(harness.DAEMON)), "pages")
@@ -48,6 +49,11 @@ def measure(**values):
     print(line, flush=True)
     with open(MEASURES, "a") as f:
         f.write(line + "\n")
+
+
+def rtp_peer():
+    """The trunk caller's media: a 1000 Hz tone; listens for the page's."""
+    return RtpPeer(freq=1000.0, tones=(TONE_HZ,))
 
 
 class FeedClock(threading.Thread):
@@ -290,7 +296,7 @@ class WebRtcTest(unittest.TestCase):
         if rtp is not None:
             # The caller hears the agent: RTP with the page's tone in it
             # (not silence, nor the queue's music) since the answer.
-            tone = rtp.count_since(since, min_energy=500, tone_hz=TONE_HZ)
+            tone = rtp.heard(TONE_HZ, since)
             self.assertGreater(tone, 20, f"{tone} of {rtp.count_since(since)} packets at"
                                f" the caller carry the page's {TONE_HZ} Hz tone")
         return s1
@@ -299,7 +305,7 @@ class WebRtcTest(unittest.TestCase):
 
     def caller(self, did, hold_ms=CALLER_HOLD_MS):
         """A trunk caller with real media (an RtpPeer); returns (sipp, rtp)."""
-        rtp = browser.RtpPeer()
+        rtp = rtp_peer()
         self.closers.append(rtp.stop)
         log = open(os.path.join(harness.LOG_DIR, f"caller-{time.time_ns()}.log"), "w")
         proc = subprocess.Popen(
