@@ -473,7 +473,10 @@ class WebRtcTest(unittest.TestCase):
                 [{"phone": phone, "name": "Browser Lead"}])
         lead_id = self.ok("GET", f"/api/v1/leads?campaign_id={cid}")["items"][0]["id"]
         agent, token = self.web_agent(cid)
-        trunk = Trunk("uas-answer.xml", ring_ms=500, args=["-rtp_echo"])
+        customer = rtp_peer()
+        self.closers.append(customer.stop)
+        trunk = Trunk("uas-answer-media.xml", ring_ms=500,
+                      args=["-key", "rtp_port", str(customer.port)])
         self.closers.append(trunk.stop)
         page = self.chromium("c2c")
         self.sign_in(page, agent, token)
@@ -495,7 +498,7 @@ class WebRtcTest(unittest.TestCase):
             "window.welcomedly.mediaStats().then(s => s && s.inboundPackets > 0)", 10,
             what="media from the customer")
         self.assertTrue(first_in)
-        self.media_flows(page)
+        self.media_flows(page, customer, time.monotonic())
         page.screenshot("c2c-in-call")
         page.click("button[data-testid=hangup]")
         page.wait_visible("[data-testid=in-call]", 10, visible=False)
