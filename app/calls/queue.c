@@ -652,6 +652,76 @@ const struct call_machine calls__inbound = {
     .playback_done = playback_done,
 };
 
+/* The agent's leg of an adopted call: up, answered, settled (the agent
+ * knows the offer's outcome), the call's winner. */
+static struct leg *adopt_agent_leg(struct call *call,
+				   const struct calls_talking *t)
+{
+	struct leg *leg = calls__leg_add(call, LEG_AGENT, t->agent_leg_id);
+
+	if (!leg)
+		return NULL;
+	leg->agent = t->agent;
+	leg->created = true;
+	leg->in_stasis = true;
+	leg->state = LEG_UP;
+	leg->settled = true;
+	call->winner = leg;
+	call->cdr.agent_id = t->agent->id;
+	free(call->cdr.agent_channel_id);
+	call->cdr.agent_channel_id = strdup(t->agent_leg_id);
+	return leg;
+}
+
+struct call *calls__inbound_adopt_talking(struct calls *calls,
+					  const struct calls_talking *t)
+{
+	struct call *call =
+	    calls__new(calls, &calls__inbound, t->channel_id, t->caller,
+		       t->callee, t->channel_id, t->start_us);
+	struct leg *leg = NULL;
+
+	if (!call ||
+	    (t->route_arg && !(call->route_arg = strdup(t->route_arg))) ||
+	    !(leg = calls__leg_add(call, LEG_CALLER, t->channel_id)) ||
+	    !adopt_agent_leg(call, t))
+		goto err;
+	leg->holds = true;
+	leg->created = true;
+	leg->in_stasis = true;
+	leg->state = LEG_UP;
+	call->peer = leg;
+	snprintf(call->bridge_id, sizeof(call->bridge_id), "%s", t->bridge_id);
+	/* Answered before: the record's own answer time stays (writer.c). */
+	call->cdr.answer_us = cdr_now_us();
+	if (calls->campaigns)
+		call->campaign = campaigns_route(
+		    calls->campaigns, call->route_arg, call->cdr.callee_number);
+	if (call->campaign)
+		call->cdr.campaign_id = call->campaign->id;
+	/* The recording stopped with the earlier process's application; the
+	 * file goes on where it ended. */
+	calls__record(call, "append");
+	agents_set_call(t->agent, t->channel_id);
+	agents_input(calls->agents, t->agent, AGENTS_INPUT_OFFER, NULL, 0);
+	agents_input(calls->agents, t->agent, AGENTS_INPUT_ANSWER, NULL, 0);
+	/* Entered as it is: TALKING's entry would start the recording anew. */
+	call->state = CALL_STATE_TALKING;
+	log_notice("call=%s adopted talking agent=%lld leg=%s bridge=%s",
+		   t->channel_id, (long long)t->agent->id, t->agent_leg_id,
+		   t->bridge_id);
+	calls__write_cdr(call);
+	return call;
+err:
+	log_error("call=%s cannot be adopted: out of memory", t->channel_id);
+	if (call) {
+		call->state = CALL_STATE_GONE;
+		strmap_remove(calls->by_id, call->cdr.call_id);
+		calls__unref(call);
+	}
+	return NULL;
+}
+
 struct call *calls__inbound_add(struct calls *calls, const char *channel_id,
 				const char *caller, const char *callee,
 				const char *route_arg, int64_t start_us)

@@ -827,8 +827,8 @@ class LiveApiTest(unittest.TestCase):
 
     def test_supervision_ends_with_a_daemon_killed(self):
         """SIGKILLed with a supervision up: the next process hangs up the
-        supervisor's phone and its snoop as orphans, gives the caller back
-        to the queue (answered again), and the CDR's supervision ends."""
+        supervisor's phone and its snoop as orphans, takes the call over
+        still talking, and the CDR's supervision ends."""
         cid, did, (agent, sup) = self.setup_campaign(2, strategy="linear", wrapup_time=0)
         self.ok("DELETE", f"/api/v1/campaigns/{cid}/agents/{sup['id']}", expect=204)
         caller = self.call(did, scenario="uac-expect-bye.xml", timeout=90)
@@ -852,7 +852,7 @@ class LiveApiTest(unittest.TestCase):
                                          for c in harness.channels()),
                          15, what="the supervisor's phone and snoop hung up")
         again = self.wait_live_call(cid, "talking", timeout=30)
-        self.assertEqual(again["id"], call["id"], "the caller is answered again")
+        self.assertEqual(again["id"], call["id"], "the call goes on")
         ended = harness.sql(f"SELECT s->>'supervisor_agent_id', s ? 'ended_at' FROM calls,"
                             f" jsonb_array_elements(supervisions) s"
                             f" WHERE call_id = '{call['id']}'")
@@ -860,6 +860,58 @@ class LiveApiTest(unittest.TestCase):
         self.ok("DELETE", f"/api/v1/calls/{call['id']}", expect=202)
         self.finish(caller)
         self.wait_ended(call["id"])
+
+    def test_talking_call_survives_a_daemon_killed(self):
+        """SIGKILLed mid-conversation: the next process takes the call over
+        as it is (same bridge, same agent, the recording going on), the two
+        still hear each other, and the call ends with one complete CDR."""
+        tones = (CUSTOMER_HZ, AGENT_HZ)
+        customer, agent_rtp = (rtp.RtpPeer(hz, tones) for hz in tones)
+        for peer in (customer, agent_rtp):
+            self.addCleanup(peer.stop)
+        cid, did, (agent,) = self.setup_campaign(
+            1, scenarios=["uas-answer-media.xml"], wrapup_time=0,
+            extras=[("-key", "rtp_port", str(agent_rtp.port))])
+        caller = self.call(did, talk_ms=60000, scenario="uac-media.xml", timeout=90,
+                           extra=("-key", "rtp_port", str(customer.port)))
+        self.addCleanup(lambda: caller.poll() is None and caller.kill())
+        call = self.wait_live_call(cid, "talking")
+        bridge = call["bridge_id"]
+        harness.wait_for(lambda: harness.sql(
+            f"SELECT answer_time IS NOT NULL FROM calls WHERE call_id = '{call['id']}'")
+            == [["t"]], 10, what="the answer in the CDR")
+        answered = harness.sql(f"SELECT answer_time FROM calls WHERE call_id = '{call['id']}'")
+        talking_since = time.monotonic()
+        self.daemon.kill()
+        killed = time.monotonic()
+        self.daemon, self.port = api.start_daemon(
+            "apilive", journal=os.path.join(harness.LOG_DIR, "j-apilive"))
+        self.daemon.wait_log(rf"call={call['id']} adopted talking agent={agent['id']}")
+        again = self.wait_live_call(cid, "talking")
+        self.assertEqual((again["id"], again["agent_id"], again["bridge_id"]),
+                         (call["id"], agent["id"], bridge))
+        self.assertEqual(acd.agent_state(agent["id"])[0], "in_call")
+        b = next(b for b in harness.bridges() if b["id"] == bridge)
+        self.assertIn(call["channels"]["caller"], b["channels"])
+        t = max(killed, time.monotonic())
+        harness.wait_for(lambda: customer.heard(AGENT_HZ, t) >= 25 and
+                         agent_rtp.heard(CUSTOMER_HZ, t) >= 25, 10,
+                         what="the two still hear each other")
+        time.sleep(1.0)  # a second of talk recorded after the restart
+        talked = time.monotonic() - talking_since
+        self.ok("DELETE", f"/api/v1/calls/{call['id']}", expect=202)
+        caller.communicate(timeout=60)
+        self.wait_ended(call["id"])
+        row = self.ok("GET", f"/api/v1/calls/{call['id']}")
+        self.assertEqual((row["state"], row["disposition"], row["agent_id"],
+                          row["campaign_id"]), ("ended", "ANSWERED", agent["id"], cid))
+        self.assertEqual(harness.sql(f"SELECT answer_time FROM calls"
+                                     f" WHERE call_id = '{call['id']}'"), answered,
+                         "the answer time of the first process stays")
+        # One recording from the answer to the hang-up, the restart included.
+        self.assertGreaterEqual(acd.recording_seconds(call["id"]), talked - 0.5)
+        harness.wait_for(lambda: acd.agent_state(agent["id"])[0] == "available", 10,
+                         what="the agent free again")
 
 
 def by_agent_inv(by_agent):

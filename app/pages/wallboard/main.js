@@ -1,8 +1,8 @@
 // main.js: signs in, fetches the state, follows the event feed and wires
 // the controls (TV mode, the supervisor's agent id, listen/whisper/barge).
 
-import { createApi } from './api.js';
-import { openFeed } from './feed.js';
+import { Api } from '/common/api.js';
+import { Feed } from '/common/feed.js';
 import { applyEvent, applySnapshot, createState, tick } from './store.js';
 import { render, renderStatus } from './view.js';
 
@@ -10,6 +10,19 @@ const TOKEN_KEY = 'wallboard.token';
 const SUPERVISOR_KEY = 'wallboard.supervisorAgentId';
 const TV_KEY = 'wallboard.tv';
 const MODE_WORDS = { listen: 'listen to', whisper: 'whisper on', barge: 'barge into' };
+// What a failure means on the wallboard, rather than the server's words.
+const SENTENCES = {
+  401: 'The token was refused: sign in again with a valid supervisor token.',
+  403: 'This token may not do that: the wallboard needs a supervisor or admin token.',
+  429: 'The server asks to slow down; try again in a moment.',
+  503: 'The telephony server is not ready (Asterisk or the database is down).',
+};
+// Why the figures are fetched again, for the error should that fail.
+const RESYNC_WORDS = {
+  reconnect: 'the feed reconnected',
+  gap: 'the server no longer had every event since the last one seen',
+  restart: 'the server restarted',
+};
 
 const $ = (id) => document.getElementById(id);
 const state = createState();
@@ -62,6 +75,7 @@ function reload(why) {
   loading = load().then(() => {
     if (state.error.startsWith('The wallboard could not')) showError('');
   }, (e) => {
+    if (!feed) return; // the token was revoked: the page asks for another
     showError(`The wallboard could not fetch the figures (${why}): ${e.message}`);
     setTimeout(() => reload(why), 5000);
   }).finally(() => {
@@ -94,10 +108,10 @@ function unknown(msg) {
 }
 
 async function signIn(token) {
-  api = createApi(token);
+  api = new Api(token, { sentences: SENTENCES });
   let me;
   try {
-    me = await api.get('/me');
+    me = await api.me();
   } catch (e) {
     showError(e.status === 401 ? 'This token was refused. Enter a supervisor or admin token.' : e.message);
     showSignIn(true);
@@ -111,7 +125,7 @@ async function signIn(token) {
   sessionStorage.setItem(TOKEN_KEY, token);
   showSignIn(false);
   showError('');
-  feed = openFeed(token, {
+  feed = new Feed(api, {
     onEvent(msg) {
       if (unknown(msg)) reload('a new campaign or agent');
       applyEvent(state, msg);
@@ -124,10 +138,18 @@ async function signIn(token) {
       state.feed = { status, why: why || '' };
       redraw();
     },
-    onGap(why) {
-      reload(why);
+    onResync(reason) {
+      reload(RESYNC_WORDS[reason] || reason);
+    },
+    onFatal(sentence) {
+      // The token is no longer any good: another one is needed.
+      sessionStorage.removeItem(TOKEN_KEY);
+      feed = null;
+      showError(sentence);
+      showSignIn(true);
     },
   });
+  feed.start();
   reload('signing in');
 }
 
@@ -183,6 +205,11 @@ function wire() {
     location.reload();
   });
   $('error').addEventListener('click', () => showError(''));
+  // Backoff timers of a hidden tab may be slowed to once a minute.
+  window.addEventListener('online', () => feed && feed.nudge());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && feed) feed.nudge();
+  });
   // Another #token= in the address bar: start again with it.
   window.addEventListener('hashchange', () => {
     if (/(?:^#|&)token=/.test(location.hash)) location.reload();
