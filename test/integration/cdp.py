@@ -150,7 +150,8 @@ class Browser:
     """Headless chromium with a throw-away profile; a context manager that
     kills it (and removes the profile) on exit, whatever happened."""
 
-    def __init__(self, log_path=None):
+    def __init__(self, log_path=None, args=()):
+        """args: more Chromium flags (fake media devices, window size)."""
         self.port = free_port()
         self.profile = tempfile.mkdtemp(prefix="cdp-profile-")
         self.log = open(log_path or os.devnull, "w")
@@ -159,7 +160,7 @@ class Browser:
              "--disable-background-networking", "--disable-component-update",
              "--disable-sync", "--no-first-run", "--no-default-browser-check",
              f"--user-data-dir={self.profile}",
-             f"--remote-debugging-port={self.port}", "about:blank"],
+             f"--remote-debugging-port={self.port}", *args, "about:blank"],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         self.pages = []
 
@@ -167,8 +168,9 @@ class Browser:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
             return json.loads(r.read())
 
-    def page(self, timeout=20.0):
-        """The first page target, once the browser answers."""
+    def page(self, timeout=20.0, page_class=Page):
+        """The first page target, once the browser answers, as a
+        page_class(webSocketDebuggerUrl)."""
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -176,7 +178,7 @@ class Browser:
             try:
                 targets = [t for t in self._json("/json/list") if t["type"] == "page"]
                 if targets:
-                    p = Page(targets[0]["webSocketDebuggerUrl"])
+                    p = page_class(targets[0]["webSocketDebuggerUrl"])
                     self.pages.append(p)
                     return p
             except (OSError, ValueError):
