@@ -19,6 +19,7 @@
 #include "db/migrate.h"
 #include "db/pool.h"
 #include "link/link.h"
+#include "notify.h"
 #include "routes.h"
 #include "util/log.h"
 #include "webrtc/webrtc.h"
@@ -45,6 +46,9 @@ struct daemon {
 	struct calls *calls;
 	struct api *api;
 	struct webrtc_config webrtc; /* handed to browser softphones */
+	struct notify notify;        /* systemd: READY, watchdog */
+	bool has_notify;
+	bool ari_up; /* a resync has finished since start */
 	/* A one-shot command's time limit; for `run`, how long ARI waits for
 	 * the first configuration load. */
 	uv_timer_t deadline;
@@ -56,6 +60,18 @@ struct daemon {
 	const char *token_role; /* token create */
 	long long token_agent;
 };
+
+/* READY=1 once calls can be served: ARI connected and resynced, and the
+ * database up when there is one. */
+static void maybe_ready(struct daemon *d)
+{
+	if (!d->has_notify || d->notify.ready || d->stopping || !d->ari_up)
+		return;
+	if (d->db && !d->db_up)
+		return;
+	notify_ready(&d->notify, d->db ? "serving calls: ARI and database up"
+				       : "serving calls: ARI up, no database");
+}
 
 static void on_event(const struct ari_event *ev, void *userdata)
 {
@@ -70,6 +86,8 @@ static void on_resync(const json_t *channel_ids, const json_t *channels,
 	struct daemon *d = userdata;
 
 	calls_resync(d->calls, channel_ids, channels, bridges);
+	d->ari_up = true;
+	maybe_ready(d);
 }
 
 /* Calls are taken only once campaigns are known, so that calls adopted
@@ -191,6 +209,8 @@ static void on_db_state(unsigned up, void *userdata)
 		load_config(d);
 	if (up && !was && d->api)
 		api_db_up(d->api);
+	if (up)
+		maybe_ready(d);
 }
 
 static void on_agent_changed(struct agent *agent, void *userdata)
@@ -303,6 +323,8 @@ static void stop(struct daemon *d)
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	if (d->has_deadline)
 		uv_close((uv_handle_t *)&d->deadline, NULL);
+	if (d->has_notify)
+		notify_close(&d->notify);
 }
 
 /* Another process took the application over, which is how a new version
@@ -517,7 +539,10 @@ int daemon_run(const struct config *cfg)
 		return r;
 	log_notice("welcomedlyd %s starting ari=%s app=%s", WELCOMEDLY_VERSION,
 		   cfg->ari_url, cfg->ari_app);
-	r = start(&d, cfg);
+	r = notify_init(&d.notify, &d.loop);
+	d.has_notify = r == 0;
+	if (r == 0)
+		r = start(&d, cfg);
 	if (r < 0) {
 		log_error("cannot start error=%s", strerror(-r));
 		stop(&d);
