@@ -14,9 +14,11 @@ static void send_state(struct notify *n, const char *message)
 {
 	int r = sdnotify_send(n->socket, message);
 
-	if (r < 0)
-		log_debug("systemd notification not sent error=%s",
-			  strerror(-r));
+	if (r < 0 && !n->failing)
+		log_warning("systemd notification not sent socket=%s error=%s, "
+			    "ignoring",
+			    n->socket, strerror(-r));
+	n->failing = r < 0;
 }
 
 static void on_watchdog(uv_timer_t *timer)
@@ -77,9 +79,16 @@ void notify_ready(struct notify *n, const char *status)
 
 void notify_reloading(struct notify *n)
 {
-	/* READY=1 is sent again when the reload ends. */
-	n->ready = false;
 	send_state(n, "RELOADING=1");
+}
+
+void notify_reloaded(struct notify *n, const char *status)
+{
+	char message[256];
+
+	snprintf(message, sizeof(message), "%sSTATUS=%s",
+		 n->ready ? "READY=1\n" : "", status);
+	send_state(n, message);
 }
 
 void notify_close(struct notify *n)

@@ -13,6 +13,7 @@ struct notify {
 	char socket[108];     /* $NOTIFY_SOCKET; "" when not run by systemd */
 	uint64_t watchdog_ms; /* between two WATCHDOG=1; 0: none asked */
 	bool ready;
+	bool failing; /* the last notification failed: logged once */
 	bool started; /* the timer handle was initialized */
 };
 
@@ -28,8 +29,11 @@ int notify_init(struct notify *n, uv_loop_t *loop);
 /* READY=1 with a STATUS line, once: later calls only update STATUS. */
 void notify_ready(struct notify *n, const char *status);
 
-/* RELOADING=1: the settings are being read again; notify_ready ends it. */
+/* RELOADING=1: the settings are being read again. */
 void notify_reloading(struct notify *n);
+
+/* READY=1 again after a reload, if it was sent before; a STATUS line. */
+void notify_reloaded(struct notify *n, const char *status);
 
 /* STOPPING=1, and closes the watchdog timer. Safe to call once after a
  * successful notify_init; the loop frees nothing. */
