@@ -47,7 +47,9 @@ int notify_init(struct notify *n, uv_loop_t *loop)
 	int r;
 
 	memset(n, 0, sizeof(*n));
-	if (path && strlen(path) < sizeof(n->socket))
+	if (path && strlen(path) >= sizeof(n->socket))
+		log_warning("NOTIFY_SOCKET too long, ignoring");
+	else if (path)
 		snprintf(n->socket, sizeof(n->socket), "%s", path);
 	r = uv_timer_init(loop, &n->watchdog);
 	if (r < 0)

@@ -10,7 +10,8 @@
 
 struct notify {
 	uv_timer_t watchdog;
-	char socket[108];     /* $NOTIFY_SOCKET; "" when not run by systemd */
+	/* $NOTIFY_SOCKET, "" when not run by systemd; sized as sun_path. */
+	char socket[108];
 	uint64_t watchdog_ms; /* between two WATCHDOG=1; 0: none asked */
 	bool ready;
 	bool failing; /* the last notification failed: logged once */
