@@ -189,6 +189,7 @@ static void publish_queue(struct campaign *c, void *userdata)
 	struct api *api = userdata;
 	uint64_t now = uv_now(api->loop);
 
+	campaigns_stats_tick(&c->stats, cdr_now_us());
 	if (!c->stats.dirty || now < c->stats.published_ms + API_QUEUE_STATS_MS)
 		return;
 	c->stats.dirty = false;

@@ -974,27 +974,34 @@ static void on_recording(const struct ari_response *resp, void *userdata)
 {
 	struct call *call = userdata;
 
-	if (resp->error < 0 && resp->error != -ECANCELED)
+	if (resp->error == -EEXIST) /* taken over: it never stopped */
+		log_info("call=%s recording goes on", call->cdr.call_id);
+	else if (resp->error < 0 && resp->error != -ECANCELED)
 		log_warning("call=%s recording not started error=%s http=%ld",
 			    call->cdr.call_id, strerror(-resp->error),
 			    resp->http_status);
 	calls__unref(call);
 }
 
-/* Both sides talk: the bridge is recorded as <call id>.wav. */
-static enum call_input enter_talking(struct call *call)
+void calls__record(struct call *call, const char *if_exists)
 {
 	char path[512];
 
 	snprintf(path, sizeof(path),
-		 "/bridges/%s/record?name=%s&format=wav&ifExists=overwrite"
+		 "/bridges/%s/record?name=%s&format=wav&ifExists=%s"
 		 "&terminateOn=none&beep=false",
-		 call->bridge_id, call->cdr.call_id);
+		 call->bridge_id, call->cdr.call_id, if_exists);
 	calls__request(call, "POST", path, NULL, on_recording);
 	snprintf(path, sizeof(path), "/api/v1/calls/%s/recording",
 		 call->cdr.call_id);
 	free(call->cdr.recording_url);
 	call->cdr.recording_url = strdup(path);
+}
+
+/* Both sides talk: the bridge is recorded as <call id>.wav. */
+static enum call_input enter_talking(struct call *call)
+{
+	calls__record(call, "overwrite");
 	calls__write_cdr(call);
 	return CALL_INPUT_NONE;
 }

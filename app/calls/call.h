@@ -228,6 +228,10 @@ void calls__input(struct call *call, enum call_input input,
  * calls__unref(). Returns 0 or a negative errno (cb never runs). */
 int calls__request(struct call *call, const char *method, const char *path,
 		   const json_t *body, ari_rest_cb cb);
+/* Records the call's bridge as <call id>.wav (if_exists: "overwrite", or
+ * "append" for a call taken over from an earlier process) and names the
+ * recording in the record. */
+void calls__record(struct call *call, const char *if_exists);
 /* Stores a snapshot of the record. */
 void calls__write_cdr(struct call *call);
 /* Reports an event about call to the feed (data stolen; NULL: nothing). */

@@ -258,7 +258,7 @@ static void act_leave_queue(struct call *call, const struct call_event *ev)
 	call->campaign->stats.dirty = true;
 	if (abandoned && !call->winner) {
 		call->cdr.abandoned = true;
-		call->campaign->stats.abandoned++;
+		campaigns_stats_abandoned(&call->campaign->stats, cdr_now_us());
 		log_info("call=%s abandoned after %ds", call->cdr.call_id,
 			 call->cdr.queue_wait_seconds);
 	} else if (!abandoned) {
@@ -314,10 +314,8 @@ static void act_win(struct call *call, const struct call_event *ev)
 	call->cdr.answer_us = cdr_now_us();
 	wait_s = (double)(call->cdr.answer_us - call->q.joined_us) / 1e6;
 	c->avg_wait_s = c->avg_wait_s * 0.8 + 0.2 * wait_s;
-	c->stats.answered++;
-	c->stats.answered_in_sl += wait_s <= (double)c->service_level_s;
-	c->stats.wait_sum_s += wait_s;
-	c->stats.dirty = true;
+	campaigns_stats_answered(&c->stats, wait_s, c->service_level_s,
+				 call->cdr.answer_us);
 	calls__emit_answered(call, agent->id, (int)wait_s);
 	log_info("call=%s answered by agent=%lld", call->cdr.call_id,
 		 (long long)agent->id);
@@ -653,6 +651,76 @@ const struct call_machine calls__inbound = {
 	},
     .playback_done = playback_done,
 };
+
+/* The agent's leg of an adopted call: up, answered, settled (the agent
+ * knows the offer's outcome), the call's winner. */
+static struct leg *adopt_agent_leg(struct call *call,
+				   const struct calls_talking *t)
+{
+	struct leg *leg = calls__leg_add(call, LEG_AGENT, t->agent_leg_id);
+
+	if (!leg)
+		return NULL;
+	leg->agent = t->agent;
+	leg->created = true;
+	leg->in_stasis = true;
+	leg->state = LEG_UP;
+	leg->settled = true;
+	call->winner = leg;
+	call->cdr.agent_id = t->agent->id;
+	free(call->cdr.agent_channel_id);
+	call->cdr.agent_channel_id = strdup(t->agent_leg_id);
+	return leg;
+}
+
+struct call *calls__inbound_adopt_talking(struct calls *calls,
+					  const struct calls_talking *t)
+{
+	struct call *call =
+	    calls__new(calls, &calls__inbound, t->channel_id, t->caller,
+		       t->callee, t->channel_id, t->start_us);
+	struct leg *leg = NULL;
+
+	if (!call ||
+	    (t->route_arg && !(call->route_arg = strdup(t->route_arg))) ||
+	    !(leg = calls__leg_add(call, LEG_CALLER, t->channel_id)) ||
+	    !adopt_agent_leg(call, t))
+		goto err;
+	leg->holds = true;
+	leg->created = true;
+	leg->in_stasis = true;
+	leg->state = LEG_UP;
+	call->peer = leg;
+	snprintf(call->bridge_id, sizeof(call->bridge_id), "%s", t->bridge_id);
+	/* Answered before: the record's own answer time stays (writer.c). */
+	call->cdr.answer_us = cdr_now_us();
+	if (calls->campaigns)
+		call->campaign = campaigns_route(
+		    calls->campaigns, call->route_arg, call->cdr.callee_number);
+	if (call->campaign)
+		call->cdr.campaign_id = call->campaign->id;
+	/* The recording stopped with the earlier process's application; the
+	 * file goes on where it ended. */
+	calls__record(call, "append");
+	agents_set_call(t->agent, t->channel_id);
+	agents_input(calls->agents, t->agent, AGENTS_INPUT_OFFER, NULL, 0);
+	agents_input(calls->agents, t->agent, AGENTS_INPUT_ANSWER, NULL, 0);
+	/* Entered as it is: TALKING's entry would start the recording anew. */
+	call->state = CALL_STATE_TALKING;
+	log_notice("call=%s adopted talking agent=%lld leg=%s bridge=%s",
+		   t->channel_id, (long long)t->agent->id, t->agent_leg_id,
+		   t->bridge_id);
+	calls__write_cdr(call);
+	return call;
+err:
+	log_error("call=%s cannot be adopted: out of memory", t->channel_id);
+	if (call) {
+		call->state = CALL_STATE_GONE;
+		strmap_remove(calls->by_id, call->cdr.call_id);
+		calls__unref(call);
+	}
+	return NULL;
+}
 
 struct call *calls__inbound_add(struct calls *calls, const char *channel_id,
 				const char *caller, const char *callee,

@@ -18,6 +18,23 @@ struct call *calls__inbound_add(struct calls *calls, const char *channel_id,
 				const char *caller, const char *callee,
 				const char *route_arg, int64_t start_us);
 
+/* The parts of a call an earlier process left talking: the caller's
+ * channel in a bridge of ours with the agent's leg (and the recording the
+ * bridge still makes). */
+struct calls_talking {
+	const char *channel_id, *caller, *callee, *route_arg;
+	int64_t start_us;
+	const char *agent_leg_id;
+	struct agent *agent;
+	const char *bridge_id;
+};
+
+/* Takes over such a call as it is: talking, the agent busy with it, its
+ * bridge and recording kept, so that the conversation goes on across a
+ * restart. Returns the call (borrowed) or NULL (logged). */
+struct call *calls__inbound_adopt_talking(struct calls *calls,
+					  const struct calls_talking *t);
+
 /* Offers waiting calls to available agents. */
 void calls__dispatch(struct calls *calls);
 

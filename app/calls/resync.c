@@ -79,6 +79,21 @@ static const char *stasis_campaign(const json_t *dialplan, char *buf,
 	return *buf ? buf : NULL;
 }
 
+/* A call adopted from an earlier process lost its agent and supervisor
+ * legs with it (they are hung up as orphans): the supervisions its record
+ * holds end now. */
+static void end_supervisions(struct calls *calls, const char *id)
+{
+	static const char sql[] =
+	    "UPDATE calls SET supervisions = (SELECT jsonb_agg(CASE WHEN s ?"
+	    " 'ended_at' THEN s ELSE s || jsonb_build_object('ended_at',"
+	    " now()) END) FROM jsonb_array_elements(supervisions) s)"
+	    " WHERE call_id = $1 AND supervisions <> '[]'";
+	const char *params[1] = {id};
+
+	calls__db_write(calls, sql, 1, params);
+}
+
 static void adopt(struct calls *calls, const char *id, const json_t *ch)
 {
 	const json_t *caller = json_object_get(ch, "caller");
@@ -93,8 +108,10 @@ static void adopt(struct calls *calls, const char *id, const json_t *ch)
 	    calls, id, json_string_value(json_object_get(caller, "number")),
 	    json_string_value(json_object_get(dialplan, "exten")),
 	    stasis_campaign(dialplan, campaign, sizeof(campaign)), start_us);
-	if (call)
+	if (call) {
 		call->q.adopted = true;
+		end_supervisions(calls, id);
+	}
 }
 
 static void on_orphan_gone(const struct ari_response *resp, void *userdata)
@@ -138,6 +155,98 @@ static void close_orphan_outbound(struct calls *calls, const char *id)
 
 	log_notice("outbound call=%s of an earlier process: record closed", id);
 	calls__db_write(calls, sql, 1, params);
+}
+
+/* The agent whose phone a channel rings: "PJSIP/<username>-<seq>". */
+static struct agent *agent_of_channel(struct calls *calls, const json_t *ch)
+{
+	const char *name = json_string_value(json_object_get(ch, "name"));
+	const char *dash;
+	char user[128];
+
+	if (!calls->agents || !name || strncmp(name, "PJSIP/", 6) != 0 ||
+	    !(dash = strrchr(name + 6, '-')) ||
+	    (size_t)(dash - name - 6) >= sizeof(user))
+		return NULL;
+	snprintf(user, sizeof(user), "%.*s", (int)(dash - name - 6), name + 6);
+	return agents_by_sip(calls->agents, user);
+}
+
+/* A bridge of ours where the caller talks with an agent's leg of ours
+ * (in our application, the agent known): fills t and returns true. */
+static bool talking_with_agent(struct calls *calls, const char *caller_id,
+			       const json_t *channel_ids,
+			       const json_t *channels, const json_t *bridges,
+			       struct calls_talking *t)
+{
+	size_t i, j;
+	json_t *b, *v;
+
+	json_array_foreach(bridges, i, b)
+	{
+		const char *id = json_string_value(json_object_get(b, "id"));
+		const json_t *members = json_object_get(b, "channels");
+
+		if (!id || !ids_is_ours(id, "br") ||
+		    !array_has(members, caller_id))
+			continue;
+		json_array_foreach(members, j, v)
+		{
+			const char *leg = json_string_value(v);
+			const json_t *ch;
+
+			if (!leg || !ids_is_ours(leg, "agent") ||
+			    !array_has(channel_ids, leg) ||
+			    !(ch = find_channel(channels, leg)))
+				continue;
+			t->agent = agent_of_channel(calls, ch);
+			if (!t->agent || t->agent->call_id)
+				continue;
+			t->agent_leg_id = leg;
+			t->bridge_id = id;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Callers an earlier process left talking with an agent keep talking:
+ * their calls are taken over as they are (before the orphans go). */
+static void adopt_talking(struct calls *calls, const json_t *channel_ids,
+			  const json_t *channels, const json_t *bridges)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(channel_ids, i, v)
+	{
+		const char *id = json_string_value(v);
+		const json_t *ch, *caller, *dialplan;
+		struct calls_talking t = {0};
+		char campaign[128];
+		struct call *call;
+
+		if (!id || ids_is_ours(id, NULL) ||
+		    calls__leg_find(calls, id) ||
+		    !(ch = find_channel(channels, id)) ||
+		    !talking_with_agent(calls, id, channel_ids, channels,
+					bridges, &t))
+			continue;
+		caller = json_object_get(ch, "caller");
+		dialplan = json_object_get(ch, "dialplan");
+		t.channel_id = id;
+		t.caller = json_string_value(json_object_get(caller, "number"));
+		t.callee =
+		    json_string_value(json_object_get(dialplan, "exten"));
+		t.route_arg =
+		    stasis_campaign(dialplan, campaign, sizeof(campaign));
+		ari_event_timestamp_parse(
+		    json_string_value(json_object_get(ch, "creationtime")),
+		    &t.start_us);
+		call = calls__inbound_adopt_talking(calls, &t);
+		if (call)
+			end_supervisions(calls, id);
+	}
 }
 
 /* Channels in our application that we do not know: calls that entered
@@ -207,6 +316,7 @@ void calls_resync(struct calls *calls, const json_t *channel_ids,
 	/* Without the application's list we cannot tell who left. */
 	if (json_is_array(channel_ids)) {
 		end_missing(calls, channel_ids);
+		adopt_talking(calls, channel_ids, channels, bridges);
 		adopt_unknown(calls, channel_ids, channels);
 	}
 	destroy_orphan_bridges(calls, bridges);

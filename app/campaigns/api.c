@@ -126,6 +126,22 @@ void campaigns_api_delete(struct api_ctx *ctx)
 	api_crud_delete(ctx);
 }
 
+/* Answered within the threshold, of answered and abandoned: null with no
+ * call yet. */
+static json_t *service_level(const struct campaign_figures *f)
+{
+	unsigned long n = f->answered + f->abandoned;
+
+	return n ? json_real(100.0 * (double)f->answered_in_sl / (double)n)
+		 : json_null();
+}
+
+static json_t *speed_of_answer(const struct campaign_figures *f)
+{
+	return f->answered ? json_real(f->wait_sum_s / (double)f->answered)
+			   : json_null();
+}
+
 json_t *campaigns_api_queue_json(const struct api_deps *deps,
 				 const struct campaign *c)
 {
@@ -135,6 +151,8 @@ json_t *campaigns_api_queue_json(const struct api_deps *deps,
 	unsigned waiting = 0, longest = 0, counts[ACD_AGENT__COUNT] = {0};
 	const struct acd_agent *acd = NULL;
 	const struct campaign_stats *st = &c->stats;
+	struct campaign_figures day, recent;
+	int64_t since_us, now = cdr_now_us();
 	json_t *agents = json_object();
 	uint32_t n = 0;
 	char since[TIMEFMT_SIZE];
@@ -148,22 +166,23 @@ json_t *campaigns_api_queue_json(const struct api_deps *deps,
 			counts[acd[c->members[i].agent].state]++;
 	for (int s = 0; s < ACD_AGENT__COUNT; s++)
 		json_object_set_new(agents, names[s], json_integer(counts[s]));
-	timefmt_rfc3339(st->since_us, since, sizeof(since));
+	campaigns_stats_day(st, now, &day, &since_us);
+	campaigns_stats_recent(st, now, &recent);
+	timefmt_rfc3339(since_us, since, sizeof(since));
 	return json_pack(
-	    "{s:I, s:s, s:i, s:i, s:o, s:I, s:I, s:o, s:o, s:i, s:s}",
+	    "{s:I, s:s, s:i, s:i, s:o, s:I, s:I, s:o, s:o, s:i, s:s, s:o}",
 	    "campaign_id", (json_int_t)c->id, "name", c->name, "waiting",
 	    (int)waiting, "longest_wait_seconds", (int)longest, "agents",
-	    agents, "answered", (json_int_t)st->answered, "abandoned",
-	    (json_int_t)st->abandoned, "service_level",
-	    st->answered + st->abandoned
-		? json_real(100.0 * (double)st->answered_in_sl /
-			    (double)(st->answered + st->abandoned))
-		: json_null(),
-	    "average_speed_of_answer",
-	    st->answered ? json_real(st->wait_sum_s / (double)st->answered)
-			 : json_null(),
+	    agents, "answered", (json_int_t)day.answered, "abandoned",
+	    (json_int_t)day.abandoned, "service_level", service_level(&day),
+	    "average_speed_of_answer", speed_of_answer(&day),
 	    "service_level_seconds", (int)c->service_level_s, "stats_since",
-	    since);
+	    since, "last_15_minutes",
+	    json_pack("{s:I, s:I, s:o, s:o}", "answered",
+		      (json_int_t)recent.answered, "abandoned",
+		      (json_int_t)recent.abandoned, "service_level",
+		      service_level(&recent), "average_speed_of_answer",
+		      speed_of_answer(&recent)));
 }
 
 static void add_queue(struct campaign *c, void *userdata)

@@ -7,18 +7,9 @@
 
 #include "acd/dispatcher.h"
 #include "agents/agents.h"
+#include "campaigns/stats.h"
 #include "db/pool.h"
 #include "outbound/guard.h"
-
-/* Queue numbers since the daemon started (or since stats_since_us). */
-struct campaign_stats {
-	int64_t since_us;
-	unsigned long answered, abandoned;
-	unsigned long answered_in_sl; /* within service_level_s */
-	double wait_sum_s;            /* of answered callers */
-	uint64_t published_ms;        /* queue.stats last sent (loop ms) */
-	bool dirty;                   /* changed since published */
-};
 
 struct campaign {
 	int64_t id;

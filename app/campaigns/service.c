@@ -169,7 +169,7 @@ static int campaign_add(struct campaigns *campaigns, int64_t id,
 	c->id = id;
 	c->acd.id = id;
 	c->acd.rr_last = UINT32_MAX;
-	c->stats.since_us = cdr_now_us();
+	campaigns_stats_init(&c->stats, cdr_now_us());
 	*ret_c = c;
 	return 0;
 }

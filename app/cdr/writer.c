@@ -26,8 +26,10 @@
 /* One statement for a batch: the newest snapshot of each call wins inside
  * the batch, and across batches the revision decides. Times are merged so
  * that a snapshot that does not know a time (a call adopted after a restart
- * does not know when it was answered) never erases it; duration and billsec
- * follow from the merged times, as Asterisk's CDR defines them. */
+ * does not know when it was answered) never erases it, and the first
+ * answer time stored stays (a call adopted talking only knows when it was
+ * adopted); duration and billsec follow from the merged times, as
+ * Asterisk's CDR defines them. */
 static const char upsert_sql[] =
     "WITH r AS (SELECT DISTINCT ON (call_id) * FROM "
     "json_to_recordset($1::json) AS x("
@@ -77,14 +79,14 @@ static const char upsert_sql[] =
     " campaign_id = coalesce(EXCLUDED.campaign_id, c.campaign_id),"
     " lead_id = coalesce(EXCLUDED.lead_id, c.lead_id),"
     " start_time = least(EXCLUDED.start_time, c.start_time),"
-    " answer_time = coalesce(EXCLUDED.answer_time, c.answer_time),"
+    " answer_time = coalesce(c.answer_time, EXCLUDED.answer_time),"
     " end_time = coalesce(EXCLUDED.end_time, c.end_time),"
     " duration = coalesce(floor(extract(epoch FROM coalesce(EXCLUDED.end_time, "
     "c.end_time)"
     "  - least(EXCLUDED.start_time, c.start_time))), 0)::int,"
     " billsec = coalesce(floor(extract(epoch FROM coalesce(EXCLUDED.end_time, "
     "c.end_time)"
-    "  - coalesce(EXCLUDED.answer_time, c.answer_time))), 0)::int,"
+    "  - coalesce(c.answer_time, EXCLUDED.answer_time))), 0)::int,"
     " queue_wait_seconds = coalesce(EXCLUDED.queue_wait_seconds, "
     "c.queue_wait_seconds),"
     " abandoned = EXCLUDED.abandoned OR c.abandoned,"

@@ -68,7 +68,7 @@ class Phone:
     """An agent's sipp phone: REGISTERs, then answers (or not) calls."""
 
     def __init__(self, user, password, scenario="uas-answer.xml", ring_ms=200,
-                 calls=10):
+                 calls=10, extra=()):
         self.port = _next_port[0]
         # sipp binds the media port and the two above it (RTCP, video).
         _next_port[0] += 10
@@ -82,7 +82,7 @@ class Phone:
             ["sipp", "-sf", os.path.join(harness.SCENARIOS, scenario), "-p",
              str(self.port), "-mp", str(self.port + 20000), "-i", "127.0.0.1",
              "-m", str(calls), "-d", str(ring_ms), "-nostdin", "-timeout", "300s",
-             "-trace_err", "-error_file", self.log + ".err"],
+             "-trace_err", "-error_file", self.log + ".err", *extra],
             stdout=self._out, stderr=subprocess.STDOUT)
 
     def stop(self):

@@ -29,6 +29,7 @@ import acd  # noqa: E402
 import api  # noqa: E402
 import apispec  # noqa: E402
 import harness  # noqa: E402
+import rtp  # noqa: E402
 
 # Ports of this file's sipp processes, away from the other tests' phones
 # (acd.Phone starts 1040 above the SIP port): phones from 2340 above it,
@@ -37,6 +38,8 @@ import harness  # noqa: E402
 acd._next_port[0] = harness.SIP_PORT + 2340
 _next_caller_port = [harness.SIP_PORT + 3940]
 
+# The tones of the parties of test_supervision_audio_reaches_whom_the_mode_says.
+CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ, SECOND_HZ = 600.0, 1000.0, 1700.0, 2300.0
 CALL_EVENTS = ("call.queued", "call.offered", "call.answered", "call.ended")
 FEED_BUFFER = 4096
 
@@ -195,7 +198,7 @@ class LiveApiTest(unittest.TestCase):
     # -- provisioning --------------------------------------------------------
 
     def setup_campaign(self, n_agents, scenarios=None, ring_ms=200, available=True,
-                       **settings):
+                       extras=None, **settings):
         """A campaign, its DID and n agents with registered phones, all made
         through the API. Returns (campaign id, did, [agent objects])."""
         camp = self.ok("POST", "/api/v1/campaigns",
@@ -227,7 +230,8 @@ class LiveApiTest(unittest.TestCase):
         for i, ag in enumerate(agents):
             scenario = scenarios[i] if scenarios else "uas-answer.xml"
             self.phones.append(acd.Phone(ag["sip_username"], ag["sip_password"], scenario,
-                                         ring_ms=ring_ms))
+                                         ring_ms=ring_ms,
+                                         extra=extras[i] if extras else ()))
             self.daemon.wait_log(rf"agent={ag['id']} phone=\S+ reachable", timeout=15)
             if available:
                 self.make_available(ag["id"])
@@ -241,7 +245,7 @@ class LiveApiTest(unittest.TestCase):
                          15, what=f"agent {agent_id} available")
         self.assertEqual(acd.agent_state(agent_id)[0], "available")
 
-    def call(self, did, talk_ms=1000, scenario="uac-hangup.xml", timeout=60):
+    def call(self, did, talk_ms=1000, scenario="uac-hangup.xml", timeout=60, extra=()):
         """A caller on the trunk, in the background; returns the Popen."""
         port = _next_caller_port[0]
         _next_caller_port[0] += 4
@@ -249,7 +253,7 @@ class LiveApiTest(unittest.TestCase):
             ["sipp", f"127.0.0.1:{harness.SIP_PORT}", "-sf",
              os.path.join(harness.SCENARIOS, scenario), "-m", "1", "-i", "127.0.0.1",
              "-p", str(port), "-mp", str(port + 20000), "-nostdin",
-             "-timeout", f"{timeout}s", "-s", did, "-d", str(talk_ms)],
+             "-timeout", f"{timeout}s", "-s", did, "-d", str(talk_ms), *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def finish(self, caller, timeout=60):
@@ -739,6 +743,175 @@ class LiveApiTest(unittest.TestCase):
             self.assertLessEqual(s["answered_at"], s["ended_at"])
             self.assertLessEqual(cdr["answer_time"], s["started_at"])
         self.assertLessEqual(first["ended_at"], second["started_at"])
+
+    def test_supervision_audio_reaches_whom_the_mode_says(self):
+        """Each party sends its own tone: the customer 600 Hz, the agent
+        1000 Hz, the supervisor 1700 Hz (a second one 2300 Hz). Listening, the
+        supervisor hears both and nobody hears them (a second supervisor
+        listening meanwhile too); whispering, the agent hears them and the
+        customer does not; barging, both do."""
+        tones = (CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ, SECOND_HZ)
+        customer, agent_rtp, sup_rtp, second_rtp = (rtp.RtpPeer(hz, tones) for hz in tones)
+        for peer in (customer, agent_rtp, sup_rtp, second_rtp):
+            self.addCleanup(peer.stop)
+        cid, did, (agent, sup, second) = self.setup_campaign(
+            3, scenarios=["uas-answer-media.xml"] * 3, strategy="linear", wrapup_time=0,
+            extras=[("-key", "rtp_port", str(p.port)) for p in (agent_rtp, sup_rtp,
+                                                                   second_rtp)])
+        for s in (sup, second):
+            self.ok("DELETE", f"/api/v1/campaigns/{cid}/agents/{s['id']}", expect=204)
+        caller = self.call(did, talk_ms=60000, scenario="uac-media.xml", timeout=90,
+                           extra=("-key", "rtp_port", str(customer.port)))
+        self.addCleanup(lambda: caller.poll() is None and caller.kill())
+        call = self.wait_live_call(cid, "talking")
+        path = f"/api/v1/calls/{call['id']}/supervise"
+
+        def hears(peer, hz, since):
+            return peer.heard(hz, since) >= 25  # half a second of it
+
+        def settle_then(seconds=1.5):
+            time.sleep(0.5)  # the mode's channels are set up meanwhile
+            return time.monotonic(), time.monotonic() + seconds
+
+        t = time.monotonic()
+        harness.wait_for(lambda: hears(customer, AGENT_HZ, t) and hears(agent_rtp,
+                                                                       CUSTOMER_HZ, t),
+                         10, what="customer and agent hear each other")
+        stages = (("listen", {sup_rtp: (CUSTOMER_HZ, AGENT_HZ)}, (customer, agent_rtp)),
+                  ("whisper", {agent_rtp: (SUPERVISOR_HZ,), sup_rtp: (CUSTOMER_HZ, AGENT_HZ)},
+                   (customer,)),
+                  ("barge", {agent_rtp: (SUPERVISOR_HZ,), customer: (SUPERVISOR_HZ,),
+                             sup_rtp: (CUSTOMER_HZ, AGENT_HZ)}, ()))
+        body = {"supervisor_agent_id": sup["id"]}
+        feed = self.feed(self.sup)
+        for i, (mode, must, deaf) in enumerate(stages):
+            asked = time.time()
+            self.ok("POST" if i == 0 else "PATCH", path, dict(body, mode=mode),
+                    expect=202 if i == 0 else 200)
+            if i == 0:
+                phone = harness.wait_for(lambda: next(
+                    (c for c in harness.channels()
+                     if c["name"].startswith(f"PJSIP/{sup['sip_username']}-")), None),
+                    10, interval=0.02, what="the supervisor's phone rung")
+                rung = datetime.datetime.strptime(phone["creationtime"],
+                                                  "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+                print(f"measure: supervise_to_ring_ms={(rung - asked) * 1000:.1f}",
+                      file=sys.stderr)
+            feed.until(lambda m: m["type"] == "call.supervised" and m["data"]["mode"] == mode,
+                       what=f"call.supervised {mode}")
+            start, end = settle_then()
+            for peer, hzs in must.items():
+                for hz in hzs:
+                    harness.wait_for(lambda: hears(peer, hz, start), 10,
+                                     what=f"{mode}: {hz} Hz heard")
+            if mode == "listen":
+                # A second supervisor listens too, then leaves: both work.
+                self.ok("POST", path, {"mode": "listen", "supervisor_agent_id": second["id"]},
+                        expect=202)
+                t2 = time.monotonic()
+                for hz in (CUSTOMER_HZ, AGENT_HZ):
+                    harness.wait_for(lambda: hears(second_rtp, hz, t2), 10,
+                                     what=f"the second supervisor hears {hz} Hz")
+                self.assertLess(customer.heard(SECOND_HZ, t2), 5)
+                self.assertLess(agent_rtp.heard(SECOND_HZ, t2), 5)
+                self.ok("DELETE", f"{path}?supervisor_agent_id={second['id']}", expect=204)
+            while time.monotonic() < end:
+                time.sleep(0.1)
+            for peer in deaf:
+                self.assertLess(peer.heard(SUPERVISOR_HZ, start), 5,
+                                f"{mode}: the supervisor's tone reached a party it must not")
+        self.ok("DELETE", f"{path}?supervisor_agent_id={sup['id']}", expect=204)
+        self.ok("DELETE", f"/api/v1/calls/{call['id']}", expect=202)
+        caller.communicate(timeout=60)
+        self.wait_ended(call["id"])
+
+    def test_supervision_ends_with_a_daemon_killed(self):
+        """SIGKILLed with a supervision up: the next process hangs up the
+        supervisor's phone and its snoop as orphans, takes the call over
+        still talking, and the CDR's supervision ends."""
+        cid, did, (agent, sup) = self.setup_campaign(2, strategy="linear", wrapup_time=0)
+        self.ok("DELETE", f"/api/v1/campaigns/{cid}/agents/{sup['id']}", expect=204)
+        caller = self.call(did, scenario="uac-expect-bye.xml", timeout=90)
+        self.addCleanup(lambda: caller.poll() is None and caller.kill())
+        call = self.wait_live_call(cid, "talking")
+        path = f"/api/v1/calls/{call['id']}/supervise"
+        self.ok("POST", path, {"mode": "listen", "supervisor_agent_id": sup["id"]},
+                expect=202)
+        user = sup["sip_username"]
+        harness.wait_for(lambda: any(c["name"].startswith("Snoop/") for c in harness.channels()),
+                         15, what="the supervision up")
+        harness.wait_for(lambda: harness.sql(
+            f"SELECT jsonb_array_length(supervisions) FROM calls WHERE call_id = '{call['id']}'")
+            == [["1"]], 10, what="the supervision in the CDR")
+        self.daemon.kill()
+        self.daemon, self.port = api.start_daemon(
+            "apilive", journal=os.path.join(harness.LOG_DIR, "j-apilive"))
+        self.daemon.wait_log(r"campaigns loaded")
+        _, self.sup = self.token("supervisor")
+        harness.wait_for(lambda: not any(c["name"].startswith(("Snoop/", f"PJSIP/{user}-"))
+                                         for c in harness.channels()),
+                         15, what="the supervisor's phone and snoop hung up")
+        again = self.wait_live_call(cid, "talking", timeout=30)
+        self.assertEqual(again["id"], call["id"], "the call goes on")
+        ended = harness.sql(f"SELECT s->>'supervisor_agent_id', s ? 'ended_at' FROM calls,"
+                            f" jsonb_array_elements(supervisions) s"
+                            f" WHERE call_id = '{call['id']}'")
+        self.assertEqual(ended, [[str(sup["id"]), "t"]])
+        self.ok("DELETE", f"/api/v1/calls/{call['id']}", expect=202)
+        self.finish(caller)
+        self.wait_ended(call["id"])
+
+    def test_talking_call_survives_a_daemon_killed(self):
+        """SIGKILLed mid-conversation: the next process takes the call over
+        as it is (same bridge, same agent, the recording going on), the two
+        still hear each other, and the call ends with one complete CDR."""
+        tones = (CUSTOMER_HZ, AGENT_HZ)
+        customer, agent_rtp = (rtp.RtpPeer(hz, tones) for hz in tones)
+        for peer in (customer, agent_rtp):
+            self.addCleanup(peer.stop)
+        cid, did, (agent,) = self.setup_campaign(
+            1, scenarios=["uas-answer-media.xml"], wrapup_time=0,
+            extras=[("-key", "rtp_port", str(agent_rtp.port))])
+        caller = self.call(did, talk_ms=60000, scenario="uac-media.xml", timeout=90,
+                           extra=("-key", "rtp_port", str(customer.port)))
+        self.addCleanup(lambda: caller.poll() is None and caller.kill())
+        call = self.wait_live_call(cid, "talking")
+        bridge = call["bridge_id"]
+        harness.wait_for(lambda: harness.sql(
+            f"SELECT answer_time IS NOT NULL FROM calls WHERE call_id = '{call['id']}'")
+            == [["t"]], 10, what="the answer in the CDR")
+        answered = harness.sql(f"SELECT answer_time FROM calls WHERE call_id = '{call['id']}'")
+        talking_since = time.monotonic()
+        self.daemon.kill()
+        killed = time.monotonic()
+        self.daemon, self.port = api.start_daemon(
+            "apilive", journal=os.path.join(harness.LOG_DIR, "j-apilive"))
+        self.daemon.wait_log(rf"call={call['id']} adopted talking agent={agent['id']}")
+        again = self.wait_live_call(cid, "talking")
+        self.assertEqual((again["id"], again["agent_id"], again["bridge_id"]),
+                         (call["id"], agent["id"], bridge))
+        self.assertEqual(acd.agent_state(agent["id"])[0], "in_call")
+        b = next(b for b in harness.bridges() if b["id"] == bridge)
+        self.assertIn(call["channels"]["caller"], b["channels"])
+        t = max(killed, time.monotonic())
+        harness.wait_for(lambda: customer.heard(AGENT_HZ, t) >= 25 and
+                         agent_rtp.heard(CUSTOMER_HZ, t) >= 25, 10,
+                         what="the two still hear each other")
+        time.sleep(1.0)  # a second of talk recorded after the restart
+        talked = time.monotonic() - talking_since
+        self.ok("DELETE", f"/api/v1/calls/{call['id']}", expect=202)
+        caller.communicate(timeout=60)
+        self.wait_ended(call["id"])
+        row = self.ok("GET", f"/api/v1/calls/{call['id']}")
+        self.assertEqual((row["state"], row["disposition"], row["agent_id"],
+                          row["campaign_id"]), ("ended", "ANSWERED", agent["id"], cid))
+        self.assertEqual(harness.sql(f"SELECT answer_time FROM calls"
+                                     f" WHERE call_id = '{call['id']}'"), answered,
+                         "the answer time of the first process stays")
+        # One recording from the answer to the hang-up, the restart included.
+        self.assertGreaterEqual(acd.recording_seconds(call["id"]), talked - 0.5)
+        harness.wait_for(lambda: acd.agent_state(agent["id"])[0] == "available", 10,
+                         what="the agent free again")
 
 
 def by_agent_inv(by_agent):

@@ -56,6 +56,7 @@ API_KEPT_USES = {
     "agents_acd", "agents_at",                    # metrics: agents by state
     "calls_queue_numbers",                        # metrics: callers waiting
     "campaigns_foreach", "campaigns_has_member",  # queue.stats, queue gauges
+    "campaigns_stats_tick",                       # queue.stats as time passes
     "cdr_now_us",                                 # feed timestamps, start time
     "cdr_writer_get_stats",                       # metrics: the CDR writer
     "outbound_new", "outbound_free",              # the server's placement

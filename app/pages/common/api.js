@@ -3,6 +3,8 @@
 // person can read (never raw JSON).
 
 const BASE = "/api/v1";
+// Items per page when a whole list is fetched.
+const PAGE_LIMIT = 500;
 
 // What a status means to a person when the problem's own detail is missing.
 const STATUS_SENTENCES = {
@@ -38,8 +40,10 @@ function sentence(text) {
 }
 
 // Builds the sentence for a failed response from its problem+json body:
-// the detail, then each refused field ("Notes: too long.").
-function problemSentence(status, problem) {
+// the detail, then each refused field ("Notes: too long."). A page's own
+// sentence for the status, when it has one, is said instead.
+function problemSentence(status, problem, own) {
+  if (own[status]) return own[status];
   const parts = [];
   if (problem && typeof problem.detail === "string" && problem.detail)
     parts.push(sentence(problem.detail));
@@ -62,8 +66,11 @@ async function readProblem(response) {
 }
 
 export class Api {
-  constructor(token) {
+  // sentences: {status: sentence}, what a status means on this page (e.g.
+  // which token it needs), said instead of the server's own words.
+  constructor(token, { sentences = {} } = {}) {
     this.token = token;
+    this.sentences = sentences;
   }
 
   // Sends one request; resolves with the parsed JSON body (null for 204),
@@ -87,7 +94,7 @@ export class Api {
     for (const e of (problem && Array.isArray(problem.errors) && problem.errors) || [])
       if (e && e.field) fields[e.field] = sentence(e.detail);
     const retry = Number(response.headers.get("retry-after")) || null;
-    throw new ApiError(problemSentence(response.status, problem), response.status, fields, retry);
+    throw new ApiError(problemSentence(response.status, problem, this.sentences), response.status, fields, retry);
   }
 
   get(path) {
@@ -96,6 +103,20 @@ export class Api {
 
   post(path, body) {
     return this.request("POST", path, body);
+  }
+
+  // Every item of a paged list, following next_cursor.
+  async list(path) {
+    const items = [];
+    let cursor = null;
+    do {
+      const sep = path.includes("?") ? "&" : "?";
+      const page = await this.get(`${path}${sep}limit=${PAGE_LIMIT}` +
+        (cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""));
+      items.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+    return items;
   }
 
   // The feed's WebSocket URL on the same host as the page.

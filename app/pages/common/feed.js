@@ -12,9 +12,12 @@ const HEALTHY_MS = 10000;
 export class Feed {
   // api: an Api (for the URL and token). handlers:
   //   onEvent(message)   each event, in seq order (feed.gap excluded)
-  //   onStatus(status)   "connecting" | "live" | "reconnecting"
+  //   onStatus(status, why)
+  //                      "connecting" | "live" | "reconnecting"; why: when
+  //                      reconnecting, what closed the feed, in words
   //   onResync(reason)   state must be fetched again through REST: after a
-  //                      reconnect, a feed.gap, or a server restart (new epoch)
+  //                      "reconnect", a feed "gap", or a server "restart"
+  //                      (new epoch)
   //   onFatal(sentence)  the token was revoked; the feed stops
   constructor(api, handlers) {
     this.api = api;
@@ -68,12 +71,12 @@ export class Feed {
       if (this.stopped) return;
       if (e.code === 1008) {
         this.stopped = true;
-        this.handlers.onStatus("reconnecting");
+        this.handlers.onStatus("reconnecting", "the token was revoked");
         this.handlers.onFatal("The event feed was closed because the token was revoked. Sign in again.");
         return;
       }
       if (openedAt && Date.now() - openedAt > HEALTHY_MS) this.failures = 0;
-      this.handlers.onStatus("reconnecting");
+      this.handlers.onStatus("reconnecting", e.reason || "the connection to the server was lost");
       this.retry();
     };
   }
