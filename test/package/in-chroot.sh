@@ -36,6 +36,7 @@ in_root welcomedlyctl --help | head -n 1
 echo "== user"
 in_root stat -c '%U:%G %a' /var/lib/welcomedly /etc/welcomedly/welcomedly.env
 echo "== conffiles"
+# shellcheck disable=SC2016 # dpkg-query's own ${field}, not the shell's.
 in_root dpkg-query -W -f='${Conffiles}\n' welcomedly
 echo "== unit"
 ls "$root/lib/systemd/system/welcomedly.service"
