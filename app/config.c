@@ -9,32 +9,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/envfile.h"
 #include "util/log.h"
 
 #include <curl/curl.h>
 
 #define KEY(field, env, def, desc)                                             \
 	{                                                                      \
-		env, def, desc, offsetof(struct config, field)                 \
+		env, def, desc, offsetof(struct config, field), false          \
+	}
+/* A setting that SIGHUP applies to the running daemon. */
+#define LIVE_KEY(field, env, def, desc)                                        \
+	{                                                                      \
+		env, def, desc, offsetof(struct config, field), true           \
 	}
 
 static const struct config_key keys[] = {
     KEY(ari_url, "ARI_URL", "http://127.0.0.1:8088",
 	"Asterisk HTTP server; ARI is under /ari"),
-    KEY(ari_username, "ARI_USERNAME", "welcomedly", "ARI user (ari.conf)"),
-    KEY(ari_password, "ARI_PASSWORD", "welcomedly", "ARI password"),
+    LIVE_KEY(ari_username, "ARI_USERNAME", "welcomedly", "ARI user (ari.conf)"),
+    LIVE_KEY(ari_password, "ARI_PASSWORD", "welcomedly", "ARI password"),
     KEY(ari_app, "ARI_APP", "welcomedly",
 	"Stasis application name used in the dialplan"),
     KEY(ari_rest_transport, "ARI_REST_TRANSPORT", "websocket",
 	"websocket (call control over the events socket; Asterisk 20.14, "
 	"21.9, 22.4 or later) or http"),
-    KEY(database_url, "DATABASE_URL", "",
-	"PostgreSQL libpq URI; empty runs without a database"),
+    LIVE_KEY(database_url, "DATABASE_URL", "",
+	     "PostgreSQL libpq URI; empty runs without a database"),
     KEY(api_listen, "API_LISTEN", "127.0.0.1:8090",
 	"Address of the admin REST API"),
-    KEY(api_token, "API_TOKEN", "", "First admin bearer token"),
-    KEY(log_level, "LOG_LEVEL", "info",
-	"error, warning, notice, info or debug"),
+    LIVE_KEY(api_token, "API_TOKEN", "", "First admin bearer token"),
+    LIVE_KEY(log_level, "LOG_LEVEL", "info",
+	     "error, warning, notice, info or debug"),
     KEY(journal_dir, "JOURNAL_DIR", "/var/lib/welcomedly",
 	"Directory of the CDR journal kept while PostgreSQL is away"),
     KEY(migrations_dir, "MIGRATIONS_DIR", WELCOMEDLY_MIGRATIONS_DIR,
@@ -48,19 +54,24 @@ static const struct config_key keys[] = {
     KEY(wss_url, "ASTERISK_WSS_URL", "",
 	"WebSocket URL browsers register at; empty: ws://<ARI_URL "
 	"host:port>/ws"),
-    KEY(stun_server, "STUN_SERVER", "",
-	"STUN URL handed to browsers, e.g. stun:turn.example.com:3478"),
-    KEY(turn_server, "TURN_SERVER", "",
-	"TURN URLs handed to browsers, comma-separated, e.g. "
-	"turn:turn.example.com:3478?transport=udp"),
-    KEY(turn_secret, "TURN_SECRET", "",
+    LIVE_KEY(stun_server, "STUN_SERVER", "",
+	     "STUN URL handed to browsers, e.g. stun:turn.example.com:3478"),
+    LIVE_KEY(turn_server, "TURN_SERVER", "",
+	     "TURN URLs handed to browsers, comma-separated, e.g. "
+	     "turn:turn.example.com:3478?transport=udp"),
+    LIVE_KEY(
+	turn_secret, "TURN_SECRET", "",
 	"coturn's static-auth-secret: browsers get credentials made from it"),
-    KEY(turn_ttl, "TURN_TTL", "3600",
+    LIVE_KEY(
+	turn_ttl, "TURN_TTL", "3600",
 	"Seconds a TURN credential (and a browser's SIP password) is valid"),
-    KEY(turn_username, "TURN_USERNAME", "",
-	"A static TURN account, used when TURN_SECRET is empty"),
-    KEY(turn_password, "TURN_PASSWORD", "", "Its password"),
-    {NULL, NULL, NULL, 0},
+    LIVE_KEY(turn_username, "TURN_USERNAME", "",
+	     "A static TURN account, used when TURN_SECRET is empty"),
+    LIVE_KEY(turn_password, "TURN_PASSWORD", "", "Its password"),
+    KEY(env_file, "ENV_FILE", "",
+	"KEY=VALUE file read at start and on SIGHUP; its values win over "
+	"the environment's"),
+    {NULL, NULL, NULL, 0, false},
 };
 
 const struct config_key *config_keys(void)
@@ -142,27 +153,87 @@ static int validate(const struct config *cfg, char *err, size_t errlen)
 	return check_url(cfg->ari_url, err, errlen);
 }
 
+static const struct config_key *find_key(const char *name)
+{
+	for (const struct config_key *k = keys; k->name; k++) {
+		if (strcmp(k->name, name) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+/* Sets key to value, or to its default when value is NULL or empty. */
+static int set_value(struct config *cfg, const struct config_key *key,
+		     const char *value)
+{
+	char *copy = strdup(value && *value ? value : key->fallback);
+
+	if (!copy)
+		return -ENOMEM;
+	free(*field(cfg, key));
+	*field(cfg, key) = copy;
+	return 0;
+}
+
+static int set_from_file(const char *name, const char *value, void *userdata)
+{
+	struct config *cfg = userdata;
+	const struct config_key *key = find_key(name);
+
+	/* The file does not name another file: one level only. */
+	if (!key || strcmp(name, "ENV_FILE") == 0) {
+		log_warning("env_file=%s setting=%s unknown, ignoring",
+			    cfg->env_file, name);
+		return 0;
+	}
+	return set_value(cfg, key, value);
+}
+
+static int read_env_file(struct config *cfg, char *err, size_t errlen)
+{
+	unsigned line = 0;
+	int r = envfile_read(cfg->env_file, set_from_file, cfg, &line);
+
+	if (r == -EINVAL)
+		snprintf(err, errlen, "ENV_FILE %s: line %u is not KEY=VALUE",
+			 cfg->env_file, line);
+	else if (r < 0)
+		snprintf(err, errlen, "ENV_FILE %s: %s", cfg->env_file,
+			 strerror(-r));
+	return r;
+}
+
 int config_load(struct config *cfg, char *err, size_t errlen)
 {
 	struct config c = {0};
-	int r;
+	int r = 0;
 
-	for (const struct config_key *k = keys; k->name; k++) {
-		const char *v = getenv(k->name);
-
-		*field(&c, k) = strdup(v && *v ? v : k->fallback);
-		if (!*field(&c, k)) {
-			config_clear(&c);
-			return -ENOMEM;
-		}
-	}
-	r = validate(&c, err, errlen);
+	for (const struct config_key *k = keys; k->name && r == 0; k++)
+		r = set_value(&c, k, getenv(k->name));
+	if (r == 0 && *c.env_file)
+		r = read_env_file(&c, err, errlen);
+	if (r == 0)
+		r = validate(&c, err, errlen);
 	if (r < 0) {
 		config_clear(&c);
 		return r;
 	}
 	*cfg = c;
 	return 0;
+}
+
+const char *config_get(const struct config *cfg, const struct config_key *key)
+{
+	return *(char *const *)((const char *)cfg + key->offset);
+}
+
+void config_swap(struct config *a, struct config *b,
+		 const struct config_key *key)
+{
+	char *t = *field(a, key);
+
+	*field(a, key) = *field(b, key);
+	*field(b, key) = t;
 }
 
 void config_clear(struct config *cfg)

@@ -1,7 +1,9 @@
-/* config.h: the daemon's configuration, read from the environment. */
+/* config.h: the daemon's configuration, read from the environment and from
+ * the environment file ENV_FILE names (again on SIGHUP). */
 #ifndef APP_CONFIG_H
 #define APP_CONFIG_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 struct config {
@@ -27,6 +29,7 @@ struct config {
 	char *turn_ttl;      /* seconds a TURN credential lives */
 	char *turn_username; /* a static TURN account when no secret */
 	char *turn_password;
+	char *env_file; /* KEY=VALUE file read at start and on SIGHUP */
 };
 
 /* One documented setting: the table in config.c is the single list that
@@ -35,18 +38,30 @@ struct config_key {
 	const char *name;
 	const char *fallback;
 	const char *description;
-	size_t offset; /* of the char * inside struct config */
+	size_t offset;   /* of the char * inside struct config */
+	bool reloadable; /* a running daemon applies a new value */
 };
 
 /* Returns the table of settings, terminated by an entry with name NULL. */
 const struct config_key *config_keys(void);
 
 /*
- * Fills cfg from getenv(), each unset or empty variable taking its default.
- * Returns 0, -ENOMEM, or -EINVAL with a message in err (size errlen) when
- * a value is invalid. On failure cfg holds nothing to free.
+ * Fills cfg from getenv(), then from the file ENV_FILE names, if any: the
+ * file's values win over the environment's, and each unset or empty
+ * setting takes its default. Reads the file with blocking calls: off the
+ * loop once it runs. Returns 0, -ENOMEM, or a negative errno with a
+ * message in err (size errlen) when the file cannot be read or parsed or a
+ * value is invalid. On failure cfg holds nothing to free.
  */
 int config_load(struct config *cfg, char *err, size_t errlen);
+
+/* The value of key in cfg; borrowed. */
+const char *config_get(const struct config *cfg, const struct config_key *key);
+
+/* Exchanges the value of key between a and b (a reload takes the new
+ * value of a setting that can change live). */
+void config_swap(struct config *a, struct config *b,
+		 const struct config_key *key);
 
 /* Frees the strings of cfg. */
 void config_clear(struct config *cfg);

@@ -19,6 +19,7 @@
 #include "db/migrate.h"
 #include "db/pool.h"
 #include "link/link.h"
+#include "notify.h"
 #include "routes.h"
 #include "util/log.h"
 #include "webrtc/webrtc.h"
@@ -31,6 +32,10 @@ struct daemon {
 	uv_loop_t loop;
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
+	uv_signal_t sighup;
+	struct config *cfg;           /* `run`: updated by reloads */
+	struct reload_job *reloading; /* in the thread pool */
+	bool reload_again;            /* SIGHUP while one was reading */
 	struct db_pool *db;
 	struct cdr_writer *cdr;
 	struct agents *agents;
@@ -45,6 +50,9 @@ struct daemon {
 	struct calls *calls;
 	struct api *api;
 	struct webrtc_config webrtc; /* handed to browser softphones */
+	struct notify notify;        /* systemd: READY, watchdog */
+	bool has_notify;
+	bool ari_up; /* a resync has finished since start */
 	/* A one-shot command's time limit; for `run`, how long ARI waits for
 	 * the first configuration load. */
 	uv_timer_t deadline;
@@ -56,6 +64,18 @@ struct daemon {
 	const char *token_role; /* token create */
 	long long token_agent;
 };
+
+/* READY=1 once calls can be served: ARI connected and resynced, and the
+ * database up when there is one. */
+static void maybe_ready(struct daemon *d)
+{
+	if (!d->has_notify || d->notify.ready || d->stopping || !d->ari_up)
+		return;
+	if (d->db && !d->db_up)
+		return;
+	notify_ready(&d->notify, d->db ? "serving calls: ARI and database up"
+				       : "serving calls: ARI up, no database");
+}
 
 static void on_event(const struct ari_event *ev, void *userdata)
 {
@@ -70,6 +90,8 @@ static void on_resync(const json_t *channel_ids, const json_t *channels,
 	struct daemon *d = userdata;
 
 	calls_resync(d->calls, channel_ids, channels, bridges);
+	d->ari_up = true;
+	maybe_ready(d);
 }
 
 /* Calls are taken only once campaigns are known, so that calls adopted
@@ -191,6 +213,8 @@ static void on_db_state(unsigned up, void *userdata)
 		load_config(d);
 	if (up && !was && d->api)
 		api_db_up(d->api);
+	if (up)
+		maybe_ready(d);
 }
 
 static void on_agent_changed(struct agent *agent, void *userdata)
@@ -301,8 +325,11 @@ static void stop(struct daemon *d)
 		on_cdr_closed(d);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->sighup, NULL);
 	if (d->has_deadline)
 		uv_close((uv_handle_t *)&d->deadline, NULL);
+	if (d->has_notify)
+		notify_close(&d->notify);
 }
 
 /* Another process took the application over, which is how a new version
@@ -323,6 +350,157 @@ static void on_signal(uv_signal_t *handle, int signum)
 
 	log_notice("signal=%s stopping", strsignal(signum));
 	stop(d);
+}
+
+/* SIGHUP: the environment file is read in the thread pool (file system
+ * calls do not belong on the loop), then applied on the loop. */
+struct reload_job {
+	uv_work_t req;
+	struct daemon *d;
+	struct config cfg;
+	char err[512];
+	int result;
+};
+
+static void start_reload(struct daemon *d);
+
+/* Whether key may take fresh's value without a restart. DATABASE_URL may
+ * change but not appear or go: the database's users exist or not. */
+static bool changes_live(const struct daemon *d, const struct config *fresh,
+			 const struct config_key *key)
+{
+	if (!key->reloadable)
+		return false;
+	if (strcmp(key->name, "DATABASE_URL") == 0)
+		return *d->cfg->database_url && *fresh->database_url;
+	return true;
+}
+
+/* Hands the running features the reloadable settings now in d->cfg. */
+static void apply_live(struct daemon *d)
+{
+	const struct config *cfg = d->cfg;
+	enum log_level level;
+	int r;
+
+	if (log_level_parse(cfg->log_level, &level) == 0)
+		log_set_level(level);
+	r = link_set_credentials(d->link, cfg->ari_username, cfg->ari_password);
+	if (r == 0 && d->db)
+		r = db_pool_set_conninfo(d->db, cfg->database_url);
+	if (r == 0 && d->api)
+		r = api_set_bootstrap_token(d->api, cfg->api_token);
+	if (r < 0)
+		log_error("settings only partly applied error=%s",
+			  strerror(-r));
+}
+
+/* Takes the changed settings of fresh that can change live (fresh keeps
+ * the old values), names the others; returns how many were taken. */
+static unsigned take_settings(struct daemon *d, struct config *fresh)
+{
+	unsigned taken = 0;
+
+	for (const struct config_key *k = config_keys(); k->name; k++) {
+		if (strcmp(config_get(d->cfg, k), config_get(fresh, k)) == 0)
+			continue;
+		if (!changes_live(d, fresh, k)) {
+			log_warning("setting=%s changed but takes effect at "
+				    "the next start, ignoring",
+				    k->name);
+			continue;
+		}
+		config_swap(d->cfg, fresh, k);
+		taken++;
+	}
+	return taken;
+}
+
+static void apply_settings(struct daemon *d, struct config *fresh)
+{
+	struct webrtc_config webrtc;
+	char err[512];
+	unsigned taken;
+
+	/* The browser settings are checked before anything changes. */
+	if (webrtc_config_init(&webrtc, fresh, err, sizeof(err)) < 0) {
+		log_error("settings not reloaded: %s, keeping the running ones",
+			  err);
+		return;
+	}
+	taken = take_settings(d, fresh);
+	apply_live(d);
+	if (webrtc_config_init(&webrtc, d->cfg, err, sizeof(err)) == 0)
+		d->webrtc = webrtc;
+	log_notice("settings reloaded changed=%u log_level=%s", taken,
+		   d->cfg->log_level);
+}
+
+static void reload_work(uv_work_t *req)
+{
+	struct reload_job *job = req->data;
+
+	job->result = config_load(&job->cfg, job->err, sizeof(job->err));
+}
+
+static void after_reload(uv_work_t *req, int status)
+{
+	struct reload_job *job = req->data;
+	struct daemon *d = job->d;
+
+	d->reloading = NULL;
+	if (status == 0 && job->result < 0 && !d->stopping)
+		log_error("settings not reloaded: %s, keeping the running ones",
+			  *job->err ? job->err : strerror(-job->result));
+	else if (status == 0 && !d->stopping)
+		apply_settings(d, &job->cfg);
+	if (status == 0 && job->result == 0)
+		config_clear(&job->cfg);
+	free(job);
+	if (d->stopping)
+		return;
+	notify_reloaded(&d->notify, "serving calls: settings reloaded");
+	if (d->reload_again) {
+		d->reload_again = false;
+		start_reload(d);
+	}
+}
+
+static void start_reload(struct daemon *d)
+{
+	struct reload_job *job;
+	int r;
+
+	if (d->reloading) {
+		d->reload_again = true;
+		return;
+	}
+	job = calloc(1, sizeof(*job));
+	if (!job) {
+		log_error("settings not reloaded error=%s", strerror(ENOMEM));
+		return;
+	}
+	job->d = d;
+	job->req.data = job;
+	notify_reloading(&d->notify);
+	r = uv_queue_work(&d->loop, &job->req, reload_work, after_reload);
+	if (r < 0) {
+		log_error("settings not reloaded error=%s", uv_strerror(r));
+		free(job);
+		return;
+	}
+	d->reloading = job;
+}
+
+static void on_sighup(uv_signal_t *handle, int signum)
+{
+	struct daemon *d = handle->data;
+
+	log_notice("signal=%s reloading settings env_file=%s",
+		   strsignal(signum),
+		   *d->cfg->env_file ? d->cfg->env_file : "(none)");
+	if (!d->stopping)
+		start_reload(d);
 }
 
 static const struct link_handlers link_handlers = {
@@ -470,6 +648,7 @@ static int start(struct daemon *d, const struct config *cfg)
 		return r;
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
+	uv_signal_start(&d->sighup, on_sighup, SIGHUP);
 	if (!d->agents) {
 		start_link(d);
 		return 0;
@@ -491,7 +670,8 @@ static int daemon_init(struct daemon *d)
 		return r;
 	uv_signal_init(&d->loop, &d->sigterm);
 	uv_signal_init(&d->loop, &d->sigint);
-	d->sigterm.data = d->sigint.data = d;
+	uv_signal_init(&d->loop, &d->sighup);
+	d->sigterm.data = d->sigint.data = d->sighup.data = d;
 	return 0;
 }
 
@@ -506,18 +686,22 @@ static int daemon_finish(struct daemon *d)
 	return 0;
 }
 
-int daemon_run(const struct config *cfg)
+int daemon_run(struct config *cfg)
 {
 	struct daemon d = {0};
 	int r;
 
 	signal(SIGPIPE, SIG_IGN);
+	d.cfg = cfg;
 	r = daemon_init(&d);
 	if (r < 0)
 		return r;
 	log_notice("welcomedlyd %s starting ari=%s app=%s", WELCOMEDLY_VERSION,
 		   cfg->ari_url, cfg->ari_app);
-	r = start(&d, cfg);
+	r = notify_init(&d.notify, &d.loop);
+	d.has_notify = r == 0;
+	if (r == 0)
+		r = start(&d, cfg);
 	if (r < 0) {
 		log_error("cannot start error=%s", strerror(-r));
 		stop(&d);

@@ -5,8 +5,11 @@
 #include "config.h"
 
 /* Runs the Stasis application until SIGTERM or SIGINT, then closes every
- * handle. Returns 0 after a clean stop, or a negative errno. */
-int daemon_run(const struct config *cfg);
+ * handle. On SIGHUP the settings are read again (config_load) and those
+ * that can change live replace their values in cfg, which must outlive the
+ * call; the others are named in the log. Returns 0 after a clean stop, or
+ * a negative errno. */
+int daemon_run(struct config *cfg);
 
 /* Applies pending migrations from cfg->migrations_dir to cfg->database_url.
  * Returns 0 or a negative errno (the reason is logged). */

@@ -137,6 +137,8 @@ int main(int argc, char **argv)
 	}
 	log_level_parse(cfg.log_level, &level);
 	log_set_level(level);
+	/* Under systemd the journal keeps the time and the priority. */
+	log_set_journal(log_stderr_is(getenv("JOURNAL_STREAM")));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	catch_fatal();
 	if (strcmp(command, "run") == 0) {

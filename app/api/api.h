@@ -77,6 +77,11 @@ void api_call_event(struct api *api, const char *type, int64_t agent_id,
 /* The database is up again: reload tokens, store the bootstrap token. */
 void api_db_up(struct api *api);
 
+/* A new bootstrap admin token (API_TOKEN; NULL or "" for none): the old one
+ * is revoked in the database and stops working, the new one is stored.
+ * Returns 0 or -EIO (hashing failed; the old token then stays). */
+int api_set_bootstrap_token(struct api *api, const char *token);
+
 /* Tokens changed in the database (NOTIFY welcomedly_tokens). */
 void api_tokens_changed(struct api *api);
 

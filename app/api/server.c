@@ -292,6 +292,37 @@ void api_db_up(struct api *api)
 	api__tokens_load(api);
 }
 
+static void on_bootstrap_revoked(int error, const PGresult *res, void *userdata)
+{
+	api__unref(userdata);
+	if (error < 0 && error != -ECANCELED)
+		log_warning("old bootstrap token not revoked error=%s",
+			    res ? PQresultErrorMessage(res) : strerror(-error));
+}
+
+int api_set_bootstrap_token(struct api *api, const char *token)
+{
+	char hash[65] = "";
+	const char *params[1] = {api->bootstrap_hash};
+
+	if (token && *token && api_token_hash(token, hash) < 0)
+		return -EIO;
+	if (strcmp(hash, api->bootstrap_hash) == 0)
+		return 0;
+	/* The trigger on api_tokens notifies welcomedly_tokens: the cache
+	 * drops the old token when the revocation is in. */
+	if (api->deps.db && *api->bootstrap_hash &&
+	    db_pool_query(api->deps.db,
+			  "UPDATE api_tokens SET revoked_at = now() WHERE "
+			  "token_hash = $1 AND revoked_at IS NULL",
+			  1, params, on_bootstrap_revoked, api) == 0)
+		api__ref(api);
+	memcpy(api->bootstrap_hash, hash, sizeof(hash));
+	if (api->deps.db)
+		api_db_up(api);
+	return 0;
+}
+
 void api_tokens_changed(struct api *api)
 {
 	if (api)

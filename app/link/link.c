@@ -445,3 +445,13 @@ void link_close(struct link *link)
 	ari_rest_close(link->rest);
 	uv_close((uv_handle_t *)&link->retry_timer, on_timer_closed);
 }
+
+int link_set_credentials(struct link *link, const char *username,
+			 const char *password)
+{
+	int r = ari_events_set_credentials(link->events, username, password);
+
+	if (r == 0)
+		r = ari_rest_set_credentials(link->rest, username, password);
+	return r;
+}

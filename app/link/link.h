@@ -58,6 +58,12 @@ struct ari_rest *link_rest(struct link *link);
 /* True while the events socket is open and the last resync finished. */
 bool link_ready(const struct link *link);
 
+/* New ARI credentials (copied): REST requests use them from now on, the
+ * events socket from its next connection, so no call is dropped. Returns
+ * 0 or a negative errno, the old credentials then still in place. */
+int link_set_credentials(struct link *link, const char *username,
+			 const char *password);
+
 /* Reconnects since start, for metrics. */
 unsigned link_reconnects(const struct link *link);
 

@@ -537,23 +537,33 @@ static int build_path(struct ari_events *ev,
 	return ev->path ? 0 : -ENOMEM;
 }
 
-static int build_auth(struct ari_events *ev,
-		      const struct ari_events_config *cfg)
+static int build_auth(struct ari_events *ev, const char *username,
+		      const char *password)
 {
 	char plain[EVENTS_MAX_CREDENTIALS];
 	char auth[sizeof("Basic ") + EVENTS_MAX_CREDENTIALS * 4 / 3 + 4];
+	char *copy;
 	int n;
 
-	n = snprintf(plain, sizeof(plain), "%s:%s", cfg->username,
-		     cfg->password);
+	n = snprintf(plain, sizeof(plain), "%s:%s", username, password);
 	if (n < 0 || (size_t)n >= sizeof(plain))
 		return -ENAMETOOLONG;
 	memcpy(auth, "Basic ", 6);
 	if (lws_b64_encode_string(plain, n, auth + 6, (int)sizeof(auth) - 6) <
 	    0)
 		return -ENAMETOOLONG;
-	ev->auth = strdup(auth);
-	return ev->auth ? 0 : -ENOMEM;
+	copy = strdup(auth);
+	if (!copy)
+		return -ENOMEM;
+	free(ev->auth);
+	ev->auth = copy;
+	return 0;
+}
+
+int ari_events_set_credentials(struct ari_events *ev, const char *username,
+			       const char *password)
+{
+	return build_auth(ev, username, password);
 }
 
 static int build_host(struct ari_events *ev,
@@ -645,7 +655,7 @@ int ari_events_new(uv_loop_t *loop, const struct ari_events_config *cfg,
 	if (r == 0)
 		r = build_path(ev, cfg);
 	if (r == 0)
-		r = build_auth(ev, cfg);
+		r = build_auth(ev, cfg->username, cfg->password);
 	if (r < 0)
 		goto err;
 	lwsuv_log_route();

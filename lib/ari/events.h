@@ -83,6 +83,12 @@ int ari_events_new(uv_loop_t *loop, const struct ari_events_config *cfg,
  */
 int ari_events_connect(struct ari_events *ev);
 
+/* Replaces the credentials (copied) that the next connection presents;
+ * an established socket stays as it is. Returns 0, -ENAMETOOLONG or
+ * -ENOMEM, leaving the old ones in place. */
+int ari_events_set_credentials(struct ari_events *ev, const char *username,
+			       const char *password);
+
 /* True when a socket is established. */
 bool ari_events_connected(const struct ari_events *ev);
 

@@ -697,6 +697,27 @@ static int config_copy(struct ari_rest *rest, const struct ari_rest_config *cfg)
 	return 0;
 }
 
+int ari_rest_set_credentials(struct ari_rest *rest, const char *username,
+			     const char *password)
+{
+	char *user = NULL, *pass = NULL;
+
+	if (username) {
+		user = strdup(username);
+		pass = strdup(password ? password : "");
+		if (!user || !pass) {
+			free(user);
+			free(pass);
+			return -ENOMEM;
+		}
+	}
+	free(rest->username);
+	free(rest->password);
+	rest->username = user;
+	rest->password = pass;
+	return 0;
+}
+
 int ari_rest_new(uv_loop_t *loop, const struct ari_rest_config *cfg,
 		 struct ari_rest **ret_rest)
 {

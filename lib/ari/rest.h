@@ -118,6 +118,12 @@ typedef void (*ari_rest_observer)(const struct ari_response *resp,
 void ari_rest_set_observer(struct ari_rest *rest, ari_rest_observer cb,
 			   void *userdata);
 
+/* Replaces the Basic credentials (copied; username NULL sends none, password
+ * NULL means ""): requests started from now on use them, those in flight
+ * keep theirs. Returns 0 or -ENOMEM, leaving the old ones in place. */
+int ari_rest_set_credentials(struct ari_rest *rest, const char *username,
+			     const char *password);
+
 /*
  * Cancels every pending request and starts releasing the client. The
  * callbacks of the pending requests run with -ECANCELED from inside this

@@ -721,6 +721,20 @@ int db_pool_new(uv_loop_t *loop, const struct db_pool_config *cfg,
 	return 0;
 }
 
+int db_pool_set_conninfo(struct db_pool *pool, const char *conninfo)
+{
+	char *copy;
+
+	if (!conninfo || !*conninfo)
+		return -EINVAL;
+	copy = strdup(conninfo);
+	if (!copy)
+		return -ENOMEM;
+	free(pool->conninfo);
+	pool->conninfo = copy;
+	return 0;
+}
+
 void db_pool_set_state_cb(struct db_pool *pool, db_state_cb cb, void *userdata)
 {
 	pool->state_cb = cb;

@@ -59,6 +59,11 @@ typedef void (*db_state_cb)(unsigned up, void *userdata);
 int db_pool_new(uv_loop_t *loop, const struct db_pool_config *cfg,
 		struct db_pool **ret_pool);
 
+/* Replaces the connection string (copied): connections made from now on,
+ * reconnects included, use it; those up stay up. Returns 0, -EINVAL (empty)
+ * or -ENOMEM, the old one then still in use. */
+int db_pool_set_conninfo(struct db_pool *pool, const char *conninfo);
+
 /* Sets the callback run each time the number of live query connections
  * changes; cb may be NULL. It never runs once db_pool_close was called. */
 void db_pool_set_state_cb(struct db_pool *pool, db_state_cb cb, void *userdata);

@@ -27,7 +27,23 @@ int log_level_parse(const char *name, enum log_level *ret_level);
 /* Returns the lower-case name of a level; never NULL. */
 const char *log_level_name(enum log_level level);
 
-/* Writes one line "<time> <level> <message>" to standard error. Callers use
+/*
+ * Whether standard error is the stream journal_stream names: systemd sets
+ * $JOURNAL_STREAM to "<device>:<inode>" of the journal's socket, and a
+ * stderr redirected elsewhere since then does not match. NULL or text not
+ * of that shape is false.
+ */
+bool log_stderr_is(const char *journal_stream);
+
+/* Named cap on one journal line (journald's own default is 48 KiB). */
+#define LOG_JOURNAL_LINE 8192
+
+/* Journal lines: "<N><message>" with N the syslog priority of the level
+ * (error 3 ... debug 7) and no time stamp, the journal keeping both. Off,
+ * the default, lines are "<time> <level> <message>". */
+void log_set_journal(bool on);
+
+/* Writes one line to standard error in the current format. Callers use
  * the macros below, which skip formatting when the level is filtered out. */
 void log_write(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -10,6 +10,7 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -305,6 +306,65 @@ class CtlTest(unittest.TestCase):
         self.assertEqual(rc, 0)
         self.assertTrue(out.startswith("CAMPAIGN_ID"))
         self.assertEqual(self.server.log[0][2], {})
+
+    def queue(self, cid=1, **agents):
+        counts = dict({"offline": 0, "available": 0, "ringing": 0, "in_call": 0,
+                       "after_call_work": 0, "paused": 0}, **agents)
+        return {"campaign_id": cid, "name": f"q{cid}", "waiting": 1, "longest_wait_seconds": 4,
+                "agents": counts, "answered": 3, "abandoned": 0, "service_level": 100.0,
+                "average_speed_of_answer": 2.5, "service_level_seconds": 20,
+                "stats_since": "2024-11-24T17:00:00Z"}
+
+    def test_nested_values_are_sub_columns(self):
+        self.route("GET", "/api/v1/queues", 200,
+                   {"items": [self.queue(1, available=2, paused=1), self.queue(2)],
+                    "next_cursor": None})
+        rc, out, _ = self.ctl("queues", "list")
+        self.assertEqual(rc, 0)
+        lines = out.splitlines()
+        self.assertTrue(lines[1].rstrip().endswith("available=2 paused=1"), lines[1])
+        self.assertTrue(lines[2].rstrip().endswith("-"), lines[2])
+        self.assertNotIn("{", out)
+        self.route("GET", "/api/v1/queues/1", 200,
+                   self.queue(1, in_call=1, after_call_work=2))
+        rc, out, _ = self.ctl("queues", "show", "1")
+        self.assertRegex(out, r"(?m)^agents\s+in_call=1 after_call_work=2$")
+        # Deeper objects join their keys with dots; lists are comma-separated.
+        member = {"agent_id": 3, "penalty": 0,
+                  "skills": {"langs": {"en": 3, "fr": 1}, "tags": ["a", "b"]}}
+        self.route("GET", "/api/v1/campaigns/1/agents", 200,
+                   {"items": [member], "next_cursor": None})
+        rc, out, _ = self.ctl("campaigns", "members", "1")
+        self.assertIn("langs.en=3 langs.fr=1 tags=a, b", out)
+
+    def test_watch_redraws(self):
+        self.route("GET", "/api/v1/queues", 200,
+                   {"items": [self.queue(1, available=1)], "next_cursor": None})
+        rc, out, _ = self.ctl("queues", "list", "--watch", "--interval", "0.05", "--count", "3")
+        self.assertEqual(rc, 0)
+        self.assertEqual(len(self.server.log), 3)
+        self.assertEqual(len(re.findall(r"(?m)^Every 0.05s: welcomedlyctl queues list ", out)),
+                         3, out)
+        self.assertEqual(out.count("available=1"), 3)
+        self.assertNotIn("\x1b", out, "no screen clearing when not on a terminal")
+        self.pages_of_agents()
+        self.server.log.clear()
+        rc, out, _ = self.ctl("agents", "list", "-w", "--interval", "0.05", "--count", "2")
+        self.assertEqual(rc, 0)
+        self.assertEqual(out.count("Bob Long-Name"), 2)
+        self.assertEqual(len(self.server.log), 4)  # two pages per redraw
+
+    def test_watch_keeps_going_after_an_error(self):
+        self.route("GET", "/api/v1/queues/9", 404, problem(404, "not-found", "Not found",
+                                                        "No campaign 9."),
+                   "application/problem+json")
+        rc, out, _ = self.ctl("queues", "show", "9", "--watch", "--interval", "0.05",
+                              "--count", "2")
+        self.assertEqual(rc, 0)
+        self.assertEqual(out.count("No campaign 9."), 2)
+        rc, _, err = self.ctl("--json", "queues", "list", "--watch", "--count", "1")
+        self.assertEqual(rc, 2)
+        self.assertIn("--watch", err)
 
     def test_health(self):
         health = {"status": "unavailable", "ari": "down", "database": "up", "version": "0.1.0"}
