@@ -85,6 +85,7 @@ static int token_command(const struct config *cfg, int argc, char **argv)
 
 /* A crash leaves its stack in the log (stderr), for the rare one that no
  * test reproduces at will; the sanitizer builds report their own. */
+#if !defined(__SANITIZE_ADDRESS__)
 static void on_fatal(int signum)
 {
 	static const char head[] = "fatal signal, stack:\n";
@@ -98,7 +99,6 @@ static void on_fatal(int signum)
 
 static void catch_fatal(void)
 {
-#if !defined(__SANITIZE_ADDRESS__)
 	static const int signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
 	struct sigaction sa = {.sa_handler = on_fatal,
 			       .sa_flags = (int)SA_RESETHAND};
@@ -107,8 +107,12 @@ static void catch_fatal(void)
 	backtrace(warm, 1); /* loads libgcc now, not inside the handler */
 	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
 		sigaction(signals[i], &sa, NULL);
-#endif
 }
+#else
+static void catch_fatal(void)
+{
+}
+#endif
 
 int main(int argc, char **argv)
 {

@@ -102,7 +102,12 @@ void leads_api_list(struct api_ctx *ctx)
 	    !api_query_cursor(ctx, cursor))
 		return;
 	api_page_open(&sql, &page, limit);
-	api_page_rows(&sql, &page, "to_jsonb(t)", "leads t");
+	/* With its campaign's name: agents may not read campaigns, and their
+	 * page names the campaign of each lead. */
+	api_page_rows(
+	    &sql, &page,
+	    "to_jsonb(t) || jsonb_build_object('campaign_name', c.name)",
+	    "leads t JOIN campaigns c ON c.id = t.campaign_id");
 	api_sql_add(&sql, " WHERE true");
 	if (has_campaign)
 		api_sql_add(&sql, " AND t.campaign_id = $%d",

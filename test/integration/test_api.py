@@ -1128,15 +1128,16 @@ class WebrtcTest(ApiCase):
 
     def test_agent_lists_the_leads_of_its_campaigns(self):
         aid = self.agent()["id"]
-        mine, theirs = self.campaign()["id"], self.campaign()["id"]
+        mine_c = self.campaign()
+        mine, theirs = mine_c["id"], self.campaign()["id"]
         self.c.ok("POST", f"{V1}/campaigns/{mine}/agents", {"agent_id": aid}, expect=201)
         for cid, phone in ((mine, "+12025550101"), (theirs, "+12025550102")):
             self.c.ok("POST", f"{V1}/campaigns/{cid}/leads",
                       [{"phone": phone, "name": "L"}], expect=(200, 201))
         _, tok = api.make_token(self.port, ADMIN, "agent", aid)
         seen = self.client(tok).ok("GET", V1 + "/leads")["items"]
-        self.assertEqual({(x["campaign_id"], x["phone"]) for x in seen},
-                         {(mine, "+12025550101")})
+        self.assertEqual({(x["campaign_id"], x["campaign_name"], x["phone"]) for x in seen},
+                         {(mine, mine_c["name"], "+12025550101")})
         self.assertEqual(self.client(tok).ok("GET", f"{V1}/leads?campaign_id={theirs}")
                          ["items"], [])
         self.assertGreaterEqual(len(self.c.ok("GET", V1 + "/leads")["items"]), 2)

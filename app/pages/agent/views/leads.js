@@ -17,7 +17,7 @@ export function mountLeads(root, shift) {
     const cells = [
       lead.name || "—",
       lead.phone,
-      `Campaign ${lead.campaign_id}`,
+      lead.campaign_name || `Campaign ${lead.campaign_id}`,
       lead.status.replace(/_/g, " "),
       String(lead.attempts),
       lead.next_call_at ? dateTime(lead.next_call_at) : "",
