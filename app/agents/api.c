@@ -285,8 +285,8 @@ static void update_run(struct api_ctx *ctx)
 	    &sql,
 	    "SELECT %s::text FROM (SELECT u.*, p.sip_username, p.status "
 	    "AS sip_status, coalesce((SELECT webrtc FROM e), p.webrtc) "
-	    "AS webrtc FROM u LEFT JOIN sip_peers p ON p.agent_id = "
-	    "u.id) t",
+	    "AS webrtc, p.provisioned FROM u LEFT JOIN sip_peers p ON "
+	    "p.agent_id = u.id) t",
 	    AGENT_JSON);
 	api_sql_run(ctx, &sql, on_agent);
 }

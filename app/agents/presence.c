@@ -12,6 +12,7 @@
  * no source reports online leaves the map. */
 struct agents_presence {
 	struct strmap *phones;
+	unsigned trusted;
 };
 
 int agents_presence_new(struct agents_presence **ret_presence)
@@ -22,6 +23,7 @@ int agents_presence_new(struct agents_presence **ret_presence)
 		free(p);
 		return -ENOMEM;
 	}
+	p->trusted = AGENTS_PRESENCE_ARI | AGENTS_PRESENCE_CONTACTS;
 	*ret_presence = p;
 	return 0;
 }
@@ -42,7 +44,36 @@ static unsigned bits_of(const struct agents_presence *p, const char *username)
 bool agents_presence_online(const struct agents_presence *presence,
 			    const char *username)
 {
-	return username && bits_of(presence, username) != 0;
+	return username && (bits_of(presence, username) & presence->trusted);
+}
+
+unsigned agents_presence_trusted(const struct agents_presence *presence)
+{
+	return presence->trusted;
+}
+
+int agents_presence_trust(struct agents_presence *presence, unsigned trusted,
+			  void (*cb)(const char *username, bool online,
+				     void *userdata),
+			  void *userdata)
+{
+	unsigned was = presence->trusted;
+	size_t cursor = 0;
+	const char *key;
+	void *value;
+	int changes = 0;
+
+	presence->trusted = trusted;
+	/* cb does not change the map: iterating while it runs is safe. */
+	while (strmap_next(presence->phones, &cursor, &key, &value)) {
+		unsigned bits = (unsigned)(uintptr_t)value;
+
+		if (!(bits & was) != !(bits & trusted)) {
+			changes++;
+			cb(key, (bits & trusted) != 0, userdata);
+		}
+	}
+	return changes;
 }
 
 int agents_presence_set(struct agents_presence *presence, const char *username,
@@ -63,7 +94,7 @@ int agents_presence_set(struct agents_presence *presence, const char *username,
 				   (void *)(uintptr_t)was);
 		return -ENOMEM;
 	}
-	return (was != 0) != (now != 0);
+	return !(was & presence->trusted) != !(now & presence->trusted);
 }
 
 int agents_presence_endpoint(struct agents_presence *presence,

@@ -18,11 +18,16 @@
  *   realtime     ps_contacts  nothing: the state stays "offline" with a
  *                             live contact (one EndpointStateChange
  *                             "unknown" then "offline" when the endpoint is
- *                             first loaded)
+ *                             first loaded); and an endpoint whose contact
+ *                             was in ps_contacts when Asterisk started
+ *                             stays "online" after the row is gone
  *
  * So ARI's endpoint state is one source, and Asterisk's realtime contacts
- * (ps_contacts, whose trigger notifies welcomedly_contacts) the other; a
- * phone is reachable while either says so.
+ * (ps_contacts, whose trigger notifies welcomedly_contacts) the other. A
+ * phone is reachable while a trusted source says so: both at first, and
+ * only the contacts once ps_contacts shows that Asterisk keeps its
+ * contacts there (sorcery.conf maps contacts for every endpoint to one
+ * store, so then ARI's state means nothing for any phone).
  */
 enum agents_presence_source {
 	AGENTS_PRESENCE_ARI = 1u << 0,
@@ -42,14 +47,27 @@ void agents_presence_free(struct agents_presence *presence);
 
 /*
  * Records what source (one of enum agents_presence_source) says of the
- * phone username. Returns 1 when the phone's reachability (any source
- * online) changed, 0 when it did not, -E2BIG past AGENTS_PRESENCE_MAX or
+ * phone username. Returns 1 when the phone's reachability (a trusted
+ * source online) changed, 0 when it did not, -E2BIG past AGENTS_PRESENCE_MAX or
  * -ENOMEM (nothing changes).
  */
 int agents_presence_set(struct agents_presence *presence, const char *username,
 			unsigned source, bool online);
 
-/* True while some source says username's phone is registered. */
+/*
+ * Counts only the sources in the set trusted (both at first). cb runs once
+ * per phone whose reachability changes by it, after the change. Returns
+ * the number of such phones.
+ */
+int agents_presence_trust(struct agents_presence *presence, unsigned trusted,
+			  void (*cb)(const char *username, bool online,
+				     void *userdata),
+			  void *userdata);
+
+/* The trusted sources. */
+unsigned agents_presence_trusted(const struct agents_presence *presence);
+
+/* True while a trusted source says username's phone is registered. */
 bool agents_presence_online(const struct agents_presence *presence,
 			    const char *username);
 

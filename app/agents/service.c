@@ -540,6 +540,19 @@ static enum acd_agent_state restored_state(const char *name)
 	return state;
 }
 
+/* A phone already registered when its agent is loaded: no callback (the
+ * load's end offers waiting calls anyway), but the same log line. */
+static void load_reachable(struct agents *agents, struct agent *agent)
+{
+	struct acd_agent *acd = &agents->acd[agent->index];
+
+	acd->reachable =
+	    agents_presence_online(agents->presence, agent->sip_username);
+	if (acd->reachable)
+		log_info("agent=%lld phone=%s reachable", (long long)agent->id,
+			 agent->sip_username);
+}
+
 static bool is_true(const PGresult *res, int row, int col)
 {
 	return !PQgetisnull(res, row, col) &&
@@ -565,8 +578,7 @@ static int add_row(struct agents *agents, const PGresult *res, int row)
 		    !agent->sip_username) {
 			set_str(&agent->sip_username, sip);
 			strmap_put(agents->by_sip, sip, agent);
-			agents->acd[agent->index].reachable =
-			    agents_presence_online(agents->presence, sip);
+			load_reachable(agents, agent);
 		}
 		if (!agent->status_writing)
 			agent->status_stored = is_true(res, row, 6);
@@ -595,9 +607,8 @@ static int add_row(struct agents *agents, const PGresult *res, int row)
 	acd->id = id;
 	acd->state = restored_state(PQgetvalue(res, row, 2));
 	acd->state_since_us = strtoll(PQgetvalue(res, row, 4), NULL, 10);
-	/* Set quietly: the load's end offers waiting calls anyway. */
-	acd->reachable = agents_presence_online(agents->presence, sip);
 	agents->list[agents->count++] = agent;
+	load_reachable(agents, agent);
 	/* A call state of an earlier process: the database says so too. */
 	if (strcmp(PQgetvalue(res, row, 2), acd_agent_state_name(acd->state)) &&
 	    acd_agent_state_parse(PQgetvalue(res, row, 2), &stored) == 0) {
@@ -705,6 +716,19 @@ static const char contact_sql[] =
     "SELECT 1 FROM ps_contacts WHERE endpoint = $1"
     " AND expiration_time > extract(epoch FROM now()) LIMIT 1";
 
+/* Contacts in ps_contacts: Asterisk keeps every endpoint's there, and its
+ * endpoint state over ARI is stale for all of them (see presence.h). */
+static void trust_contacts(struct agents *agents)
+{
+	if (agents_presence_trusted(agents->presence) ==
+	    AGENTS_PRESENCE_CONTACTS)
+		return;
+	log_notice("registrations are in ps_contacts: reachability follows "
+		   "them, not ARI's endpoint state");
+	agents_presence_trust(agents->presence, AGENTS_PRESENCE_CONTACTS,
+			      on_phone_changed, agents);
+}
+
 static void on_contacts(int error, const PGresult *res, void *userdata)
 {
 	struct agents *agents = userdata;
@@ -716,6 +740,8 @@ static void on_contacts(int error, const PGresult *res, void *userdata)
 	    (names = calloc((size_t)n + 1, sizeof(*names)))) {
 		for (int i = 0; i < n; i++)
 			names[i] = PQgetvalue(res, i, 0);
+		if (n > 0)
+			trust_contacts(agents);
 		if (agents_presence_replace(
 			agents->presence, AGENTS_PRESENCE_CONTACTS, names,
 			(size_t)n, on_phone_changed, agents) < 0)
@@ -747,6 +773,8 @@ static void on_contact(int error, const PGresult *res, void *userdata)
 	struct agents *agents = c->agents;
 
 	agents->loads--;
+	if (error == 0 && !agents->closed && PQntuples(res) > 0)
+		trust_contacts(agents);
 	if (error == 0 && !agents->closed)
 		agents_phone_state(agents, c->endpoint,
 				   AGENTS_PRESENCE_CONTACTS,

@@ -208,6 +208,37 @@ START_TEST(contacts_replace_reports_changes_only)
 }
 END_TEST
 
+/* Once ps_contacts shows that Asterisk keeps contacts there, ARI's state is
+ * stale (an endpoint online at Asterisk's start stays so): only the
+ * contacts count. */
+START_TEST(trusting_only_contacts_drops_stale_ari)
+{
+	struct seen seen = {0};
+
+	agents_presence_set(presence, "agent7", AGENTS_PRESENCE_ARI, true);
+	agents_presence_set(presence, "agent8", AGENTS_PRESENCE_ARI, true);
+	agents_presence_set(presence, "agent8", AGENTS_PRESENCE_CONTACTS, true);
+	ck_assert(agents_presence_online(presence, "agent7"));
+	ck_assert_int_eq(agents_presence_trust(presence,
+					       AGENTS_PRESENCE_CONTACTS,
+					       on_changed, &seen),
+			 1);
+	ck_assert_str_eq(seen.names[0], "agent7");
+	ck_assert(!seen.online[0]);
+	ck_assert(!agents_presence_online(presence, "agent7"));
+	ck_assert(agents_presence_online(presence, "agent8"));
+	ck_assert_uint_eq(agents_presence_trusted(presence),
+			  AGENTS_PRESENCE_CONTACTS);
+	/* ARI's word changes nothing now; the contacts' does. */
+	ck_assert_int_eq(
+	    agents_presence_set(presence, "agent8", AGENTS_PRESENCE_ARI, false),
+	    0);
+	ck_assert_int_eq(agents_presence_set(presence, "agent8",
+					     AGENTS_PRESENCE_CONTACTS, false),
+			 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("agents-presence");
@@ -220,6 +251,7 @@ int main(void)
 	tcase_add_test(tc, other_objects_are_refused);
 	tcase_add_test(tc, list_after_reconnect);
 	tcase_add_test(tc, contacts_replace_reports_changes_only);
+	tcase_add_test(tc, trusting_only_contacts_drops_stale_ari);
 	suite_add_tcase(s, tc);
 	return testlib_run(s);
 }
