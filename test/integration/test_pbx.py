@@ -35,6 +35,13 @@ import apispec  # noqa: E402
 import harness  # noqa: E402
 
 TRUNK_PORT = harness.SIP_PORT + 5
+INSTANCE_ETC = os.path.join(acd.CACHE, "asterisk-sid", "var", "lib", "welcomedly-sandbox",
+                            harness.SANDBOX, "etc")
+
+
+def harness_cli(command):
+    subprocess.run([os.path.join(harness.TOOLS, "sandbox-asterisk"), "cli", "--name",
+                    harness.SANDBOX, "--", command], check=True, capture_output=True)
 V1 = "/api/v1"
 
 
@@ -245,6 +252,55 @@ class PbxTest(unittest.TestCase):
         self.inbound(did)
         acd.wait_calls(2, campaign_id=cid)
         self.assertEqual(self.last_cdr(cid), (a["id"], True), "the registered phone offered")
+
+    # -- welcomedlyd doctor ----------------------------------------------------
+
+    def doctor(self):
+        env = dict(os.environ, ARI_URL=harness.ARI_URL, ARI_USERNAME=harness.ARI_USER,
+                   ARI_PASSWORD=harness.ARI_PASSWORD, DATABASE_URL=harness.pg_url(),
+                   LOG_LEVEL="warning")
+        res = subprocess.run([harness.DAEMON, "doctor"], env=env, capture_output=True,
+                             text=True, timeout=30)
+        return res.returncode, res.stdout + res.stderr
+
+    def without(self, conf, reload, edit):
+        """Runs the doctor with the instance's conf edited by edit (text ->
+        text) and Asterisk told by reload; puts the file back after."""
+        path = os.path.join(INSTANCE_ETC, conf)
+        with open(path) as f:
+            kept = f.read()
+        try:
+            with open(path, "w") as f:
+                f.write(edit(kept))
+            harness_cli(reload)
+            return self.doctor()
+        finally:
+            with open(path, "w") as f:
+                f.write(kept)
+            harness_cli(reload)
+
+    def test_doctor(self):
+        rc, out = self.doctor()
+        self.assertEqual(rc, 0, out)
+        for check in ("ari-user", "dialplan", "recordings", "database"):
+            self.assertRegex(out, rf"(?m)^ok +{check} ", out)
+        self.assertIn("application 'welcomedly' is registered", out)
+
+        rc, out = self.without("ari_additional_custom.conf", "module reload res_ari.so",
+                               lambda text: "")
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"(?m)^FAIL +ari-user .*refused user 'welcomedly'", out)
+        self.assertIn("ari_additional_custom.conf", out)
+
+        rc, out = self.without("extensions_custom.conf", "dialplan reload",
+                               lambda text: text.split("[welcomedly-check]")[0])
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"(?m)^FAIL +dialplan ", out)
+        self.assertIn("extensions_custom.conf", out)
+        self.assertRegex(out, r"(?m)^ok +ari-user ", out)
+
+        rc, out = self.doctor()
+        self.assertEqual(rc, 0, out)
 
     def test_zz_measure_register_to_offerable(self):
         """REGISTER answered (200 OK at the phone) to the agent offerable
