@@ -39,6 +39,13 @@ INSTANCE_ETC = os.path.join(acd.CACHE, "asterisk-sid", "var", "lib", "welcomedly
                             harness.SANDBOX, "etc")
 
 
+def harness_log():
+    """The instance's messages log."""
+    return subprocess.run([os.path.join(harness.TOOLS, "sandbox-asterisk"), "log", "--name",
+                           harness.SANDBOX], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
 def harness_cli(command):
     subprocess.run([os.path.join(harness.TOOLS, "sandbox-asterisk"), "cli", "--name",
                     harness.SANDBOX, "--", command], check=True, capture_output=True)
@@ -252,6 +259,17 @@ class PbxTest(unittest.TestCase):
         self.inbound(did)
         acd.wait_calls(2, campaign_id=cid)
         self.assertEqual(self.last_cdr(cid), (a["id"], True), "the registered phone offered")
+
+    def test_kit_fallback_without_the_daemon(self):
+        """With welcomedlyd away, Stasis() fails at once and the kit's
+        dialplan answers, says so and hangs up: never dead air."""
+        cid, did = acd.campaign(wrapup_time=0)
+        self.assertEqual(self.daemon.stop(), 0, self.daemon.log_path)
+        harness.wait_for(lambda: not harness.app_registered(), 5,
+                         what="the application gone")
+        res = harness.sipp("uac-expect-bye.xml", "-s", did, timeout=30)
+        self.assertEqual(res.returncode, 0, res.stdout[-2000:] + res.stderr[-2000:])
+        self.assertIn("ss-noservice", open(harness_log()).read()[-20000:])
 
     # -- welcomedlyd doctor ----------------------------------------------------
 
