@@ -29,6 +29,16 @@ static const struct config_key keys[] = {
 	"Asterisk HTTP server; ARI is under /ari"),
     LIVE_KEY(ari_username, "ARI_USERNAME", "welcomedly", "ARI user (ari.conf)"),
     LIVE_KEY(ari_password, "ARI_PASSWORD", "welcomedly", "ARI password"),
+    KEY(asterisk_host, "ASTERISK_HOST", "",
+	"Asterisk's host: ARI_URL is http://ASTERISK_HOST:ASTERISK_PORT when "
+	"ARI_URL is not set"),
+    KEY(asterisk_port, "ASTERISK_PORT", "",
+	"Asterisk's HTTP port for ARI_URL (8088 when empty; never 5038, the "
+	"AMI port)"),
+    KEY(asterisk_user, "ASTERISK_USER", "",
+	"ARI user when ARI_USERNAME is not set"),
+    KEY(asterisk_password, "ASTERISK_PASSWORD", "",
+	"ARI password when ARI_PASSWORD is not set"),
     KEY(ari_app, "ARI_APP", "welcomedly",
 	"Stasis application name used in the dialplan"),
     KEY(ari_rest_transport, "ARI_REST_TRANSPORT", "websocket",
@@ -203,6 +213,64 @@ static int read_env_file(struct config *cfg, char *err, size_t errlen)
 	return r;
 }
 
+static bool unset(const char *name)
+{
+	const char *v = getenv(name);
+
+	return !v || !*v;
+}
+
+static int replace(char **slot, const char *value)
+{
+	char *copy = strdup(value);
+
+	if (!copy)
+		return -ENOMEM;
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+/* The names of the platform's .env (ASTERISK_*) stand in for the ARI_*
+ * ones they mean when those are not set. ASTERISK_PORT is the HTTP port
+ * that carries ARI: the AMI port is refused, since pointing ARI at it
+ * would only fail to connect, again and again. */
+static int apply_asterisk_names(struct config *c, char *err, size_t errlen)
+{
+	char url[512];
+	char *end;
+	long port = 8088;
+	int r = 0;
+
+	if (*c->asterisk_port) {
+		port = strtol(c->asterisk_port, &end, 10);
+		if (*end || port < 1 || port > 65535) {
+			snprintf(err, errlen,
+				 "ASTERISK_PORT '%s' is not a port number",
+				 c->asterisk_port);
+			return -EINVAL;
+		}
+		if (port == 5038) {
+			snprintf(err, errlen,
+				 "ASTERISK_PORT 5038 is Asterisk's AMI port: "
+				 "welcomedlyd speaks ARI, which listens on "
+				 "Asterisk's HTTP port (http.conf bindport, "
+				 "8088 by default)");
+			return -EINVAL;
+		}
+	}
+	if (unset("ARI_URL") && *c->asterisk_host) {
+		snprintf(url, sizeof(url), "http://%s:%ld", c->asterisk_host,
+			 port);
+		r = replace(&c->ari_url, url);
+	}
+	if (r == 0 && unset("ARI_USERNAME") && *c->asterisk_user)
+		r = replace(&c->ari_username, c->asterisk_user);
+	if (r == 0 && unset("ARI_PASSWORD") && *c->asterisk_password)
+		r = replace(&c->ari_password, c->asterisk_password);
+	return r;
+}
+
 int config_load(struct config *cfg, char *err, size_t errlen)
 {
 	struct config c = {0};
@@ -212,6 +280,8 @@ int config_load(struct config *cfg, char *err, size_t errlen)
 		r = set_value(&c, k, getenv(k->name));
 	if (r == 0 && *c.env_file)
 		r = read_env_file(&c, err, errlen);
+	if (r == 0)
+		r = apply_asterisk_names(&c, err, errlen);
 	if (r == 0)
 		r = validate(&c, err, errlen);
 	if (r < 0) {

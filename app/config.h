@@ -10,6 +10,11 @@ struct config {
 	char *ari_url; /* http://host:port, ARI under /ari */
 	char *ari_username;
 	char *ari_password;
+	/* The platform's names, standing in for ARI_* when those are unset. */
+	char *asterisk_host;
+	char *asterisk_port;
+	char *asterisk_user;
+	char *asterisk_password;
 	char *ari_app;
 	char *ari_rest_transport; /* "websocket" or "http" */
 	char *database_url;       /* libpq URI; empty disables the database */

@@ -47,6 +47,7 @@ struct daemon {
 	struct config_waiter *load_waiters, *next_waiters;
 	unsigned db_up; /* live query connections */
 	struct link *link;
+	struct link *phones; /* watches PJSIP endpoints (ARI_APP-phones) */
 	struct calls *calls;
 	struct api *api;
 	struct webrtc_config webrtc; /* handed to browser softphones */
@@ -92,6 +93,42 @@ static void on_resync(const json_t *channel_ids, const json_t *channels,
 	calls_resync(d->calls, channel_ids, channels, bridges);
 	d->ari_up = true;
 	maybe_ready(d);
+}
+
+static void on_phone_event(const struct ari_event *ev, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	if (ev->type == ARI_EVENT_ENDPOINT_STATE_CHANGE)
+		agents_phone_endpoint(d->agents,
+				      json_object_get(ev->json, "endpoint"));
+}
+
+static void on_phone_endpoints(const json_t *endpoints, void *userdata)
+{
+	struct daemon *d = userdata;
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(endpoints, i, e)
+	{
+		agents_phone_endpoint(d->agents, e);
+	}
+	agents_phones_synced(d->agents);
+}
+
+static void on_phones_replaced(void *userdata)
+{
+	(void)userdata;
+}
+
+static void on_contacts_notify(const char *channel, const char *payload,
+			       void *userdata)
+{
+	struct daemon *d = userdata;
+
+	(void)channel;
+	agents_contacts_changed(d->agents, payload);
 }
 
 /* Calls are taken only once campaigns are known, so that calls adopted
@@ -315,6 +352,7 @@ static void stop(struct daemon *d)
 	api_close(d->api);
 	d->api = NULL;
 	link_close(d->link);
+	link_close(d->phones);
 	calls_close(d->calls);
 	agents_close(d->agents);
 	campaigns_free(d->campaigns);
@@ -509,6 +547,34 @@ static const struct link_handlers link_handlers = {
     .replaced = on_replaced,
 };
 
+static const struct link_handlers phones_handlers = {
+    .event = on_phone_event,
+    .replaced = on_phones_replaced,
+    .endpoints = on_phone_endpoints,
+};
+
+/* Reachability comes from a second application that no call enters (see
+ * link_config.endpoints): it is told every change of a PJSIP endpoint's
+ * state, and lists them all after each (re)connect. */
+static int open_phones(struct daemon *d, const struct config *cfg)
+{
+	char app[256];
+	struct link_config lc = {
+	    .ari_url = cfg->ari_url,
+	    .username = cfg->ari_username,
+	    .password = cfg->ari_password,
+	    .app = app,
+	    .endpoints = "PJSIP",
+	};
+	int r;
+
+	snprintf(app, sizeof(app), "%s-phones", cfg->ari_app);
+	r = link_new(&d->loop, &lc, &phones_handlers, d, &d->phones);
+	if (r == 0)
+		r = link_start(d->phones);
+	return r;
+}
+
 static int open_db(struct daemon *d, const struct config *cfg)
 {
 	struct db_pool_config pc = {.conninfo = cfg->database_url};
@@ -545,6 +611,9 @@ static int open_acd(struct daemon *d)
 	if (r == 0)
 		r = db_pool_listen(d->db, "welcomedly_tokens", on_tokens_notify,
 				   d);
+	if (r == 0)
+		r = db_pool_listen(d->db, "welcomedly_contacts",
+				   on_contacts_notify, d);
 	if (r < 0)
 		return r;
 	return db_pool_listen(d->db, "welcomedly_config", on_config_notify, d);
@@ -632,6 +701,8 @@ static int start(struct daemon *d, const struct config *cfg)
 		log_warning("DATABASE_URL is empty: no CDRs are written");
 	}
 	r = link_new(&d->loop, &lc, &link_handlers, d, &d->link);
+	if (r == 0 && d->agents)
+		r = open_phones(d, cfg);
 	if (r < 0)
 		return r;
 	deps.rest = link_rest(d->link);

@@ -17,6 +17,7 @@
 #include "calls/calls.h"
 #include "api/api.h"
 #include "daemon.h"
+#include "doctor/doctor.h"
 #include "link/link.h"
 #include "routes.h"
 #include "util/log.h"
@@ -39,6 +40,9 @@ static void usage(FILE *out)
 	    "hash,\n"
 	    "             print it once\n"
 	    "  routes     print the API's routes: METHOD PATH ROLE\n"
+	    "  doctor     check the ARI user, the Stasis application, the\n"
+	    "             dialplan, the recording spool and the database;\n"
+	    "             print what is wrong and how to fix it (exit 1)\n"
 	    "\n");
 	config_print_help(out);
 }
@@ -147,6 +151,8 @@ int main(int argc, char **argv)
 	catch_fatal();
 	if (strcmp(command, "run") == 0) {
 		r = daemon_run(&cfg);
+	} else if (strcmp(command, "doctor") == 0) {
+		r = doctor_run(&cfg, stdout);
 	} else if (strcmp(command, "migrate") == 0) {
 		r = daemon_migrate(&cfg);
 	} else if (strcmp(command, "token") == 0) {

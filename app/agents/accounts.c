@@ -26,14 +26,24 @@ static const char create_sql[] =
     " e AS (SELECT welcomedly_set_phone(username, $6) FROM u)"
     " SELECT id, username, (SELECT count(*) FROM e) AS endpoints FROM u";
 
+/* An agent on an endpoint of the PBX: sip_peers only (see accounts.h). */
+static const char bind_sql[] =
+    "WITH a AS (INSERT INTO agents (name, external_user_id) VALUES ($1, $2)"
+    " RETURNING id),"
+    " p AS (INSERT INTO sip_peers (agent_id, sip_username, sip_password,"
+    " sip_server, provisioned) SELECT id, $3, '', $4, false FROM a)"
+    " SELECT id, $3 AS username FROM a";
+
+/* The realtime rows go only where the daemon made them. */
 static const char delete_sql[] =
     "WITH p AS (DELETE FROM sip_peers WHERE agent_id = $1"
-    " RETURNING sip_username),"
-    " e AS (DELETE FROM ps_endpoints WHERE id IN (SELECT sip_username FROM p)),"
-    " h AS (DELETE FROM ps_auths WHERE id IN (SELECT sip_username FROM p)),"
-    " o AS (DELETE FROM ps_aors WHERE id IN (SELECT sip_username FROM p)),"
+    " RETURNING sip_username, provisioned),"
+    " m AS (SELECT sip_username FROM p WHERE provisioned),"
+    " e AS (DELETE FROM ps_endpoints WHERE id IN (SELECT sip_username FROM m)),"
+    " h AS (DELETE FROM ps_auths WHERE id IN (SELECT sip_username FROM m)),"
+    " o AS (DELETE FROM ps_aors WHERE id IN (SELECT sip_username FROM m)),"
     " c AS (DELETE FROM ps_contacts WHERE endpoint IN"
-    " (SELECT sip_username FROM p)),"
+    " (SELECT sip_username FROM m)),"
     " a AS (DELETE FROM agents WHERE id = $1 RETURNING id)"
     " SELECT count(*) AS deleted FROM a";
 
@@ -100,7 +110,14 @@ int agents_accounts_create(struct db_pool *db, const struct agents_account *acc,
 	const char *params[6] = {acc->name,         acc->external_user_id,
 				 acc->sip_username, acc->sip_password,
 				 acc->sip_server,   acc->webrtc ? "t" : "f"};
+	const char *bind[4] = {acc->name, acc->external_user_id,
+			       acc->sip_username, acc->sip_server};
 
+	if (!acc->provision)
+		return acc->sip_username && !acc->webrtc
+			   ? run(db, bind_sql, 4, bind, on_created, cb,
+				 userdata, 0)
+			   : -EINVAL;
 	return run(db, create_sql, 6, params, on_created, cb, userdata, 0);
 }
 

@@ -19,6 +19,10 @@ struct agents_account {
 	const char *sip_password;
 	const char *sip_server; /* what its phone registers with */
 	bool webrtc;            /* a browser softphone, not a SIP phone */
+	/* false: the PBX already has the endpoint sip_username (pjsip.conf,
+	 * FreePBX): only sip_peers records it (provisioned = false, no
+	 * password), and no realtime row is written, then or ever. */
+	bool provision;
 };
 
 /* How a statement ended: error 0, or a negative errno with the failed
@@ -34,7 +38,8 @@ struct agents_accounts_result {
 typedef void (*agents_accounts_cb)(const struct agents_accounts_result *r,
 				   void *userdata);
 
-/* Creates the agent and its SIP account in one statement. Returns 0, and
+/* Creates the agent and its SIP account (or, without provision, binds it to
+ * the PBX's endpoint) in one statement. Returns 0, and
  * cb runs exactly once, later; or -ENODEV (db is NULL), -ENOMEM or
  * db_pool_query()'s negative errno, and cb never runs. */
 int agents_accounts_create(struct db_pool *db, const struct agents_account *acc,

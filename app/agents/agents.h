@@ -2,6 +2,7 @@
 #ifndef APP_AGENTS_H
 #define APP_AGENTS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -23,6 +24,9 @@ struct agent {
 	unsigned generation;         /* of the last load that found it */
 	bool gone;                   /* deleted from the database */
 	uint64_t wrapup_deadline_ms; /* loop time, while in wrap-up */
+	uint64_t unavail_until_ms;   /* loop time: not offered before */
+	bool status_stored;          /* sip_peers.status says registered */
+	bool status_writing;         /* a write of it is in flight */
 	/* A request made while busy, applied when wrap-up ends. */
 	bool has_pending;
 	enum agents_input pending;
@@ -81,7 +85,34 @@ int agents_input(struct agents *agents, struct agent *agent,
 int agents_request(struct agents *agents, struct agent *agent,
 		   enum agents_input input, const char *reason);
 
-/* Marks the agent whose phone is username as reachable or not. */
+/*
+ * Reachability: an agent is offered calls only while their phone is
+ * registered, which ARI's endpoint events and Asterisk's realtime contacts
+ * tell (agents/presence.h says which tells what). Every change moves the
+ * agent's reachable flag at once (the changed callback runs) and then
+ * sip_peers.status and last_registered, written in the background.
+ */
+
+/* What source (enum agents_presence_source) says of username's phone. */
+void agents_phone_state(struct agents *agents, const char *username,
+			unsigned source, bool online);
+
+/* An ARI Endpoint object (borrowed), from EndpointStateChange or GET
+ * /endpoints/PJSIP. Returns 0, or -EINVAL when it is not a PJSIP endpoint
+ * with a state (ignored). */
+int agents_phone_endpoint(struct agents *agents, const json_t *endpoint);
+
+/* ARI's endpoints were all read (after a (re)connect): sip_peers.status
+ * is written from now on, and at once where it differs. */
+void agents_phones_synced(struct agents *agents);
+
+/* The realtime contacts of endpoint changed (NOTIFY welcomedly_contacts):
+ * whether it has a live one is read again, in the background. */
+void agents_contacts_changed(struct agents *agents, const char *endpoint);
+
+/* A dial says username's phone is (true) registered, or (false) unavailable
+ * although registered: it is then not offered for a second, after which
+ * what the sources say holds again. */
 void agents_set_reachable(struct agents *agents, const char *username,
 			  bool reachable);
 

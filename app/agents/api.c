@@ -18,7 +18,8 @@
 
 /* The agent's row with its SIP account, as the JSON of alias t. */
 #define AGENT_TABLE                                                            \
-	"(SELECT a.*, p.sip_username, p.status AS sip_status, p.webrtc "       \
+	"(SELECT a.*, p.sip_username, p.status AS sip_status, p.webrtc, "      \
+	"p.provisioned "                                                       \
 	"FROM agents a "                                                       \
 	"LEFT JOIN sip_peers p ON p.agent_id = a.id)"
 #define AGENT_JSON                                                             \
@@ -26,6 +27,7 @@
 	"t.external_user_id, 'state', t.state, 'state_reason', "               \
 	"t.state_reason, 'state_since', t.state_since, 'sip_username', "       \
 	"t.sip_username, 'webrtc', coalesce(t.webrtc, false), "                \
+	"'provisioned', coalesce(t.provisioned, true), "                       \
 	"'registration', CASE WHEN t.sip_status = "                            \
 	"'registered' THEN 'registered' ELSE 'unregistered' END, "             \
 	"'created_at', t.created_at, 'updated_at', t.updated_at, "             \
@@ -38,6 +40,7 @@ static const struct api_field agent_fields[] = {
     {"sip_username", API_TEXT, API_F_CREATE_ONLY, 3, 40, NULL,
      api_check_sipuser},
     {"webrtc", API_BOOL, 0, 0, 0, NULL, NULL},
+    {"provision", API_BOOL, API_F_CREATE_ONLY, 0, 0, NULL, NULL},
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -140,6 +143,7 @@ static void get_by_id(struct api_ctx *ctx, int64_t id, api_db_cb cb)
 struct agent_create {
 	char password[25];
 	int64_t id;
+	bool provision; /* false: the PBX's endpoint, no password of ours */
 };
 
 static void on_created_row(struct api_ctx *ctx, const PGresult *res)
@@ -147,7 +151,9 @@ static void on_created_row(struct api_ctx *ctx, const PGresult *res)
 	struct agent_create *ac = ctx->data;
 
 	reply_agent(ctx, res, 201,
-		    json_pack("{s:s}", "sip_password", ac->password));
+		    ac->provision
+			? json_pack("{s:s}", "sip_password", ac->password)
+			: NULL);
 }
 
 /* Answers a failed start of an accounts statement. */
@@ -220,7 +226,20 @@ void agents_api_create(struct api_ctx *ctx)
 	    json_string_value(json_object_get(ctx->body, "sip_username"));
 	acc.sip_password = ac->password;
 	acc.webrtc = json_is_true(json_object_get(ctx->body, "webrtc"));
+	acc.provision = !json_is_false(json_object_get(ctx->body, "provision"));
+	ac->provision = acc.provision;
 	acc.sip_server = api_server_sip_server(ctx);
+	if (!acc.provision && (!acc.sip_username || acc.webrtc)) {
+		api_problem_fields(
+		    ctx,
+		    json_pack("[{s:s, s:s}]", "field",
+			      acc.webrtc ? "webrtc" : "sip_username", "detail",
+			      acc.webrtc ? "a browser softphone is always "
+					   "provisioned by welcomedlyd"
+					 : "is required with \"provision\": "
+					   "false (the PBX's endpoint)"));
+		return;
+	}
 	r = agents_accounts_create(ctx->deps->db, &acc, on_created, ctx);
 	if (r < 0)
 		accounts_failed(ctx, r);
@@ -255,7 +274,8 @@ static void update_run(struct api_ctx *ctx)
 		api_sql_add(
 		    &sql,
 		    "w AS (UPDATE sip_peers SET webrtc = $%d WHERE "
-		    "agent_id = $%d RETURNING sip_username, webrtc), "
+		    "agent_id = $%d AND provisioned "
+		    "RETURNING sip_username, webrtc), "
 		    "e AS (SELECT welcomedly_set_phone(sip_username, "
 		    "webrtc) AS webrtc FROM w) ",
 		    api_sql_param(&sql, json_is_true(webrtc) ? "t" : "f"), idp);
@@ -265,8 +285,8 @@ static void update_run(struct api_ctx *ctx)
 	    &sql,
 	    "SELECT %s::text FROM (SELECT u.*, p.sip_username, p.status "
 	    "AS sip_status, coalesce((SELECT webrtc FROM e), p.webrtc) "
-	    "AS webrtc FROM u LEFT JOIN sip_peers p ON p.agent_id = "
-	    "u.id) t",
+	    "AS webrtc, p.provisioned FROM u LEFT JOIN sip_peers p ON "
+	    "p.agent_id = u.id) t",
 	    AGENT_JSON);
 	api_sql_run(ctx, &sql, on_agent);
 }

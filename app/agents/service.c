@@ -4,14 +4,17 @@
 #include <string.h>
 
 #include "agents/agents.h"
+#include "agents/presence.h"
 #include "cdr/cdr.h"
 #include "util/log.h"
 #include "util/strmap.h"
 
-/* Period of the sweep that ends wrap-up times. */
+/* Period of the sweep that ends wrap-up times and holds on phones. */
 #define AGENTS_SWEEP_MS 250
-/* Registrations are read every this many sweeps (1 s). */
-#define AGENTS_POLL_SWEEPS 4
+/* How long a phone that a dial found unavailable (CHANUNAVAIL) is not
+ * offered although it is still registered: a dead phone keeps its contact
+ * until it expires, a briefly busy network does not. */
+#define AGENTS_UNAVAIL_HOLD_MS 1000
 /* Named cap on agents loaded from the database. */
 #define AGENTS_MAX 100000
 
@@ -26,13 +29,14 @@ struct agents {
 	struct strmap *by_sip;
 	struct strmap *by_id; /* decimal id -> agent: loads look up every row */
 	uv_timer_t sweep;
-	unsigned sweeps;
 	unsigned generation; /* of the last load: rows seen carry it */
 	agents_transition_cb transition;
 	void *transition_data;
-	bool polling;
-	bool closed;         /* freed once nothing is in flight */
-	unsigned persisting; /* state writes waiting or in flight */
+	struct agents_presence *presence;
+	bool phones_synced; /* ARI's endpoints were read once: statuses go */
+	unsigned status_writes; /* sip_peers.status writes in flight */
+	bool closed;            /* freed once nothing is in flight */
+	unsigned persisting;    /* state writes waiting or in flight */
 	struct state_write *writes, *writes_tail; /* oldest first */
 	bool writing;                             /* the oldest is in flight */
 	unsigned loads;                           /* loads in flight */
@@ -54,15 +58,18 @@ static const char persist_sql[] =
 
 static const char load_sql[] =
     "SELECT a.id, a.name, a.state, a.state_reason,"
-    " (extract(epoch FROM a.state_since) * 1000000)::bigint, p.sip_username"
+    " (extract(epoch FROM a.state_since) * 1000000)::bigint, p.sip_username,"
+    " p.status = 'registered'"
     " FROM agents a LEFT JOIN sip_peers p ON p.agent_id = a.id ORDER BY a.id";
 
 static void free_agents(struct agents *agents);
+static void read_contacts(struct agents *agents);
 
 /* A closed registry goes once nothing it started is in flight. */
 static void free_if_idle(struct agents *agents)
 {
-	if (agents->closed && agents->persisting == 0 && agents->loads == 0)
+	if (agents->closed && agents->persisting == 0 && agents->loads == 0 &&
+	    agents->status_writes == 0)
 		free_agents(agents);
 }
 
@@ -332,18 +339,147 @@ const struct acd_agent *agents_acd(const struct agents *agents,
 	return agents->acd;
 }
 
+/* One sip_peers.status write: at most one per agent is in flight, so that
+ * they commit in order; what changed meanwhile goes when it ends. */
+struct status_write {
+	struct agents *agents;
+	struct agent *agent;
+	bool registered;
+};
+
+static const char status_sql[] =
+    "UPDATE sip_peers SET status = $2, last_registered = CASE WHEN"
+    " $2 = 'registered' THEN now() ELSE last_registered END"
+    " WHERE agent_id = $1 AND status <> $2";
+
+static void store_status(struct agents *agents, struct agent *agent);
+
+static void on_status_stored(int error, const PGresult *res, void *userdata)
+{
+	struct status_write *w = userdata;
+	struct agents *agents = w->agents;
+
+	agents->status_writes--;
+	w->agent->status_writing = false;
+	/* A failed write is not retried: the next change writes again. */
+	w->agent->status_stored = w->registered;
+	if (error < 0 && error != -ECANCELED)
+		log_warning("agent=%lld phone status not stored error=%s %s, "
+			    "ignoring",
+			    (long long)w->agent->id, strerror(-error),
+			    res ? PQresultErrorMessage(res) : "");
+	if (!agents->closed && error == 0)
+		store_status(agents, w->agent);
+	free(w);
+	free_if_idle(agents);
+}
+
+/* sip_peers.status and last_registered follow the phone, best effort and in
+ * the background; not before ARI told the state of every endpoint once, so
+ * that a start does not mark every phone offline for a moment. */
+static void store_status(struct agents *agents, struct agent *agent)
+{
+	bool registered = agents->acd[agent->index].reachable;
+	struct status_write *w;
+	const char *params[2];
+	char id[24];
+
+	if (!agents->db || !agents->phones_synced || agent->status_writing ||
+	    agent->gone || !agent->sip_username ||
+	    agent->status_stored == registered)
+		return;
+	w = malloc(sizeof(*w));
+	if (!w)
+		return;
+	*w = (struct status_write){agents, agent, registered};
+	snprintf(id, sizeof(id), "%lld", (long long)agent->id);
+	params[0] = id;
+	params[1] = registered ? "registered" : "offline";
+	if (db_pool_query(agents->db, status_sql, 2, params, on_status_stored,
+			  w) < 0) {
+		free(w);
+		return;
+	}
+	agent->status_writing = true;
+	agents->status_writes++;
+}
+
+/* The agent's reachable flag from what the sources say and any hold. */
+static void sync_reachable(struct agents *agents, struct agent *agent)
+{
+	struct acd_agent *acd = &agents->acd[agent->index];
+	bool want =
+	    !agent->gone && agent->unavail_until_ms == 0 &&
+	    agents_presence_online(agents->presence, agent->sip_username);
+
+	if (acd->reachable == want)
+		return;
+	acd->reachable = want;
+	log_info("agent=%lld phone=%s %s", (long long)agent->id,
+		 agent->sip_username ? agent->sip_username : "",
+		 want ? "reachable" : "unreachable");
+	store_status(agents, agent);
+	if (agents->changed)
+		agents->changed(agent, agents->userdata);
+}
+
+static void on_phone_changed(const char *username, bool online, void *userdata)
+{
+	struct agents *agents = userdata;
+	struct agent *agent = agents_by_sip(agents, username);
+
+	(void)online;
+	if (agent)
+		sync_reachable(agents, agent);
+}
+
+void agents_phone_state(struct agents *agents, const char *username,
+			unsigned source, bool online)
+{
+	int r = agents_presence_set(agents->presence, username, source, online);
+
+	if (r < 0)
+		log_warning("phone=%s state not kept error=%s, ignoring",
+			    username, strerror(-r));
+	else if (r > 0)
+		on_phone_changed(username, online, agents);
+}
+
+int agents_phone_endpoint(struct agents *agents, const json_t *endpoint)
+{
+	const char *username = NULL;
+	int r = agents_presence_endpoint(agents->presence, endpoint, &username);
+
+	if (r > 0)
+		on_phone_changed(username, true, agents);
+	else if (r == -E2BIG || r == -ENOMEM)
+		log_warning("phone=%s state not kept error=%s, ignoring",
+			    username, strerror(-r));
+	return r == -EINVAL ? r : 0;
+}
+
+void agents_phones_synced(struct agents *agents)
+{
+	agents->phones_synced = true;
+	for (uint32_t i = 0; i < agents->count; i++)
+		store_status(agents, agents->list[i]);
+}
+
 void agents_set_reachable(struct agents *agents, const char *username,
 			  bool reachable)
 {
 	struct agent *agent = agents_by_sip(agents, username);
 
-	if (!agent || agents->acd[agent->index].reachable == reachable)
+	if (!agent)
 		return;
-	agents->acd[agent->index].reachable = reachable;
-	log_info("agent=%lld phone=%s %s", (long long)agent->id, username,
-		 reachable ? "reachable" : "unreachable");
-	if (agents->changed)
-		agents->changed(agent, agents->userdata);
+	if (reachable) {
+		agent->unavail_until_ms = 0;
+		agents_phone_state(agents, username, AGENTS_PRESENCE_ARI, true);
+	} else {
+		agent->unavail_until_ms =
+		    uv_now(agents->loop) + AGENTS_UNAVAIL_HOLD_MS;
+	}
+	sync_reachable(agents, agent);
 }
 
 int agents_set_skill(struct agents *agents, struct agent *agent, uint16_t skill,
@@ -404,6 +540,25 @@ static enum acd_agent_state restored_state(const char *name)
 	return state;
 }
 
+/* A phone already registered when its agent is loaded: no callback (the
+ * load's end offers waiting calls anyway), but the same log line. */
+static void load_reachable(struct agents *agents, struct agent *agent)
+{
+	struct acd_agent *acd = &agents->acd[agent->index];
+
+	acd->reachable =
+	    agents_presence_online(agents->presence, agent->sip_username);
+	if (acd->reachable)
+		log_info("agent=%lld phone=%s reachable", (long long)agent->id,
+			 agent->sip_username);
+}
+
+static bool is_true(const PGresult *res, int row, int col)
+{
+	return !PQgetisnull(res, row, col) &&
+	       strcmp(PQgetvalue(res, row, col), "t") == 0;
+}
+
 static int add_row(struct agents *agents, const PGresult *res, int row)
 {
 	int64_t id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
@@ -423,7 +578,10 @@ static int add_row(struct agents *agents, const PGresult *res, int row)
 		    !agent->sip_username) {
 			set_str(&agent->sip_username, sip);
 			strmap_put(agents->by_sip, sip, agent);
+			load_reachable(agents, agent);
 		}
+		if (!agent->status_writing)
+			agent->status_stored = is_true(res, row, 6);
 		return 0;
 	}
 	if (agents->count == agents->capacity && (r = grow(agents)) < 0)
@@ -441,6 +599,7 @@ static int add_row(struct agents *agents, const PGresult *res, int row)
 	agent->index = agents->count;
 	agent->name = strdup(PQgetvalue(res, row, 1));
 	agent->sip_username = sip ? strdup(sip) : NULL;
+	agent->status_stored = is_true(res, row, 6);
 	if (!PQgetisnull(res, row, 3))
 		agent->reason = strdup(PQgetvalue(res, row, 3));
 	acd = &agents->acd[agents->count];
@@ -449,6 +608,7 @@ static int add_row(struct agents *agents, const PGresult *res, int row)
 	acd->state = restored_state(PQgetvalue(res, row, 2));
 	acd->state_since_us = strtoll(PQgetvalue(res, row, 4), NULL, 10);
 	agents->list[agents->count++] = agent;
+	load_reachable(agents, agent);
 	/* A call state of an earlier process: the database says so too. */
 	if (strcmp(PQgetvalue(res, row, 2), acd_agent_state_name(acd->state)) &&
 	    acd_agent_state_parse(PQgetvalue(res, row, 2), &stored) == 0) {
@@ -512,8 +672,12 @@ static void on_loaded(int error, const PGresult *res, void *userdata)
 		r = add_row(load->agents, res, i);
 	if (r == 0 && PQntuples(res) < AGENTS_MAX)
 		drop_gone(load->agents);
-	if (r == 0)
+	if (r == 0) {
 		log_info("agents loaded count=%u", load->agents->count);
+		for (uint32_t i = 0; i < agents->count; i++)
+			store_status(agents, agents->list[i]);
+		read_contacts(agents);
+	}
 	load->cb(r, load->userdata);
 	free(load);
 }
@@ -538,51 +702,112 @@ int agents_load(struct agents *agents, void (*cb)(int error, void *userdata),
 	return r;
 }
 
-/* Which phones are registered, straight from Asterisk's realtime contacts:
- * for realtime endpoints loaded after Asterisk started, ARI's endpoint
- * state stays "offline" even with a contact. sip_peers follows along. */
+/* Asterisk's realtime contacts (ps_contacts, when sorcery.conf keeps them
+ * there) are the one store ARI says nothing about (see presence.h): they
+ * are read after each load of the agents, and again for one endpoint when
+ * its trigger (migration 0009) notifies welcomedly_contacts. A contact
+ * that expires without a REGISTER leaves the table at Asterisk's next
+ * contact_expiration_check_interval. */
 static const char contacts_sql[] =
-    "WITH live AS (SELECT DISTINCT endpoint FROM ps_contacts"
-    " WHERE expiration_time > extract(epoch FROM now())),"
-    " now_status AS (SELECT agent_id, CASE WHEN sip_username IN"
-    " (SELECT endpoint FROM live) THEN 'registered' ELSE 'offline' END AS st"
-    " FROM sip_peers),"
-    " upd AS (UPDATE sip_peers p SET status = n.st, last_registered ="
-    " CASE WHEN n.st = 'registered' THEN now() ELSE p.last_registered END"
-    " FROM now_status n WHERE p.agent_id = n.agent_id AND p.status <> n.st)"
-    " SELECT endpoint FROM live";
+    "SELECT DISTINCT endpoint FROM ps_contacts WHERE endpoint IS NOT NULL"
+    " AND expiration_time > extract(epoch FROM now())";
+
+static const char contact_sql[] =
+    "SELECT 1 FROM ps_contacts WHERE endpoint = $1"
+    " AND expiration_time > extract(epoch FROM now()) LIMIT 1";
+
+/* Contacts in ps_contacts: Asterisk keeps every endpoint's there, and its
+ * endpoint state over ARI is stale for all of them (see presence.h). */
+static void trust_contacts(struct agents *agents)
+{
+	if (agents_presence_trusted(agents->presence) ==
+	    AGENTS_PRESENCE_CONTACTS)
+		return;
+	log_notice("registrations are in ps_contacts: reachability follows "
+		   "them, not ARI's endpoint state");
+	agents_presence_trust(agents->presence, AGENTS_PRESENCE_CONTACTS,
+			      on_phone_changed, agents);
+}
 
 static void on_contacts(int error, const PGresult *res, void *userdata)
 {
 	struct agents *agents = userdata;
-	struct strmap *live;
+	const char **names = NULL;
+	int n = error == 0 ? PQntuples(res) : 0;
 
-	agents->polling = false;
-	if (error < 0)
-		return;
-	live = strmap_new();
-	if (!live)
-		return;
-	for (int i = 0; i < PQntuples(res); i++)
-		strmap_put(live, PQgetvalue(res, i, 0), agents);
-	for (uint32_t i = 0; i < agents->count; i++) {
-		const char *sip = agents->list[i]->sip_username;
-		if (sip)
-			agents_set_reachable(agents, sip,
-					     strmap_get(live, sip) != NULL);
+	agents->loads--;
+	if (error == 0 && !agents->closed &&
+	    (names = calloc((size_t)n + 1, sizeof(*names)))) {
+		for (int i = 0; i < n; i++)
+			names[i] = PQgetvalue(res, i, 0);
+		if (n > 0)
+			trust_contacts(agents);
+		if (agents_presence_replace(
+			agents->presence, AGENTS_PRESENCE_CONTACTS, names,
+			(size_t)n, on_phone_changed, agents) < 0)
+			log_warning("contacts not read: out of memory, "
+				    "ignoring");
+		free(names);
+	} else if (error < 0 && error != -ECANCELED) {
+		log_warning("contacts not read error=%s, ignoring",
+			    strerror(-error));
 	}
-	strmap_free(live);
+	free_if_idle(agents);
 }
 
-static void poll_contacts(struct agents *agents)
+static void read_contacts(struct agents *agents)
 {
-	if (!agents->db || agents->polling || agents->count == 0)
-		return;
 	if (db_pool_query(agents->db, contacts_sql, 0, NULL, on_contacts,
 			  agents) == 0)
-		agents->polling = true;
+		agents->loads++;
 }
 
+struct contact_read {
+	struct agents *agents;
+	char endpoint[];
+};
+
+static void on_contact(int error, const PGresult *res, void *userdata)
+{
+	struct contact_read *c = userdata;
+	struct agents *agents = c->agents;
+
+	agents->loads--;
+	if (error == 0 && !agents->closed && PQntuples(res) > 0)
+		trust_contacts(agents);
+	if (error == 0 && !agents->closed)
+		agents_phone_state(agents, c->endpoint,
+				   AGENTS_PRESENCE_CONTACTS,
+				   PQntuples(res) > 0);
+	else if (error < 0 && error != -ECANCELED)
+		log_warning("phone=%s contacts not read error=%s, ignoring",
+			    c->endpoint, strerror(-error));
+	free(c);
+	free_if_idle(agents);
+}
+
+void agents_contacts_changed(struct agents *agents, const char *endpoint)
+{
+	size_t len = strlen(endpoint);
+	struct contact_read *c;
+	const char *params[1] = {endpoint};
+
+	if (!agents->db || len == 0 || len > 255)
+		return;
+	c = malloc(sizeof(*c) + len + 1);
+	if (!c)
+		return;
+	c->agents = agents;
+	memcpy(c->endpoint, endpoint, len + 1);
+	if (db_pool_query(agents->db, contact_sql, 1, params, on_contact, c) <
+	    0) {
+		free(c);
+		return;
+	}
+	agents->loads++;
+}
+
+/* Ends wrap-up times, and holds on phones a dial found unavailable. */
 static void sweep(uv_timer_t *timer)
 {
 	struct agents *agents = timer->data;
@@ -594,9 +819,11 @@ static void sweep(uv_timer_t *timer)
 		    agent->wrapup_deadline_ms <= now)
 			agents_input(agents, agent, AGENTS_INPUT_WRAPUP_DONE,
 				     NULL, 0);
+		if (agent->unavail_until_ms && agent->unavail_until_ms <= now) {
+			agent->unavail_until_ms = 0;
+			sync_reachable(agents, agent);
+		}
 	}
-	if (++agents->sweeps % AGENTS_POLL_SWEEPS == 0)
-		poll_contacts(agents);
 }
 
 int agents_new(uv_loop_t *loop, struct db_pool *db, agents_changed_cb changed,
@@ -608,7 +835,8 @@ int agents_new(uv_loop_t *loop, struct db_pool *db, agents_changed_cb changed,
 		return -ENOMEM;
 	agents->by_sip = strmap_new();
 	agents->by_id = strmap_new();
-	if (!agents->by_sip || !agents->by_id) {
+	if (!agents->by_sip || !agents->by_id ||
+	    agents_presence_new(&agents->presence) < 0) {
 		strmap_free(agents->by_sip);
 		strmap_free(agents->by_id);
 		free(agents);
@@ -640,6 +868,7 @@ static void free_agents(struct agents *agents)
 	free(agents->acd);
 	strmap_free(agents->by_sip);
 	strmap_free(agents->by_id);
+	agents_presence_free(agents->presence);
 	free(agents);
 }
 

@@ -24,6 +24,7 @@ struct link {
 	struct link_handlers handlers;
 	void *userdata;
 	char *app;
+	char *endpoints;     /* technology watched, or NULL */
 	unsigned generation; /* bumped per socket, to drop stale resyncs */
 	unsigned reconnects;
 	bool opened_once;
@@ -43,9 +44,10 @@ struct resync {
 	json_t *bridges;
 };
 
-static bool filter_matches(const json_t *allowed);
+static bool filter_matches(const struct link *link, const json_t *allowed);
 static void set_event_filter(struct link *link);
 static void enable_ws(struct link *link);
+static void endpoints_start(struct link *link);
 
 static void resync_finish(struct resync *rs)
 {
@@ -67,7 +69,7 @@ static void resync_finish(struct resync *rs)
 	link->ready = true;
 	link->handlers.resync(json_object_get(rs->app, "channel_ids"),
 			      rs->channels, rs->bridges, link->userdata);
-	if (!filter_matches(json_object_get(rs->app, "events_allowed")))
+	if (!filter_matches(link, json_object_get(rs->app, "events_allowed")))
 		set_event_filter(link);
 	else
 		enable_ws(link);
@@ -148,6 +150,89 @@ static void resync_start(struct link *link)
 		resync_finish(rs);
 }
 
+/* An endpoints link's resync: subscribe first, then list, so that no change
+ * falls between the two (one made while the list is read may arrive both
+ * ways; the event, later, wins). */
+struct endpoints_sync {
+	struct link *link;
+	unsigned generation;
+};
+
+static bool endpoints_current(struct endpoints_sync *es,
+			      const struct ari_response *resp, const char *what)
+{
+	struct link *link = es->link;
+
+	if (resp->error == -ECANCELED || link->closing)
+		return false;
+	if (es->generation != link->generation)
+		return false;
+	if (resp->error < 0) {
+		log_warning("ARI %s failed app=%s error=%s http=%ld, will "
+			    "retry on the next connect, ignoring",
+			    what, link->app, strerror(-resp->error),
+			    resp->http_status);
+		return false;
+	}
+	return true;
+}
+
+static void on_endpoints(const struct ari_response *resp, void *userdata)
+{
+	struct endpoints_sync *es = userdata;
+	struct link *link = es->link;
+
+	if (endpoints_current(es, resp, "endpoint list")) {
+		link->ready = true;
+		if (link->handlers.endpoints)
+			link->handlers.endpoints(resp->json, link->userdata);
+		log_info("ARI endpoints resync done app=%s endpoints=%zu",
+			 link->app, json_array_size(resp->json));
+	}
+	free(es);
+}
+
+static void on_subscribed(const struct ari_response *resp, void *userdata)
+{
+	struct endpoints_sync *es = userdata;
+	struct link *link = es->link;
+	char path[128];
+
+	if (!endpoints_current(es, resp, "endpoint subscription")) {
+		free(es);
+		return;
+	}
+	if (!filter_matches(link,
+			    json_object_get(resp->json, "events_allowed")))
+		set_event_filter(link);
+	snprintf(path, sizeof(path), "/endpoints/%s", link->endpoints);
+	if (ari_rest_request(link->rest, "GET", path, NULL, on_endpoints, es) <
+	    0) {
+		log_warning("ARI endpoint list not sent, ignoring");
+		free(es);
+	}
+}
+
+static void endpoints_start(struct link *link)
+{
+	struct endpoints_sync *es = malloc(sizeof(*es));
+	char path[512];
+
+	if (!es) {
+		log_error("ARI endpoints resync: out of memory");
+		return;
+	}
+	*es = (struct endpoints_sync){link, link->generation};
+	snprintf(path, sizeof(path),
+		 "/applications/%s/subscription?eventSource=endpoint%%3A%s",
+		 link->app, link->endpoints);
+	if (ari_rest_request(link->rest, "POST", path, NULL, on_subscribed,
+			     es) < 0) {
+		log_warning("ARI endpoint subscription not sent, ignoring");
+		free(es);
+	}
+}
+
 static void retry_now(uv_timer_t *timer)
 {
 	struct link *link = timer->data;
@@ -196,11 +281,18 @@ static void on_filter_set(const struct ari_response *resp, void *userdata)
 
 /* True when the application already allows exactly the types we decode
  * (an earlier process set them, and Asterisk kept the application). */
-static bool filter_matches(const json_t *allowed)
+static bool filter_matches(const struct link *link, const json_t *allowed)
 {
 	size_t i;
 	json_t *f;
 
+	if (link->endpoints) {
+		f = json_array_get(allowed, 0);
+		return json_array_size(allowed) == 1 &&
+		       ari_event_type_from_name(
+			   json_string_value(json_object_get(f, "type"))) ==
+			   ARI_EVENT_ENDPOINT_STATE_CHANGE;
+	}
 	if (json_array_size(allowed) != ARI_EVENT__COUNT - 1)
 		return false;
 	json_array_foreach(allowed, i, f)
@@ -226,11 +318,14 @@ static void set_event_filter(struct link *link)
 	json_t *body = json_pack("{s:o}", "allowed", allowed);
 	char path[256];
 
-	for (int t = ARI_EVENT_UNKNOWN + 1; t < ARI_EVENT__COUNT; t++)
+	for (int t = ARI_EVENT_UNKNOWN + 1; t < ARI_EVENT__COUNT; t++) {
+		if (link->endpoints && t != ARI_EVENT_ENDPOINT_STATE_CHANGE)
+			continue;
 		json_array_append_new(
 		    allowed,
 		    json_pack("{s:s}", "type",
 			      ari_event_type_name((enum ari_event_type)t)));
+	}
 	snprintf(path, sizeof(path), "/applications/%s/eventFilter", link->app);
 	if (ari_rest_request(link->rest, "PUT", path, body, on_filter_set,
 			     link) < 0)
@@ -254,7 +349,10 @@ static void on_opened(struct ari_events *ev, void *userdata)
 	backoff_reset(&link->backoff);
 	log_notice("ARI connected app=%s reconnects=%u", link->app,
 		   link->reconnects);
-	resync_start(link);
+	if (link->endpoints)
+		endpoints_start(link);
+	else
+		resync_start(link);
 }
 
 static void on_closed(struct ari_events *ev, int error, void *userdata)
@@ -387,8 +485,9 @@ int link_new(uv_loop_t *loop, const struct link_config *cfg,
 	link->handlers = *handlers;
 	link->userdata = userdata;
 	link->app = strdup(cfg->app);
-	link->rest_over_ws = cfg->rest_over_ws;
-	if (!link->app)
+	link->endpoints = cfg->endpoints ? strdup(cfg->endpoints) : NULL;
+	link->rest_over_ws = cfg->rest_over_ws && !cfg->endpoints;
+	if (!link->app || (cfg->endpoints && !link->endpoints))
 		goto err;
 	backoff_init(&link->backoff,
 		     cfg->backoff_min_ms ? cfg->backoff_min_ms : 500,
@@ -404,6 +503,7 @@ err:
 	ari_events_close(link->events);
 	ari_rest_close(link->rest);
 	free(link->app);
+	free(link->endpoints);
 	free(link);
 	return r;
 }
@@ -433,6 +533,7 @@ static void on_timer_closed(uv_handle_t *handle)
 	struct link *link = handle->data;
 
 	free(link->app);
+	free(link->endpoints);
 	free(link);
 }
 

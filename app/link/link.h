@@ -23,6 +23,17 @@ struct link_config {
 	/* Call control (REST requests but GETs) over the events socket
 	 * while it is up (Asterisk 20.14, 21.9, 22.4+); else all HTTP. */
 	bool rest_over_ws;
+	/*
+	 * NULL for the call-control link. Else a technology, e.g. "PJSIP":
+	 * the link only watches that technology's endpoints. After each
+	 * (re)connect it subscribes the application to "endpoint:<tech>",
+	 * lets only EndpointStateChange through, and resyncs with GET
+	 * /endpoints/<tech> (handlers.endpoints). Such an application must
+	 * not be the one calls enter: an endpoint subscription also forwards
+	 * every channel event of the technology's channels, and those of
+	 * the application's own channels then arrive twice.
+	 */
+	const char *endpoints;
 	unsigned backoff_min_ms; /* 0 means 500 */
 	unsigned backoff_max_ms; /* 0 means 30000 */
 };
@@ -40,6 +51,9 @@ struct link_handlers {
 		       const json_t *bridges, void *userdata);
 	/* Another connection took the application over: the owner stops. */
 	void (*replaced)(void *userdata);
+	/* An endpoints link's resync: the array of GET /endpoints/<tech>,
+	 * borrowed, after every (re)connect once subscribed. */
+	void (*endpoints)(const json_t *endpoints, void *userdata);
 };
 
 /* Creates the link (nothing connects yet). Returns 0 or a negative errno;

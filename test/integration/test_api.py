@@ -64,9 +64,11 @@ def route_table():
 
 def setUpModule():
     harness.asterisk_start()
-    # Earlier runs of this file leave rows behind in the sandbox's database.
+    # Earlier runs of this file leave rows behind in the sandbox's database;
+    # the ids restart, so a registration left in ps_contacts by another
+    # test would make a new agentN registered from the start.
     harness.sql("TRUNCATE campaigns, agents, dids, api_tokens, sip_peers, ps_endpoints,"
-                " ps_auths, ps_aors RESTART IDENTITY CASCADE")
+                " ps_auths, ps_aors, ps_contacts RESTART IDENTITY CASCADE")
 
 
 class ApiCase(api.DaemonCase):

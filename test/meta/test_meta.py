@@ -152,6 +152,30 @@ class MetaTest(unittest.TestCase):
         self.assertEqual(code - doc, set(), "settings missing from README.md")
         self.assertEqual(doc - code, set(), "README.md documents unknown settings")
 
+    def test_platform_asterisk_names(self):
+        """ASTERISK_* stand in for ARI_* when those are unset; the AMI port
+        is refused with a message that names ARI's port."""
+        base = {k: v for k, v in os.environ.items()
+                if not k.startswith(("ARI_", "ASTERISK_"))}
+        res = subprocess.run([DAEMON, "doctor"], capture_output=True, text=True,
+                             timeout=30, env=dict(base, ASTERISK_PORT="5038"))
+        self.assertEqual(res.returncode, 2, res.stderr)
+        self.assertIn("AMI", res.stderr)
+        self.assertIn("8088", res.stderr)
+        # Nothing listens on port 1: the doctor says where it looked.
+        res = subprocess.run([DAEMON, "doctor"], capture_output=True, text=True,
+                             timeout=30, env=dict(base, ASTERISK_HOST="127.0.0.1",
+                                                  ASTERISK_PORT="1", ASTERISK_USER="u1",
+                                                  DATABASE_URL=""))
+        self.assertEqual(res.returncode, 1, res.stdout + res.stderr)
+        self.assertIn("nothing answers ARI at http://127.0.0.1:1/ari", res.stdout)
+        res = subprocess.run([DAEMON, "doctor"], capture_output=True, text=True,
+                             timeout=30, env=dict(base, ARI_URL="http://127.0.0.1:2",
+                                                  ASTERISK_HOST="127.0.0.1",
+                                                  ASTERISK_PORT="1", DATABASE_URL=""))
+        self.assertIn("nothing answers ARI at http://127.0.0.1:2/ari", res.stdout,
+                      "ARI_URL wins over ASTERISK_HOST")
+
     def test_exported_symbols_carry_their_prefix(self):
         bad = []
         checked = 0
