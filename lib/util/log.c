@@ -75,6 +75,9 @@ bool log_stderr_is(const char *journal_stream)
  * (a libpq error ends with one) become spaces, so one event stays one
  * record with its priority. Longer messages are cut at LOG_JOURNAL_LINE. */
 static void write_journal(enum log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void write_journal(enum log_level level, const char *fmt, va_list ap)
 {
 	char line[LOG_JOURNAL_LINE];
 	int n = vsnprintf(line, sizeof(line), fmt, ap);
