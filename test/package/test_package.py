@@ -86,6 +86,13 @@ class PackageTest(unittest.TestCase):
         rows = harness.sql("SELECT count(*) FROM schema_migrations", self.db_url)
         self.assertEqual(int(rows[0][0]), n)
 
+    def test_doctor(self):
+        out = self.parts.get("doctor", "")
+        self.assertRegex(out, r"FAIL\s+ari-user\s+nothing answers ARI", out)
+        self.assertIn("fix:", out)
+        self.assertRegex(out, r"ok\s+database", out)
+        self.assertIn("doctor exit=1", out)
+
     def test_ctl(self):
         self.assertIn("usage: welcomedlyctl", self.parts.get("ctl", ""))
 
