@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import wave
 
 import cdp
@@ -528,13 +527,8 @@ class Coturn:
         return ok, out
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
         if self.proc is not None:
+            from harness import stop_process
+            stop_process(self.proc)
             self._log.close()
         shutil.rmtree(self.tmp, ignore_errors=True)

@@ -107,12 +107,28 @@ def migrate(db_url=None):
     return res.stdout + res.stderr
 
 
-def asterisk_start():
-    """Starts the test Asterisk, its realtime tables in the test database."""
+def asterisk_start(trunk_peer_port=None):
+    """Starts the test Asterisk, its realtime tables in the test database.
+    With trunk_peer_port, calls to the trunk go to that port: an option of
+    the instance, so a running one is restarted with it."""
     url = pg_url()
     migrate(url)
     args = [os.path.join(TOOLS, "sandbox-asterisk"), "start"] + asterisk_args()
+    if trunk_peer_port is not None:
+        asterisk_stop()
+        args += ["--trunk-peer-port", str(trunk_peer_port)]
     subprocess.run(args + ["--db-url", url], check=True, stdout=subprocess.DEVNULL)
+
+
+def stop_process(proc, grace=5.0):
+    """SIGTERM, then SIGKILL after grace seconds; returns the exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
 
 
 def asterisk_restart():

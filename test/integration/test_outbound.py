@@ -106,13 +106,7 @@ class Trunk:
         return self.proc.wait(timeout)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        harness.stop_process(self.proc)
         self._out.close()
 
 
@@ -168,13 +162,7 @@ class OutboundTest(unittest.TestCase):
     def setUpClass(cls):
         # The trunk's peer port is an option of the instance: restart it
         # with ours (a running instance would keep the port it has).
-        url = harness.pg_url()
-        harness.migrate(url)
-        harness.asterisk_stop()
-        subprocess.run([os.path.join(harness.TOOLS, "sandbox-asterisk"), "start"]
-                       + harness.asterisk_args()
-                       + ["--trunk-peer-port", str(TRUNK_PORT), "--db-url", url],
-                       check=True, stdout=subprocess.DEVNULL)
+        harness.asterisk_start(trunk_peer_port=TRUNK_PORT)
 
     def setUp(self):
         acd._next_port[0] = PHONE_PORT

@@ -99,13 +99,7 @@ class WebRtcTest(unittest.TestCase):
     def setUpClass(cls):
         if not os.path.isfile(os.path.join(PAGES_DIR, "agent", "index.html")):
             raise AssertionError(f"no agent page in {PAGES_DIR}: build with ninja first")
-        url = harness.pg_url()
-        harness.migrate(url)
-        harness.asterisk_stop()
-        subprocess.run([os.path.join(harness.TOOLS, "sandbox-asterisk"), "start"]
-                       + harness.asterisk_args()
-                       + ["--trunk-peer-port", str(TRUNK_PORT), "--db-url", url],
-                       check=True, stdout=subprocess.DEVNULL)
+        harness.asterisk_start(trunk_peer_port=TRUNK_PORT)
         cls.turn = browser.Coturn(TURN_SECRET).start()
 
     @classmethod
