@@ -991,7 +991,7 @@ void calls__discard(struct call *call)
 	calls__unref(call);
 }
 
-static struct leg *take_over_leg(struct call *call, enum leg_role role,
+struct leg *calls__leg_take_over(struct call *call, enum leg_role role,
 				 const char *id, bool holds)
 {
 	struct leg *leg = calls__leg_add(call, role, id);
@@ -1009,9 +1009,11 @@ int calls__take_over(struct call *call, const struct calls_talking *t,
 		     enum leg_role peer_role, bool agent_holds)
 {
 	struct calls *calls = call->calls;
-	struct leg *peer = take_over_leg(call, peer_role, t->peer_id, true);
+	struct leg *peer =
+	    calls__leg_take_over(call, peer_role, t->peer_id, true);
 	struct leg *leg =
-	    peer ? take_over_leg(call, LEG_AGENT, t->agent_leg_id, agent_holds)
+	    peer ? calls__leg_take_over(call, LEG_AGENT, t->agent_leg_id,
+					agent_holds)
 		 : NULL;
 
 	if (!leg)

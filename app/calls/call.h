@@ -164,6 +164,9 @@ struct call {
 	struct call_queue q;
 	struct supervision sups[CALL_MAX_SUPERVISORS];
 	unsigned nsups;
+	/* Adopted with supervisions: the record's are being read back
+	 * (supervise.c); till then they are not noted in cdr. */
+	bool sups_loading;
 	/* Outbound: the customer's dial string and caller id, the ringback
 	 * tone's playback. */
 	char *endpoint;
@@ -282,6 +285,10 @@ uint64_t calls__now_ms(const struct calls *calls);
  * legs). */
 struct leg *calls__leg_add(struct call *call, enum leg_role role,
 			   const char *id);
+/* As calls__leg_add(), for a channel an earlier process left up and in
+ * our application (holding the call when holds). */
+struct leg *calls__leg_take_over(struct call *call, enum leg_role role,
+				 const char *id, bool holds);
 void calls__leg_ref(struct leg *leg);
 void calls__leg_unref(struct leg *leg);
 /*
