@@ -884,12 +884,12 @@ class LiveApiTest(unittest.TestCase):
         self.wait_ended(call["id"])
 
     def test_supervision_survives_daemon_restarts(self):
-        """A listening supervisor across a SIGKILL, then whispering across a
-        SIGTERM: each next process takes the supervision over as it is (the
-        phone not rung again, the same snoop and bridge), the supervisor
-        still hears both sides, a mode switch and the end work, the feed
-        says nothing of an end that did not happen, and the CDR keeps one
-        entry from the first ring to the end."""
+        """A supervisor listening across a SIGKILL, whispering across a
+        SIGTERM, barging across a SIGKILL: each next process takes the
+        supervision over as it is (the phone not rung again, the same snoop
+        and bridges), the audio goes where the mode says, mode switches and
+        the end work, the feed says nothing of an end that did not happen,
+        and the CDR keeps one entry from the first ring to the end."""
         (customer, agent_rtp, sup_rtp), (cid, call, caller, _, sup) = \
             self.media_call((CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ))
         path = f"/api/v1/calls/{call['id']}/supervise"
@@ -914,54 +914,69 @@ class LiveApiTest(unittest.TestCase):
 
         def check_audio(mode, since):
             must = {sup_rtp: (CUSTOMER_HZ, AGENT_HZ)}
-            if mode == "whisper":
+            if mode != "listen":
                 must[agent_rtp] = (SUPERVISOR_HZ,)
+            if mode == "barge":
+                must[customer] = (SUPERVISOR_HZ,)
             for peer, hzs in must.items():
                 for hz in hzs:
                     harness.wait_for(lambda: hears(peer, hz, since), 10,
                                      what=f"{mode}: {hz} Hz heard")
-            deaf = (customer,) if mode == "whisper" else (customer, agent_rtp)
-            for peer in deaf:
+            for peer in (p for p in (customer, agent_rtp) if p not in must):
                 self.assertLess(peer.heard(SUPERVISOR_HZ, since), 5,
                                 f"{mode}: the supervisor's tone reached a party it must not")
 
+        def no_end(feed):
+            self.assertEqual([m["type"] for m in feed.drain(0.5)
+                              if m["type"] == "call.supervision_ended"], [],
+                             "the feed says nothing of an end")
+
+        def log_ms(log, pattern):
+            m = re.search(r"^(\S+) \S+ " + pattern, log, re.M)
+            return datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f%z"
+                                              ).timestamp() * 1000
+
         def restart(graceful, mode):
             before = parts()
-            self.assertEqual((len(before[0]), len(before[1])), (1, 1), before)
+            self.assertEqual((len(before[0]), len(before[1])),
+                             (1, 0 if mode == "barge" else 1), before)
             started = self.restart_daemon(graceful)
             t = time.monotonic()
-            line = self.daemon.wait_log(
-                rf"call={call['id']} supervisor={sup['id']} adopted {mode} ")
+            adopted = rf"call={re.escape(call['id'])} supervisor={sup['id']} adopted {mode} "
+            self.daemon.wait_log(adopted)
             log = self.daemon.log()
-            stamp = re.compile(r"^(\S+) \S+ (?:welcomedlyd \S+ starting|call=%s supervisor=%d"
-                               r" adopted)" % (re.escape(call["id"]), sup["id"]), re.M)
-            (t0, t1) = [datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f%z")
-                        .timestamp() for m in stamp.finditer(log)][:2]
-            kind = "sigterm" if graceful else "sigkill"
-            print(f"measure: {kind}_start_to_supervision_adopted_ms={(t1 - t0) * 1000:.0f}"
-                  f" spawn_to_adopted_ms={(t1 - started) * 1000:.0f}", file=sys.stderr)
-            self.assertTrue(line)
+            at = log_ms(log, adopted)
+            began = log_ms(log, r"welcomedlyd \S+ starting")
+            linked = log_ms(log, r"ARI connected app=welcomedly ")
+            print(f"measure: {'sigterm' if graceful else 'sigkill'}_{mode}"
+                  f" start_to_supervision_adopted_ms={at - began:.0f}"
+                  f" ari_connected_to_adopted_ms={at - linked:.0f}"
+                  f" spawn_to_adopted_ms={at - started * 1000:.0f}", file=sys.stderr)
             self.assertEqual(parts(), before, "the same phone, snoop and bridges")
             self.assertEqual(self.wait_live_call(cid, "talking")["id"], call["id"])
             check_audio(mode, t)
-            return self.feed(api.ADMIN_TOKEN, query="since=0")
+            feed = self.feed(api.ADMIN_TOKEN, query="since=0")
+            no_end(feed)
+            return feed
+
+        def switch(feed, mode):
+            """PATCH to mode, done by the process that took over: the same
+            phone, not rung again."""
+            phone = parts()[0]
+            got = self.ok("PATCH", path, dict(body, mode=mode))
+            self.assertEqual((got["mode"], got["status"]), (mode, "switched"))
+            feed.until(lambda m: m["type"] == "call.supervised" and m["data"]["mode"] == mode,
+                       what=f"call.supervised {mode}")
+            time.sleep(0.5)  # what the old mode set up goes meanwhile
+            check_audio(mode, time.monotonic())
+            self.assertEqual(parts()[0], phone, "not rung again")
+            no_end(feed)
 
         feed = restart(graceful=False, mode="listen")
-        # Whisper, switched by the new process: the same phone, a new snoop.
-        phone = parts()[0]
-        got = self.ok("PATCH", path, dict(body, mode="whisper"))
-        self.assertEqual((got["mode"], got["status"]), ("whisper", "switched"))
-        feed.until(lambda m: m["type"] == "call.supervised" and m["data"]["mode"] == "whisper",
-                   what="call.supervised whisper")
-        time.sleep(0.5)  # the old snoop goes meanwhile
-        check_audio("whisper", time.monotonic())
-        self.assertEqual(parts()[0], phone, "not rung again")
-        self.assertEqual([m["type"] for m in feed.drain(0.5)
-                          if m["type"].startswith("call.supervision")], [])
+        switch(feed, "whisper")
         feed = restart(graceful=True, mode="whisper")
-        self.assertEqual([m["type"] for m in feed.drain(0.5)
-                          if m["type"].startswith("call.supervision")], [],
-                         "nothing ended across the restart")
+        switch(feed, "barge")
+        feed = restart(graceful=False, mode="barge")
         self.ok("DELETE", f"{path}?supervisor_agent_id={sup['id']}", expect=204)
         feed.until(lambda m: m["type"] == "call.supervision_ended"
                    and m["data"]["call_id"] == call["id"], what="call.supervision_ended")
@@ -976,7 +991,7 @@ class LiveApiTest(unittest.TestCase):
         self.assertEqual(len(cdr["supervisions"]), 1, cdr["supervisions"])
         s = cdr["supervisions"][0]
         self.assertEqual((s["supervisor_agent_id"], s["mode"], s["modes"]),
-                         (sup["id"], "whisper", ["listen", "whisper"]))
+                         (sup["id"], "barge", ["listen", "whisper", "barge"]))
         self.assertEqual(harness.sql(f"SELECT s->>'started_at', s->>'answered_at' FROM calls,"
                                      f" jsonb_array_elements(supervisions) s"
                                      f" WHERE call_id = '{call['id']}'"), first,
