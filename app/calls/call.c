@@ -84,6 +84,18 @@ void calls__write_cdr(struct call *call)
 	cdr_writer_submit(call->calls->cdr, snapshot);
 }
 
+void calls__write_queue_entry(struct call *call, json_t *record)
+{
+	if (!call->calls->cdr) {
+		json_decref(record);
+		return;
+	}
+	if (!record || cdr_writer_submit_kind(call->calls->cdr,
+					      CDR_KIND_QUEUE_ENTRY, record) < 0)
+		log_warning("call=%s queue entry not stored, ignoring",
+			    call->cdr.call_id);
+}
+
 static int64_t campaign_id(const struct call *call)
 {
 	return call->campaign ? call->campaign->id : call->cdr.campaign_id;

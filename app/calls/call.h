@@ -273,6 +273,10 @@ void calls__emit_answered(struct call *call, int64_t agent_id, int wait_s);
 unsigned calls__ringing(const struct call *call, const struct leg *except);
 /* The call as the API shows it (new reference, NULL when out of memory). */
 json_t *calls__json(const struct call *call);
+/* Submits a join or leave of queue_entries (stolen, may be NULL when out
+ * of memory) to the CDR writer, which journals it while the database is
+ * away; see CDR_KIND_QUEUE_ENTRY. */
+void calls__write_queue_entry(struct call *call, json_t *record);
 /* A best-effort write (logged when lost). */
 void calls__db_write(struct calls *calls, const char *sql, int n,
 		     const char *const *params);
