@@ -785,7 +785,7 @@ class BadInputTest(ApiCase):
         head, _, body = got.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         self.assertRegex(lines[0], r"^HTTP/1\.1 \d{3} ", got[:300])
-        headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+        headers = {k.lower(): v for k, _, v in (line.partition(": ") for line in lines[1:])}
         return int(lines[0].split(" ")[1]), headers, body
 
     def test_http_edge(self):
