@@ -1,9 +1,7 @@
-/* server.c: an HTTP/1.1 and WebSocket server, libwebsockets on a foreign
- * libuv loop. */
+/* server.c: an HTTP/1.1 and WebSocket server directly on libuv. */
 #include "http/server.h"
 
 #include <errno.h>
-#include <libwebsockets.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -11,50 +9,56 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include "lwsuv/log.h"
-#include "lwsuv/reaper.h"
-#include "lwsuv/txq.h"
+#include "http/parser.h"
+#include "http/frame.h"
 #include "util/buf.h"
 #include "util/log.h"
 
-/* Body bytes handed to lws_write() per writeable turn: large bodies go out
- * in pieces, so that one download never holds the loop. */
-#define SERVER_CHUNK (64u << 10)
-/* A taken body has no LWS_PRE headroom in front of it, so its first piece
- * is copied into a stack buffer of this size; later pieces are written in
- * place, with already sent bytes as the headroom. */
-#define SERVER_FIRST_CHUNK 4096u
-/* Room for the status line and the headers lws adds itself. */
-#define SERVER_HEAD_ROOM 512u
-/* Descriptors lws may hold beyond the connection cap: the listen socket,
- * its event pipe, and connections past the cap, which get a 503. */
-#define SERVER_FD_MARGIN 32u
-/* Cap on a decimal Content-Length header. */
-#define SERVER_MAX_CONTENT_LENGTH_DIGITS 20
-/* The challenge of 401 refusals the server writes itself (WebSocket
- * upgrades refused by ws_open). */
-#define SERVER_AUTH_CHALLENGE "Bearer realm=\"welcomedly\""
-/* A WebSocket reassembly buffer that grew past this is released after its
- * message. */
-#define SERVER_WS_RX_KEEP (16u << 10)
+/* What one read asks for at least. */
+#define SERVER_READ_CHUNK (64u << 10)
+/* Bytes of a next request read ahead while one is being answered
+ * (pipelining); reading pauses past it. */
+#define SERVER_MAX_AHEAD (64u << 10)
 /* After a refusal the server stops writing but keeps reading, and
  * discards, for this long or this many bytes: closing at once with unread
  * input would make the kernel send a reset that can destroy the answer
  * before the client has read it. */
-#define SERVER_LINGER_S 2
+#define SERVER_LINGER_MS 2000u
 #define SERVER_MAX_DISCARD (256u << 10)
+/* A kept-alive connection idle this long is closed without an answer: an
+ * unasked 408 could cross the client's next request on the wire. */
+#define SERVER_KEEPALIVE_MS 5000u
+/* Time between two pieces of a request body before 408. */
+#define SERVER_BODY_TIMEOUT_MS 10000u
+/* Time the peer has to answer our WebSocket close frame once it is
+ * written, and to read what was written before it. */
+#define SERVER_WS_CLOSE_MS 2000u
+#define SERVER_WS_DRAIN_MS 10000u
+/* Bytes of queued WebSocket messages handed to one write. */
+#define SERVER_WS_BATCH (64u << 10)
+/* The kernel's send buffer of a WebSocket: what it holds is invisible to
+ * the queue caps, and left to autotuning it takes megabytes from a reader
+ * that stalls, so that the caps would never shed it. */
+#define SERVER_WS_SNDBUF (64 << 10)
+#define SERVER_WS_BATCH_MSGS 64u
 #define SERVER_MAX_PEER 64u
+/* The challenge of 401 refusals the server writes itself (WebSocket
+ * upgrades refused by ws_open). */
+#define SERVER_AUTH_CHALLENGE "Bearer realm=\"welcomedly\""
+/* What 501 answers name as implemented. */
+#define SERVER_ALLOW "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+/* A WebSocket reassembly buffer that grew past this is released after its
+ * message. */
+#define SERVER_WS_RX_KEEP (16u << 10)
 /* Once the WebSocket queues together are this much below their peak since
- * the last trim (written, shed, or gone with their socket), the heap is
- * trimmed: a queue is many small allocations, which glibc keeps in the
- * process after they are freed. */
+ * the last trim, the heap is trimmed: a queue is many small allocations,
+ * which glibc keeps in the process after they are freed. */
 #define SERVER_WS_TRIM_BYTES (4u << 20)
-/* The reason of a shed socket's close frame when the config names none. */
 #define SERVER_WS_SHED_REASON "send queue over the cap"
 #define SERVER_MAX_PROBLEM 1024u
+#define SERVER_MAX_HEAD 1024u
+#define SERVER_CONTINUE "HTTP/1.1 100 Continue\r\n\r\n"
 
 enum kept_header {
 	HDR_AUTHORIZATION,
@@ -65,26 +69,19 @@ enum kept_header {
 	HDR_COUNT,
 };
 
-static const struct {
-	const char *name;
-	enum lws_token_indexes token;
-} kept_headers[HDR_COUNT] = {
-    [HDR_AUTHORIZATION] = {"authorization", WSI_TOKEN_HTTP_AUTHORIZATION},
-    [HDR_CONTENT_TYPE] = {"content-type", WSI_TOKEN_HTTP_CONTENT_TYPE},
-    [HDR_ACCEPT] = {"accept", WSI_TOKEN_HTTP_ACCEPT},
-    [HDR_RANGE] = {"range", WSI_TOKEN_HTTP_RANGE},
-    [HDR_IF_NONE_MATCH] = {"if-none-match", WSI_TOKEN_HTTP_IF_NONE_MATCH},
+static const char *const kept_headers[HDR_COUNT] = {
+    [HDR_AUTHORIZATION] = "authorization",
+    [HDR_CONTENT_TYPE] = "content-type",
+    [HDR_ACCEPT] = "accept",
+    [HDR_RANGE] = "range",
+    [HDR_IF_NONE_MATCH] = "if-none-match",
 };
 
-static const char *const method_names[] = {
-    [LWSHUMETH_GET] = "GET",         [LWSHUMETH_POST] = "POST",
-    [LWSHUMETH_OPTIONS] = "OPTIONS", [LWSHUMETH_PUT] = "PUT",
-    [LWSHUMETH_PATCH] = "PATCH",     [LWSHUMETH_DELETE] = "DELETE",
-    [LWSHUMETH_HEAD] = "HEAD",
+static const char *const known_methods[] = {
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
 };
 
 enum req_state {
-	REQ_BODY,     /* reading the body */
 	REQ_WAITING,  /* with the callee, not answered yet */
 	REQ_ANSWERED, /* the answer is being written */
 };
@@ -92,10 +89,10 @@ enum req_state {
 struct http_request {
 	struct conn *conn; /* NULL once the client has gone */
 	enum req_state state;
-	const char *method;
+	char method[HTTP_PARSER_MAX_METHOD + 1];
 	char *path;
 	char *query;
-	char *args; /* the query's fragments, each NUL-terminated */
+	char *args; /* the query's parameters, each NUL-terminated */
 	size_t args_len;
 	char *headers[HDR_COUNT];
 	char *body;
@@ -103,53 +100,93 @@ struct http_request {
 	char peer[SERVER_MAX_PEER];
 	void *data;
 	bool head;
+	bool keep_alive;
+	int minor;
 
 	/* The answer. */
-	int status;
-	char *content_type;
-	char *extra;     /* header lines, "Name: value\r\n" each */
+	uv_write_t write;
+	char *out_head;
 	char *out_alloc; /* what to free */
-	char *out;       /* the body */
-	size_t out_len, out_off;
-	bool out_headroom; /* out has LWS_PRE bytes before it */
-	bool head_sent;
+	const char *out; /* the body */
+	size_t out_len;
+};
+
+/* One message or control frame waiting to be written. */
+struct ws_msg {
+	struct ws_msg *next;
+	size_t len;  /* payload bytes, counted against the caps */
+	size_t size; /* frame bytes */
+	unsigned char frame[];
+};
+
+/* Messages handed to one uv_write. */
+struct ws_batch {
+	uv_write_t write;
+	struct conn *conn;
+	size_t len; /* payload bytes */
+	struct ws_msg *msgs;
+	unsigned n;
+	uv_buf_t bufs[SERVER_WS_BATCH_MSGS];
 };
 
 struct http_ws {
 	struct conn *conn; /* NULL once ws_closed has run */
 	void *data;
-	struct lwsuv_txq tx;
+	struct ws_msg *head, *tail;
+	size_t queued;   /* payload bytes in the queue */
+	size_t inflight; /* payload bytes being written */
 	char *rx;
 	size_t rx_len, rx_cap;
 	bool in_message;
-	bool closing; /* no more sends; a close frame goes after the queue */
-	bool close_now;
+	bool closing;    /* no more sends; a close frame goes after the queue */
+	bool close_sent; /* our close frame is written */
+	bool close_seen; /* the peer's close frame arrived */
+	bool open;       /* the 101 is written */
 	int close_code;
-	char close_reason[124]; /* a close frame carries at most 123 bytes */
+	char close_reason[HTTP_FRAME_MAX_REASON + 1];
 };
 
-/* One TCP connection, from accept until lws reports its end. */
+enum conn_state {
+	CONN_HEAD,    /* reading a request head */
+	CONN_BODY,    /* reading a request body */
+	CONN_WAITING, /* the request is with the callee or being answered */
+	CONN_WS,      /* a WebSocket */
+	CONN_LINGER,  /* refused: reading and dropping until closed */
+	CONN_CLOSED,  /* uv handles closing */
+};
+
+/* One TCP connection, from accept until its handles have closed. */
 struct conn {
 	struct http_server *server;
 	struct conn *prev, *next;
-	struct lws *wsi;
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	uv_shutdown_t shutdown;
+	int handles; /* open uv handles */
+	enum conn_state state;
 	bool over_cap;
-	bool over_peer; /* past max_pending_per_peer when accepted */
-	bool pending;   /* no request head in yet; the header timer runs */
-	bool refused;   /* answered by the server itself, lingering */
-	bool late;      /* refused with 408: no request is served any more */
+	bool over_peer;  /* past max_pending_per_peer when accepted */
+	bool pending;    /* no request head in yet */
+	bool reading;    /* uv_read_start is in effect */
+	bool want_flush; /* WebSocket messages wait for the idle turn */
+	bool writing;    /* a WebSocket batch is being written */
+	bool served;     /* answered one request at least */
 	char peer[SERVER_MAX_PEER];
+	char *in;
+	size_t in_len, in_cap;
 	size_t discarded;
+	uint64_t body_left;
 	struct http_request *req; /* the current request, if any */
-	struct http_ws *ws;       /* set once upgraded and accepted */
+	struct http_ws *ws;       /* set once upgraded */
 };
 
 struct http_server {
 	uv_loop_t *loop;
-	struct lws_context *ctx;
+	uv_tcp_t listener;
+	uv_idle_t kick; /* writes queued WebSocket messages */
+	int handles;    /* open uv handles, connections' included */
 	struct http_server_callbacks cbs;
 	void *userdata;
-	char *host;
 	char *ws_path;
 	int port;
 	size_t max_body;
@@ -159,7 +196,7 @@ struct http_server {
 	size_t max_ws_total;
 	size_t ws_queued; /* bytes queued to all WebSockets */
 	size_t ws_peak;   /* the most queued since the last trim */
-	char shed_reason[124];
+	char shed_reason[HTTP_FRAME_MAX_REASON + 1];
 	unsigned max_pending_per_peer;
 	unsigned header_timeout_ms;
 	const char *const *cap_exempt;
@@ -167,8 +204,11 @@ struct http_server {
 	unsigned n_conns;
 	unsigned n_capped; /* the connections counted against the cap */
 	bool closing;
-	struct lwsuv_reaper reaper;
 };
+
+static void conn_close(struct conn *c);
+static void conn_process(struct conn *c);
+static void on_kick(uv_idle_t *idle);
 
 /* ---- requests ---- */
 
@@ -182,139 +222,138 @@ static void request_free(struct http_request *req)
 	for (int i = 0; i < HDR_COUNT; i++)
 		free(req->headers[i]);
 	free(req->body);
-	free(req->content_type);
-	free(req->extra);
+	free(req->out_head);
 	free(req->out_alloc);
 	free(req);
 }
 
-/* Copies a header; NULL when absent. Fails only for lack of memory. */
-static int copy_header(struct lws *wsi, enum lws_token_indexes token,
-		       char **ret)
+static int copy_headers(struct http_request *req, const struct http_head *h)
 {
-	int len = lws_hdr_total_length(wsi, token);
-	char *s;
+	const char *v;
 
-	*ret = NULL;
-	if (len <= 0)
-		return 0;
-	s = malloc((size_t)len + 1);
-	if (!s)
-		return -ENOMEM;
-	if (lws_hdr_copy(wsi, s, len + 1, token) < 0) {
-		free(s);
-		return 0;
-	}
-	*ret = s;
-	return 0;
-}
-
-/* Collects the query's fragments, which lws has already split at '&' and
- * percent-decoded: req->args holds them NUL-separated, req->query joined
- * with '&'. */
-static int collect_query(struct http_request *req, struct lws *wsi)
-{
-	int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
-	size_t cap = total > 0 ? (size_t)total * 2 + 2 : 1, pos = 0;
-	int n;
-
-	req->args = malloc(cap);
-	req->query = malloc(cap);
-	if (!req->args || !req->query)
-		return -ENOMEM;
-	for (int i = 0; total > 0; i++) {
-		n = lws_hdr_copy_fragment(wsi, req->args + pos,
-					  (int)(cap - pos),
-					  WSI_TOKEN_HTTP_URI_ARGS, i);
-		if (n < 0)
-			break;
-		pos += (size_t)n + 1;
-	}
-	req->args_len = pos;
-	req->query[0] = '\0';
-	for (size_t off = 0; off < pos; off += strlen(req->args + off) + 1) {
-		if (off)
-			strcat(req->query, "&");
-		strcat(req->query, req->args + off);
+	for (int i = 0; i < HDR_COUNT; i++) {
+		v = http_parser_field(h, kept_headers[i]);
+		if (v && !(req->headers[i] = strdup(v)))
+			return -ENOMEM;
 	}
 	return 0;
 }
 
-/* Builds a request from the headers of wsi; path is lws's decoded URI. */
-static int request_new(struct conn *c, struct lws *wsi, int method,
-		       const char *path, size_t path_len,
+/* Builds a request from a parsed head and its decoded path; path is
+ * taken. Returns 0, -EINVAL or -E2BIG for a bad query, or -ENOMEM. */
+static int request_new(struct conn *c, const struct http_head *h, char *path,
 		       struct http_request **ret_req)
 {
 	struct http_request *req = calloc(1, sizeof(*req));
-	int r = -ENOMEM;
+	int r;
 
-	if (!req)
+	if (!req) {
+		free(path);
 		return -ENOMEM;
+	}
 	req->conn = c;
-	req->method = method_names[method];
-	req->head = method == LWSHUMETH_HEAD;
-	req->path = strndup(path, path_len);
-	if (!req->path)
-		goto err;
-	r = collect_query(req, wsi);
-	for (int i = 0; r == 0 && i < HDR_COUNT; i++)
-		r = copy_header(wsi, kept_headers[i].token, &req->headers[i]);
-	if (r < 0)
-		goto err;
-	if (lws_get_peer_simple(wsi, req->peer, sizeof(req->peer)) == NULL)
-		req->peer[0] = '\0';
+	req->path = path;
+	memcpy(req->method, h->method, sizeof(req->method));
+	req->head = strcmp(h->method, "HEAD") == 0;
+	req->keep_alive = h->keep_alive;
+	req->minor = h->minor;
+	snprintf(req->peer, sizeof(req->peer), "%s", c->peer);
+	r = http_parser_query(h->target, h->target_len, &req->args,
+			      &req->args_len, &req->query);
+	if (r == 0)
+		r = copy_headers(req, h);
+	if (r < 0) {
+		request_free(req);
+		return r;
+	}
 	*ret_req = req;
 	return 0;
-err:
-	request_free(req);
-	return r;
 }
 
-/* ---- writing answers ---- */
+/* ---- writing ---- */
 
-/* The answers the server gives by itself. */
-enum problem {
-	PROBLEM_BAD_LENGTH,
-	PROBLEM_BAD_PATH,
-	PROBLEM_NO_VERSION,
-	PROBLEM_NOT_FOUND,
-	PROBLEM_LENGTH_REQUIRED,
-	PROBLEM_TOO_LARGE,
-	PROBLEM_URI_TOO_LONG,
-	PROBLEM_INTERNAL,
-	PROBLEM_NOT_IMPLEMENTED,
-	PROBLEM_UNAVAILABLE,
-	PROBLEM_VERSION,
-};
+static const char *reason_phrase(int status)
+{
+	static const struct {
+		int status;
+		const char *text;
+	} phrases[] = {
+	    {100, "Continue"},
+	    {101, "Switching Protocols"},
+	    {200, "OK"},
+	    {201, "Created"},
+	    {202, "Accepted"},
+	    {204, "No Content"},
+	    {206, "Partial Content"},
+	    {301, "Moved Permanently"},
+	    {302, "Found"},
+	    {304, "Not Modified"},
+	    {400, "Bad Request"},
+	    {401, "Unauthorized"},
+	    {403, "Forbidden"},
+	    {404, "Not Found"},
+	    {405, "Method Not Allowed"},
+	    {406, "Not Acceptable"},
+	    {408, "Request Timeout"},
+	    {409, "Conflict"},
+	    {410, "Gone"},
+	    {411, "Length Required"},
+	    {413, "Content Too Large"},
+	    {414, "URI Too Long"},
+	    {415, "Unsupported Media Type"},
+	    {416, "Range Not Satisfiable"},
+	    {422, "Unprocessable Content"},
+	    {426, "Upgrade Required"},
+	    {429, "Too Many Requests"},
+	    {431, "Request Header Fields Too Large"},
+	    {500, "Internal Server Error"},
+	    {501, "Not Implemented"},
+	    {502, "Bad Gateway"},
+	    {503, "Service Unavailable"},
+	    {504, "Gateway Timeout"},
+	    {505, "HTTP Version Not Supported"},
+	};
 
-static const struct {
-	int status;
-	const char *slug, *title, *detail;
-} problems[] = {
-    [PROBLEM_BAD_LENGTH] = {400, "bad-request", "Bad request",
-			    "The Content-Length is not a number."},
-    [PROBLEM_BAD_PATH] = {400, "bad-request", "Bad request",
-			  "The path or the query holds a control character."},
-    [PROBLEM_NO_VERSION] = {400, "bad-request", "Bad request",
-			    "The request line has no HTTP version."},
-    [PROBLEM_NOT_FOUND] = {404, "not-found", "Not found",
-			   "There is no WebSocket at this path."},
-    [PROBLEM_LENGTH_REQUIRED] = {411, "length-required", "Length required",
-				 "Send the body with a Content-Length."},
-    [PROBLEM_TOO_LARGE] = {413, "body-too-large", "Body too large",
-			   "The body is larger than allowed."},
-    [PROBLEM_URI_TOO_LONG] = {414, "uri-too-long", "URI too long",
-			      "The path is too long."},
-    [PROBLEM_INTERNAL] = {500, "internal", "Internal error",
-			  "The server ran out of memory."},
-    [PROBLEM_NOT_IMPLEMENTED] = {501, "not-implemented", "Not implemented",
-				 "This method is not supported."},
-    [PROBLEM_UNAVAILABLE] = {503, "unavailable", "Unavailable",
-			     "The server is busy or shutting down."},
-    [PROBLEM_VERSION] = {505, "http-version-not-supported",
-			 "HTTP version not supported",
-			 "Use HTTP/1.1 or HTTP/1.0."},
-};
+	for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++) {
+		if (phrases[i].status == status)
+			return phrases[i].text;
+	}
+	return "Unknown";
+}
+
+/* The slug and title of a problem the server answers by itself. */
+static void problem_names(int status, const char **ret_slug,
+			  const char **ret_title)
+{
+	static const struct {
+		int status;
+		const char *slug, *title;
+	} names[] = {
+	    {401, "unauthorized", "Unauthorized"},
+	    {403, "forbidden", "Forbidden"},
+	    {404, "not-found", "Not found"},
+	    {408, "request-timeout", "Request timeout"},
+	    {411, "length-required", "Length required"},
+	    {413, "body-too-large", "Body too large"},
+	    {414, "uri-too-long", "URI too long"},
+	    {426, "upgrade-required", "Upgrade required"},
+	    {429, "rate-limited", "Too many requests"},
+	    {431, "header-fields-too-large", "Header fields too large"},
+	    {500, "internal", "Internal error"},
+	    {501, "not-implemented", "Not implemented"},
+	    {503, "unavailable", "Unavailable"},
+	    {505, "http-version-not-supported", "HTTP version not supported"},
+	};
+
+	*ret_slug = "bad-request";
+	*ret_title = "Bad request";
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (names[i].status == status) {
+			*ret_slug = names[i].slug;
+			*ret_title = names[i].title;
+		}
+	}
+}
 
 /* Copies s into out as the inside of a JSON string, cut short rather than
  * overflow. */
@@ -337,125 +376,213 @@ static void json_escape(char *out, size_t size, const char *s)
 	out[pos] = '\0';
 }
 
-/* Formats a problem body into body (SERVER_MAX_PROBLEM bytes); returns
- * its length or -1. */
-static int problem_body(char *body, int status, const char *slug,
-			const char *title, const char *detail)
-{
-	char text[SERVER_MAX_PROBLEM / 2];
-	int len;
+/* One write of bytes the server made up itself; freed once written. */
+struct raw_write {
+	uv_write_t write;
+	struct conn *conn;
+	size_t len;
+	char data[];
+};
 
-	json_escape(text, sizeof(text), detail);
-	len =
-	    snprintf(body, SERVER_MAX_PROBLEM,
-		     "{\"type\":\"urn:welcomedly:problem:%s\",\"title\":\"%s\","
-		     "\"status\":%d,\"detail\":\"%s\"}",
-		     slug, title, status, text);
-	return len < 0 || len >= (int)SERVER_MAX_PROBLEM ? -1 : len;
+static void on_raw_written(uv_write_t *w, int status)
+{
+	(void)status;
+	free(w->data);
 }
 
-/* Writes a problem answer at once, from inside an lws callback. The
- * connection is
- * not used for another request, since what the peer sends next (a body we
- * refused) cannot be trusted to frame one. */
-static int write_problem_now(struct lws *wsi, int status, const char *slug,
-			     const char *title, const char *detail)
+/* Writes len bytes (copied); cb (on_raw_written or one that calls it)
+ * frees them. */
+static int write_raw_cb(struct conn *c, const char *data, size_t len,
+			uv_write_cb cb)
 {
-	unsigned char buf[LWS_PRE + SERVER_HEAD_ROOM + SERVER_MAX_PROBLEM];
-	unsigned char *start = buf + LWS_PRE, *p = start;
-	unsigned char *end = buf + sizeof(buf) - SERVER_MAX_PROBLEM;
-	char body[SERVER_MAX_PROBLEM];
-	int len = problem_body(body, status, slug, title, detail);
+	struct raw_write *rw = malloc(sizeof(*rw) + len);
+	uv_buf_t buf;
+	int r;
 
-	if (len < 0)
-		return -1;
-	if (lws_add_http_common_headers(wsi, (unsigned)status,
-					"application/problem+json",
-					(lws_filepos_t)len, &p, end) ||
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
-					 (const unsigned char *)"close", 5, &p,
-					 end))
-		return -1;
-	/* A refusal for want of credentials says how to give them (RFC
-	 * 9110), as the owner's own 401 answers do. */
-	if (status == 401 &&
-	    lws_add_http_header_by_name(
-		wsi, (const unsigned char *)"WWW-Authenticate:",
-		(const unsigned char *)SERVER_AUTH_CHALLENGE,
-		(int)strlen(SERVER_AUTH_CHALLENGE), &p, end))
-		return -1;
-	if (lws_finalize_http_header(wsi, &p, end))
-		return -1;
-	memcpy(p, body, (size_t)len);
-	p += len;
-	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) <
-	    0)
-		return -1;
-	log_debug("http: refused status=%d problem=%s", status, slug);
-	return 0;
+	if (!rw)
+		return -ENOMEM;
+	memcpy(rw->data, data, len);
+	rw->len = len;
+	rw->conn = c;
+	rw->write.data = rw;
+	buf = uv_buf_init(rw->data, (unsigned)len);
+	r = uv_write(&rw->write, (uv_stream_t *)&c->tcp, &buf, 1, cb);
+	if (r < 0)
+		free(rw);
+	return r;
 }
 
-static int write_problem(struct lws *wsi, enum problem which)
+static int write_raw(struct conn *c, const char *data, size_t len)
 {
-	return write_problem_now(wsi, problems[which].status,
-				 problems[which].slug, problems[which].title,
-				 problems[which].detail);
+	return write_raw_cb(c, data, len, on_raw_written);
 }
 
-/* Answers with a problem and lingers: the write side is shut at once, so
- * the client sees the answer end, and what it still sends is read and
- * dropped until it closes, or the linger time or byte cap runs out.
- * Returns what the lws callback returns. */
-static int refuse(struct conn *c, struct lws *wsi, enum problem which)
+static void on_linger_timer(uv_timer_t *t)
 {
-	if (write_problem(wsi, which) < 0)
-		return -1;
-	shutdown(lws_get_socket_fd(wsi), SHUT_WR);
-	c->refused = true;
-	request_free(c->req);
-	c->req = NULL;
-	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, SERVER_LINGER_S);
-	return 0;
+	conn_close(t->data);
+}
+
+static void on_shutdown(uv_shutdown_t *s, int status)
+{
+	(void)s;
+	(void)status;
+}
+
+/* Stops writing; what the client still sends is read and dropped until it
+ * closes, or the linger time or byte cap runs out. */
+static void linger(struct conn *c)
+{
+	c->state = CONN_LINGER;
+	if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) <
+	    0) {
+		conn_close(c);
+		return;
+	}
+	uv_timer_start(&c->timer, on_linger_timer, SERVER_LINGER_MS, 0);
 }
 
 /*
- * The header timeout ran out. lws has no request to answer yet (nor,
- * when nothing arrived, a header table that its answer functions need),
- * so the 408 goes straight to the socket, which has nothing else queued
- * in this state; then the connection lingers as after a refusal.
+ * Answers with a problem and closes: the connection is not used for
+ * another request, since what the peer sends next (a body we refused)
+ * cannot be trusted to frame one. extra: header lines or NULL.
  */
-static int refuse_late(struct conn *c, struct lws *wsi)
+static void refuse(struct conn *c, int status, const char *detail,
+		   const char *extra)
 {
-	char body[SERVER_MAX_PROBLEM];
-	char msg[SERVER_HEAD_ROOM + SERVER_MAX_PROBLEM];
-	int len = problem_body(body, 408, "request-timeout", "Request timeout",
-			       "The request head did not arrive in time.");
+	char body[SERVER_MAX_PROBLEM], text[SERVER_MAX_PROBLEM / 2];
+	char msg[SERVER_MAX_HEAD + SERVER_MAX_PROBLEM];
+	const char *slug, *title;
+	int blen, n;
+
+	problem_names(status, &slug, &title);
+	json_escape(text, sizeof(text), detail);
+	blen = snprintf(body, sizeof(body),
+			"{\"type\":\"urn:welcomedly:problem:%s\",\"title\":"
+			"\"%s\",\"status\":%d,\"detail\":\"%s\"}",
+			slug, title, status, text);
+	n = snprintf(msg, sizeof(msg),
+		     "HTTP/1.1 %d %s\r\ncontent-type: application/problem+json"
+		     "\r\ncontent-length: %d\r\nconnection: close\r\n%s%s\r\n"
+		     "%s",
+		     status, reason_phrase(status), blen,
+		     status == 401 ? "www-authenticate: " SERVER_AUTH_CHALLENGE
+				     "\r\n"
+				   : "",
+		     extra ? extra : "", body);
+	log_debug("http: refused status=%d problem=%s peer=%s", status, slug,
+		  c->peer);
+	request_free(c->req);
+	c->req = NULL;
+	if (n < 0 || (size_t)n >= sizeof(msg) ||
+	    write_raw(c, msg, (size_t)n) < 0) {
+		conn_close(c);
+		return;
+	}
+	linger(c);
+}
+
+static int format_head(struct http_request *req, int status,
+		       const char *content_type, const char *headers)
+{
+	bool close = !req->keep_alive || req->conn->server->closing;
+	size_t size = SERVER_MAX_HEAD + (headers ? strlen(headers) : 0) +
+		      (content_type ? strlen(content_type) : 0);
+	char *h = malloc(size), length[48] = "";
 	int n;
 
-	if (len < 0)
-		return -1;
-	n = snprintf(msg, sizeof(msg),
-		     "HTTP/1.1 408 Request Timeout\r\n"
-		     "content-type: application/problem+json\r\n"
-		     "content-length: %d\r\nconnection: close\r\n\r\n%s",
-		     len, body);
-	if (n < 0 || (size_t)n >= sizeof(msg) ||
-	    send(lws_get_socket_fd(wsi), msg, (size_t)n,
-		 MSG_NOSIGNAL | MSG_DONTWAIT) != n)
-		return -1;
-	log_debug("http: refused status=408 peer=%s", c->peer);
-	shutdown(lws_get_socket_fd(wsi), SHUT_WR);
-	c->refused = c->late = true;
-	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, SERVER_LINGER_S);
+	if (!h)
+		return -ENOMEM;
+	if (status != 204 && status != 304)
+		snprintf(length, sizeof(length), "content-length: %zu\r\n",
+			 req->out_len);
+	n = snprintf(h, size, "HTTP/1.1 %d %s\r\n%s%s%s%s%s%s\r\n", status,
+		     reason_phrase(status),
+		     content_type ? "content-type: " : "",
+		     content_type ? content_type : "",
+		     content_type ? "\r\n" : "", length,
+		     close             ? "connection: close\r\n"
+		     : req->minor == 0 ? "connection: keep-alive\r\n"
+				       : "",
+		     headers ? headers : "");
+	if (n < 0 || (size_t)n >= size) {
+		free(h);
+		return -ENOMEM;
+	}
+	req->keep_alive = !close;
+	req->out_head = h;
 	return 0;
 }
 
-/* Starts the wait for the first request head of a new connection. */
-static void head_wait(struct conn *c)
+static void resume_reading(struct conn *c);
+static void timer_arm(struct conn *c, unsigned ms);
+
+/* The answer is out (or failed): the connection reads its next request, or
+ * closes. */
+static void on_answer_written(uv_write_t *w, int status)
 {
-	c->pending = true;
-	lws_set_timer_usecs(c->wsi,
-			    (lws_usec_t)c->server->header_timeout_ms * 1000);
+	struct http_request *req = w->data;
+	struct conn *c = req->conn;
+	bool keep = req->keep_alive;
+
+	request_free(req);
+	if (!c)
+		return;
+	c->req = NULL;
+	if (status < 0 || !keep) {
+		conn_close(c);
+		return;
+	}
+	c->served = true;
+	c->state = CONN_HEAD;
+	timer_arm(c, SERVER_KEEPALIVE_MS);
+	resume_reading(c);
+	conn_process(c);
+}
+
+/* Hands the answer to the socket, or frees req when nobody is left to read
+ * it. */
+static void answer(struct http_request *req)
+{
+	struct conn *c = req->conn;
+	uv_buf_t bufs[2];
+	unsigned n = 1;
+
+	if (!c) {
+		request_free(req);
+		return;
+	}
+	req->state = REQ_ANSWERED;
+	bufs[0] = uv_buf_init(req->out_head, (unsigned)strlen(req->out_head));
+	if (req->out_len && !req->head)
+		bufs[n++] =
+		    uv_buf_init((char *)req->out, (unsigned)req->out_len);
+	req->write.data = req;
+	if (uv_write(&req->write, (uv_stream_t *)&c->tcp, bufs, n,
+		     on_answer_written) < 0) {
+		c->req = NULL;
+		req->conn = NULL;
+		request_free(req);
+		conn_close(c);
+	}
+}
+
+/* ---- the header timer ---- */
+
+static void on_conn_timer(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	if (c->state == CONN_HEAD && c->served && c->in_len == 0) {
+		conn_close(c);
+		return;
+	}
+	if (c->state == CONN_HEAD || c->state == CONN_BODY)
+		refuse(c, 408, "The request did not arrive in time.", NULL);
+}
+
+static void timer_arm(struct conn *c, unsigned ms)
+{
+	uv_timer_start(&c->timer, on_conn_timer, ms, 0);
 }
 
 /* A request head is in: its wait ends, and a connection past the
@@ -466,336 +593,276 @@ static void head_in(struct conn *c)
 	struct http_server *server = c->server;
 
 	c->pending = false;
-	lws_set_timer_usecs(c->wsi, LWS_SET_TIMER_USEC_CANCEL);
+	uv_timer_stop(&c->timer);
 	if (c->over_peer && server->n_capped < server->max_connections) {
 		c->over_peer = false;
 		server->n_capped++;
 	}
 }
 
-/* Writes the status line and headers of req's answer. */
-static int write_head(struct http_request *req, struct lws *wsi)
-{
-	size_t extra = req->extra ? strlen(req->extra) : 0;
-	size_t size = LWS_PRE + SERVER_HEAD_ROOM + extra +
-		      (req->content_type ? strlen(req->content_type) : 0);
-	unsigned char *buf = malloc(size), *start, *p, *end;
-	int r = -1;
-
-	if (!buf)
-		return -1;
-	start = p = buf + LWS_PRE;
-	end = buf + size;
-	if (lws_add_http_common_headers(wsi, (unsigned)req->status,
-					req->content_type,
-					(lws_filepos_t)req->out_len, &p, end))
-		goto out;
-	memcpy(p, req->extra ? req->extra : "", extra);
-	p += extra;
-	if (lws_finalize_write_http_header(wsi, start, &p, end))
-		goto out;
-	r = 0;
-out:
-	free(buf);
-	return r;
-}
-
-/* Writes the next piece of the body; returns 1 when more is left. */
-static int write_body(struct http_request *req, struct lws *wsi)
-{
-	unsigned char first[LWS_PRE + SERVER_FIRST_CHUNK];
-	size_t left = req->out_len - req->out_off;
-	size_t n = left < SERVER_CHUNK ? left : SERVER_CHUNK;
-	unsigned char *p = (unsigned char *)req->out + req->out_off;
-	enum lws_write_protocol mode;
-
-	if (req->out_off == 0 && !req->out_headroom) {
-		if (n > SERVER_FIRST_CHUNK)
-			n = SERVER_FIRST_CHUNK;
-		memcpy(first + LWS_PRE, p, n);
-		p = first + LWS_PRE;
-	}
-	mode = n == left ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP;
-	if (lws_write(wsi, p, n, mode) < 0)
-		return -1;
-	req->out_off += n;
-	return req->out_off < req->out_len;
-}
-
-/* HTTP_WRITEABLE: one write per turn, head first. Once the answer is out,
- * the connection waits for its next request, or closes. */
-static int on_http_writeable(struct conn *c, struct lws *wsi)
-{
-	struct http_request *req = c->req;
-	int r;
-
-	if (!req || req->state != REQ_ANSWERED)
-		return 0;
-	if (!req->head_sent) {
-		if (write_head(req, wsi) < 0)
-			return -1;
-		req->head_sent = true;
-		if (req->out_len > 0 && !req->head) {
-			lws_callback_on_writable(wsi);
-			return 0;
-		}
-	} else {
-		r = write_body(req, wsi);
-		if (r < 0)
-			return -1;
-		if (r > 0) {
-			lws_callback_on_writable(wsi);
-			return 0;
-		}
-	}
-	c->req = NULL;
-	request_free(req);
-	/* A kept-alive connection is not timed here: an unasked 408 could
-	 * cross the client's next request on the wire, whereas lws closes an
-	 * idle one quietly after its keep-alive time. */
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
 /* ---- the HTTP side ---- */
 
-static void deliver(struct conn *c, struct http_request *req)
+static void deliver(struct conn *c)
 {
 	struct http_server *server = c->server;
+	struct http_request *req = c->req;
 
+	c->state = CONN_WAITING;
 	req->state = REQ_WAITING;
-	if (!req->body) {
-		req->body = strdup("");
-		if (!req->body) {
-			http_server_request_respond(req, 500, NULL, NULL, NULL,
-						    0);
-			return;
-		}
+	uv_timer_stop(&c->timer);
+	if (!req->body && !(req->body = strdup(""))) {
+		http_server_request_respond(req, 500, NULL, NULL, NULL, 0);
+		return;
 	}
-	/* lws arms a timeout for the body's arrival; the time the callee
-	 * takes to answer is not the peer's fault. */
-	lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
 	log_debug("http: request method=%s path=%s peer=%s", req->method,
 		  req->path, req->peer);
 	server->cbs.request(req, server->userdata);
 }
 
-/* Reads Content-Length: 0 and *ret_len when absent, -EINVAL when it is
- * not a plain decimal number. */
-static int content_length(struct lws *wsi, bool *ret_present,
-			  unsigned long long *ret_len)
+static bool method_known(const char *m)
 {
-	char s[SERVER_MAX_CONTENT_LENGTH_DIGITS + 1];
-	char *end;
-	int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-
-	*ret_present = n > 0;
-	*ret_len = 0;
-	if (n <= 0)
-		return 0;
-	if (n >= (int)sizeof(s) ||
-	    lws_hdr_copy(wsi, s, sizeof(s), WSI_TOKEN_HTTP_CONTENT_LENGTH) <
-		0 ||
-	    s[0] < '0' || s[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	*ret_len = strtoull(s, &end, 10);
-	return *end || errno ? -EINVAL : 0;
-}
-
-static bool method_known(int method)
-{
-	return method >= 0 &&
-	       method < (int)(sizeof(method_names) / sizeof(method_names[0])) &&
-	       method_names[method];
-}
-
-static bool has_ctl(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+	for (size_t i = 0; i < sizeof(known_methods) / sizeof(*known_methods);
+	     i++) {
+		if (strcmp(known_methods[i], m) == 0)
 			return true;
 	}
 	return false;
 }
 
-/* True when a query argument, as lws decoded it, holds a control
- * character. */
-static bool query_has_ctl(struct lws *wsi)
-{
-	int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS), n;
-	char *buf;
-	bool bad = false;
-
-	if (total <= 0)
-		return false;
-	buf = malloc((size_t)total + 1);
-	if (!buf)
-		return true;
-	for (int i = 0; !bad; i++) {
-		n = lws_hdr_copy_fragment(wsi, buf, total + 1,
-					  WSI_TOKEN_HTTP_URI_ARGS, i);
-		if (n < 0)
-			break;
-		bad = has_ctl(buf, (size_t)n);
-	}
-	free(buf);
-	return bad;
-}
-
-/*
- * Checks the request line: returns 0, or 1 and the problem. lws 4.1
- * decodes %0a and %0d in the path before it looks for the end of the
- * line, so "GET /a%0ab HTTP/1.1" reaches us as "/a" with no version: a
- * request line without one was cut short and is never served.
- */
-static int screen_line(struct lws *wsi, const char *uri, size_t uri_len,
-		       enum problem *ret_problem)
-{
-	char version[16];
-	int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP);
-
-	/* Not caught: "GET /a%0aHTTP/1.1 HTTP/1.1", where lws takes the
-	 * remainder of the cut line for the version; lws 4.1 keeps no raw
-	 * request line to compare with. */
-	if (n <= 0)
-		*ret_problem = PROBLEM_NO_VERSION;
-	else if (n >= (int)sizeof(version) ||
-		 lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_HTTP) <
-		     0 ||
-		 (strcmp(version, "HTTP/1.1") && strcmp(version, "HTTP/1.0")))
-		*ret_problem = PROBLEM_VERSION;
-	else if (has_ctl(uri, uri_len) || query_has_ctl(wsi))
-		*ret_problem = PROBLEM_BAD_PATH;
-	else
-		return 0;
-	return 1;
-}
-
-static bool cap_exempt(const struct http_server *server, const char *uri,
-		       size_t uri_len)
+static bool cap_exempt(const struct http_server *server, const char *path)
 {
 	for (const char *const *p = server->cap_exempt; p && *p; p++) {
-		if (strlen(*p) == uri_len && memcmp(*p, uri, uri_len) == 0)
+		if (strcmp(*p, path) == 0)
 			return true;
 	}
 	return false;
 }
 
-/* Checks what the server refuses by itself: returns 0, or 1 and the
- * problem to answer. */
-static int screen_request(struct conn *c, struct lws *wsi, int method,
-			  const char *uri, size_t path_len,
-			  enum problem *ret_problem, bool *ret_body)
-{
-	unsigned long long len = 0;
-	bool present = false;
+struct verdict {
+	int status; /* 0: serve */
+	const char *detail;
+	const char *extra; /* header lines */
+};
 
-	*ret_body = false;
-	if (c->server->closing)
-		*ret_problem = PROBLEM_UNAVAILABLE;
-	else if (screen_line(wsi, uri, path_len, ret_problem))
-		return 1;
-	else if ((c->over_cap || c->over_peer) &&
-		 !cap_exempt(c->server, uri, path_len))
-		*ret_problem = PROBLEM_UNAVAILABLE;
-	else if (!method_known(method))
-		*ret_problem = PROBLEM_NOT_IMPLEMENTED;
-	else if (path_len > HTTP_SERVER_MAX_PATH)
-		*ret_problem = PROBLEM_URI_TOO_LONG;
-	else if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING))
-		*ret_problem = PROBLEM_LENGTH_REQUIRED;
-	else if (content_length(wsi, &present, &len) < 0)
-		*ret_problem = PROBLEM_BAD_LENGTH;
-	else if (!present &&
-		 (method == LWSHUMETH_POST || method == LWSHUMETH_PUT ||
-		  method == LWSHUMETH_PATCH))
-		/* lws 4.1 would read such a body until the peer closes, so
-		 * the client would wait for ever: tell it at once. */
-		*ret_problem = PROBLEM_LENGTH_REQUIRED;
-	else if (len > c->server->max_body)
-		*ret_problem = PROBLEM_TOO_LARGE;
+/* What the server refuses by itself, after the head parsed, in the order
+ * the checks run. */
+static bool screen_method(const struct http_head *h, struct verdict *v)
+{
+	v->extra = "allow: " SERVER_ALLOW "\r\n";
+	v->status = 501;
+	if (!method_known(h->method))
+		v->detail = "This method is not supported.";
+	else if (strcmp(h->target, "*") == 0)
+		v->detail = "Ask about a path: OPTIONS * is not supported.";
 	else
-		goto accept;
-	return 1;
-accept:
-	/* lws reads a body when there is a Content-Length above 0, and
-	 * reports an explicit empty body for POST only. */
-	*ret_body = present && (len > 0 || method == LWSHUMETH_POST);
-	return 0;
+		v->status = 0;
+	if (v->status)
+		return true;
+	v->extra = NULL;
+	if (h->target[0] != '/') {
+		v->status = 400;
+		v->detail = "The request target must be a path.";
+		return true;
+	}
+	return false;
 }
 
-/* LWS_CALLBACK_HTTP: the headers are in. */
-static int on_http(struct conn *c, struct lws *wsi)
+static bool screen_framing(const struct conn *c, const struct http_head *h,
+			   struct verdict *v)
 {
+	bool needs = !strcmp(h->method, "POST") || !strcmp(h->method, "PUT") ||
+		     !strcmp(h->method, "PATCH");
+
+	if (h->te == HTTP_PARSER_TE_CHUNKED)
+		*v = (struct verdict){
+		    411, "Send the body with a Content-Length.", NULL};
+	else if (h->te == HTTP_PARSER_TE_OTHER)
+		*v = (struct verdict){
+		    501, "This Transfer-Encoding is not supported.", NULL};
+	else if (needs && !h->has_length)
+		*v = (struct verdict){
+		    411, "Send the body with a Content-Length.", NULL};
+	else if (h->has_length && h->length > c->server->max_body)
+		*v = (struct verdict){413, "The body is larger than allowed.",
+				      NULL};
+	else
+		return false;
+	return true;
+}
+
+static void screen(const struct conn *c, const struct http_head *h,
+		   const char *path, struct verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (screen_method(h, v))
+		return;
+	if (!path) {
+		v->status = 400;
+		v->detail = "The path holds a bad escape or a control "
+			    "character.";
+	} else if ((c->over_cap || c->over_peer) &&
+		   !cap_exempt(c->server, path)) {
+		v->status = 503;
+		v->detail = "The server is busy or shutting down.";
+	} else if (strlen(path) > HTTP_SERVER_MAX_PATH) {
+		v->status = 414;
+		v->detail = "The path is too long.";
+	} else {
+		screen_framing(c, h, v);
+	}
+}
+
+static void handle_upgrade(struct conn *c, const struct http_head *h,
+			   struct http_request *req);
+
+/* A whole head is in buf (len bytes and a NUL): screens it, builds the
+ * request and starts reading its body or delivers it. */
+static void handle_head(struct conn *c, char *buf, size_t len)
+{
+	struct http_head h;
+	struct verdict v;
 	struct http_request *req;
-	enum problem problem;
-	char *uri;
-	int uri_len, method;
-	bool body;
-
-	/* A head that completes after its 408 is not served. */
-	if (c->late)
-		return -1;
-	head_in(c);
-	method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
-	if (uri_len < 0)
-		uri_len = 0;
-	if (screen_request(c, wsi, method, uri, (size_t)uri_len, &problem,
-			   &body))
-		return refuse(c, wsi, problem);
-	if (request_new(c, wsi, method, uri, (size_t)uri_len, &req) < 0)
-		return refuse(c, wsi, PROBLEM_INTERNAL);
-	request_free(c->req);
-	c->req = req;
-	req->state = REQ_BODY;
-	if (!body)
-		deliver(c, req);
-	return 0;
-}
-
-static int body_append(struct http_request *req, const void *data, size_t len,
-		       size_t max)
-{
-	return buf_append(&req->body, &req->body_len, &req->body_cap, data, len,
-			  max);
-}
-
-static int on_http_body(struct conn *c, struct lws *wsi, const void *in,
-			size_t len)
-{
-	struct http_request *req = c->req;
+	const char *detail;
+	char *path = NULL;
 	int r;
 
-	if (c->refused) {
-		c->discarded += len;
-		return c->discarded > SERVER_MAX_DISCARD ? -1 : 0;
+	head_in(c);
+	r = http_parser_parse(buf, len, &h, &detail);
+	if (r) {
+		refuse(c, r, detail, NULL);
+		return;
 	}
-	if (!req || req->state != REQ_BODY || len == 0)
-		return 0;
-	r = body_append(req, in, len, c->server->max_body);
-	if (r < 0)
-		return refuse(c, wsi,
-			      r == -EMSGSIZE ? PROBLEM_TOO_LARGE
-					     : PROBLEM_INTERNAL);
-	return 0;
+	if (c->server->closing) {
+		refuse(c, 503, "The server is busy or shutting down.", NULL);
+		return;
+	}
+	if (h.target[0] == '/' &&
+	    http_parser_path(h.target, h.target_len, &path) == -ENOMEM) {
+		refuse(c, 500, "The server ran out of memory.", NULL);
+		return;
+	}
+	screen(c, &h, path, &v);
+	if (v.status) {
+		free(path);
+		refuse(c, v.status, v.detail, v.extra);
+		return;
+	}
+	r = request_new(c, &h, path, &req);
+	if (r < 0) {
+		refuse(c,
+		       r == -ENOMEM  ? 500
+		       : r == -E2BIG ? 414
+				     : 400,
+		       r == -ENOMEM  ? "The server ran out of memory."
+		       : r == -E2BIG ? "The query has too many parameters."
+				     : "The query holds a bad escape or a "
+				       "control character.",
+		       NULL);
+		return;
+	}
+	if (h.upgrade_ws) {
+		handle_upgrade(c, &h, req);
+		return;
+	}
+	c->req = req;
+	c->body_left = h.has_length ? h.length : 0;
+	if (c->body_left == 0) {
+		deliver(c);
+		return;
+	}
+	c->state = CONN_BODY;
+	timer_arm(c, SERVER_BODY_TIMEOUT_MS);
+	if (h.expect_continue && h.minor == 1 &&
+	    write_raw(c, SERVER_CONTINUE, strlen(SERVER_CONTINUE)) < 0)
+		conn_close(c);
 }
 
-static void on_http_body_done(struct conn *c)
+/* Drops n bytes from the front of the input. */
+static void consume(struct conn *c, size_t n)
 {
-	if (c->req && c->req->state == REQ_BODY)
-		deliver(c, c->req);
+	memmove(c->in, c->in + n, c->in_len - n);
+	c->in_len -= n;
 }
 
-/* ---- the WebSocket side ---- */
-
-static void ws_free(struct http_ws *ws)
+static void process_head(struct conn *c)
 {
-	lwsuv_txq_clear(&ws->tx);
-	free(ws->rx);
-	free(ws);
+	long end =
+	    http_parser_head_end(c->in, c->in_len, c->server->max_header);
+	char *head;
+
+	if (end == 0)
+		return;
+	if (end < 0) {
+		head_in(c);
+		refuse(c, (int)-end,
+		       end == -414   ? "The request line is too long."
+		       : end == -431 ? "The request head is too large."
+				     : "A line ends in a bare LF.",
+		       NULL);
+		return;
+	}
+	head = malloc((size_t)end + 1);
+	if (!head) {
+		refuse(c, 500, "The server ran out of memory.", NULL);
+		return;
+	}
+	memcpy(head, c->in, (size_t)end);
+	head[end] = '\0';
+	consume(c, (size_t)end);
+	handle_head(c, head, (size_t)end);
+	free(head);
 }
 
-/* Returns freed heap pages to the system once the queues shrank enough. */
+static void process_body(struct conn *c)
+{
+	struct http_request *req = c->req;
+	size_t n = c->in_len < c->body_left ? c->in_len : (size_t)c->body_left;
+	int r;
+
+	r = buf_append(&req->body, &req->body_len, &req->body_cap, c->in, n,
+		       c->server->max_body);
+	if (r < 0) {
+		refuse(c, r == -EMSGSIZE ? 413 : 500,
+		       r == -EMSGSIZE ? "The body is larger than allowed."
+				      : "The server ran out of memory.",
+		       NULL);
+		return;
+	}
+	consume(c, n);
+	c->body_left -= n;
+	if (c->body_left == 0)
+		deliver(c);
+	else
+		timer_arm(c, SERVER_BODY_TIMEOUT_MS);
+}
+
+static void ws_process(struct conn *c);
+
+/* Runs the connection's state machine over what is in its input. */
+static void conn_process(struct conn *c)
+{
+	enum conn_state before;
+
+	do {
+		before = c->state;
+		if (c->state == CONN_HEAD && c->in_len)
+			process_head(c);
+		else if (c->state == CONN_BODY && c->in_len)
+			process_body(c);
+		else if (c->state == CONN_WS && c->in_len)
+			ws_process(c);
+		else
+			break;
+	} while (c->state != before);
+	if (c->state == CONN_WAITING && c->in_len >= SERVER_MAX_AHEAD &&
+	    c->reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = false;
+	}
+}
+
+/* ---- WebSockets ---- */
+
 static void ws_trim(struct http_server *server)
 {
 	if (server->ws_peak < server->ws_queued + SERVER_WS_TRIM_BYTES)
@@ -806,13 +873,26 @@ static void ws_trim(struct http_server *server)
 #endif
 }
 
-/* Frees what is queued to ws (its connection still set). */
+/* Frees what is queued to ws and not yet being written. */
 static void ws_discard(struct http_ws *ws)
 {
-	struct http_server *server = ws->conn->server;
+	struct ws_msg *m;
 
-	server->ws_queued -= ws->tx.bytes;
-	lwsuv_txq_clear(&ws->tx);
+	while ((m = ws->head)) {
+		ws->head = m->next;
+		free(m);
+	}
+	ws->tail = NULL;
+	if (ws->conn)
+		ws->conn->server->ws_queued -= ws->queued;
+	ws->queued = 0;
+}
+
+static void ws_free(struct http_ws *ws)
+{
+	ws_discard(ws);
+	free(ws->rx);
+	free(ws);
 }
 
 /* Runs ws_closed once and detaches ws from its connection. */
@@ -830,52 +910,154 @@ static void ws_finish(struct conn *c)
 	ws_free(ws);
 }
 
-/* Sends the close frame set by lws_close_reason(): lws 4.1 sends it when
- * LWS_CALLBACK_TIMER returns nonzero, whereas a nonzero return from a
- * writeable callback drops the socket without one. */
-static void ws_close_frame(struct http_ws *ws)
+static void kick(struct conn *c)
 {
-	struct lws *wsi = ws->conn->wsi;
-
-	ws->close_now = true;
-	lws_close_reason(wsi, (enum lws_close_status)ws->close_code,
-			 (unsigned char *)ws->close_reason,
-			 strlen(ws->close_reason));
-	lws_set_timer_usecs(wsi, 1);
-	/* lws re-arms its uv timer only after servicing something. */
-	lws_cancel_service(ws->conn->server->ctx);
+	if (c->want_flush || c->state == CONN_CLOSED)
+		return;
+	c->want_flush = true;
+	uv_idle_start(&c->server->kick, on_kick);
 }
 
-static int ws_write_next(struct http_ws *ws, struct lws *wsi)
+static void ws_flush(struct conn *c);
+
+static void on_close_timer(uv_timer_t *t)
 {
-	size_t before = ws->tx.bytes;
-	int n = lwsuv_txq_write_next(&ws->tx, wsi);
+	conn_close(t->data);
+}
 
-	ws->conn->server->ws_queued -= before - ws->tx.bytes;
-	ws_trim(ws->conn->server);
+/* The close frame is out: the peer has a short time to answer it. */
+static void on_close_written(uv_write_t *w, int status)
+{
+	struct raw_write *rw = w->data;
+	struct conn *c = rw->conn;
 
-	if (n == 0) {
-		if (ws->closing && !ws->close_now)
-			ws_close_frame(ws);
-		return 0;
+	on_raw_written(w, status);
+	if (status == 0 && c->state == CONN_WS)
+		uv_timer_start(&c->timer, on_close_timer, SERVER_WS_CLOSE_MS,
+			       0);
+}
+
+/* Writes a close frame (once) after what is being written; a peer that
+ * does not read that far in SERVER_WS_DRAIN_MS is cut off. */
+static void ws_send_close(struct conn *c, int code, const char *reason)
+{
+	unsigned char frame[HTTP_FRAME_MAX_HEADER + HTTP_FRAME_MAX_CONTROL];
+	size_t n = http_frame_close(frame, code, reason);
+
+	if (c->ws)
+		c->ws->close_sent = true;
+	if (write_raw_cb(c, (char *)frame, n, on_close_written) < 0) {
+		conn_close(c);
+		return;
 	}
-	if (n < 0)
-		return -1;
-	lws_callback_on_writable(wsi);
+	uv_timer_start(&c->timer, on_close_timer, SERVER_WS_DRAIN_MS, 0);
+}
+
+static void on_batch_written(uv_write_t *w, int status)
+{
+	struct ws_batch *b = w->data;
+	struct conn *c = b->conn;
+	struct ws_msg *m;
+
+	c->server->ws_queued -= b->len;
+	while ((m = b->msgs)) {
+		b->msgs = m->next;
+		free(m);
+	}
+	free(b);
+	c->writing = false;
+	if (c->ws)
+		c->ws->inflight = 0;
+	ws_trim(c->server);
+	if (c->state == CONN_CLOSED)
+		return;
+	if (status < 0) {
+		conn_close(c);
+		return;
+	}
+	ws_flush(c);
+}
+
+/* Takes up to a batch off the queue into one write. */
+static int ws_write_batch(struct conn *c, struct http_ws *ws)
+{
+	struct ws_batch *b = calloc(1, sizeof(*b));
+	struct ws_msg **tail;
+	size_t bytes = 0;
+	int r;
+
+	if (!b)
+		return -ENOMEM;
+	b->conn = c;
+	tail = &b->msgs;
+	while (ws->head && b->n < SERVER_WS_BATCH_MSGS &&
+	       bytes < SERVER_WS_BATCH) {
+		struct ws_msg *m = ws->head;
+
+		ws->head = m->next;
+		m->next = NULL;
+		*tail = m;
+		tail = &m->next;
+		b->bufs[b->n++] =
+		    uv_buf_init((char *)m->frame, (unsigned)m->size);
+		b->len += m->len;
+		bytes += m->size;
+	}
+	if (!ws->head)
+		ws->tail = NULL;
+	ws->queued -= b->len;
+	ws->inflight = b->len;
+	b->write.data = b;
+	c->writing = true;
+	r = uv_write(&b->write, (uv_stream_t *)&c->tcp, b->bufs, b->n,
+		     on_batch_written);
+	if (r < 0) {
+		/* The callback never runs: account as it would. */
+		b->write.data = b;
+		c->writing = false;
+		on_batch_written(&b->write, r);
+	}
 	return 0;
 }
 
-static int ws_rx_append(struct http_ws *ws, const void *data, size_t len)
+/* Writes what is queued, one batch at a time; once the queue of a closing
+ * socket is empty, its close frame. */
+static void ws_flush(struct conn *c)
 {
-	return buf_append(&ws->rx, &ws->rx_len, &ws->rx_cap, data, len,
-			  HTTP_SERVER_MAX_WS_MESSAGE);
+	struct http_ws *ws = c->ws;
+
+	if (!ws || c->writing || ws->close_sent || c->state != CONN_WS)
+		return;
+	if (ws->head) {
+		if (ws_write_batch(c, ws) < 0)
+			conn_close(c);
+		return;
+	}
+	if (ws->closing)
+		ws_send_close(c, ws->close_code, ws->close_reason);
 }
 
-static void ws_deliver(struct http_ws *ws)
+static void on_kick(uv_idle_t *idle)
 {
-	struct http_server *server = ws->conn->server;
+	struct http_server *server = idle->data;
+	struct conn *next;
+
+	uv_idle_stop(idle);
+	for (struct conn *c = server->conns; c; c = next) {
+		next = c->next;
+		if (!c->want_flush)
+			continue;
+		c->want_flush = false;
+		ws_flush(c);
+	}
+}
+
+static void ws_deliver(struct conn *c, struct http_ws *ws)
+{
+	struct http_server *server = c->server;
 
 	ws->rx[ws->rx_len] = '\0';
+	ws->in_message = false;
 	if (server->cbs.ws_message)
 		server->cbs.ws_message(ws, ws->rx, ws->rx_len,
 				       server->userdata);
@@ -888,146 +1070,274 @@ static void ws_deliver(struct http_ws *ws)
 	ws->rx_len = 0;
 }
 
-/* A message arrives in pieces: per frame, and per read within a frame. */
-static void on_ws_receive(struct conn *c, struct lws *wsi, const void *in,
-			  size_t len)
+/* Ends the socket for a protocol error of the peer's: a close frame now,
+ * nothing more read. */
+static void ws_fail(struct conn *c, int code, const char *reason)
+{
+	struct http_ws *ws = c->ws;
+
+	log_debug("http: websocket failed code=%d reason=%s", code, reason);
+	ws_discard(ws);
+	ws->closing = true;
+	if (!ws->close_sent)
+		ws_send_close(c, code, reason);
+}
+
+static void ws_on_control(struct conn *c, const struct http_frame *f)
+{
+	struct http_ws *ws = c->ws;
+	unsigned char frame[HTTP_FRAME_MAX_HEADER + HTTP_FRAME_MAX_CONTROL];
+	size_t n;
+
+	if (f->opcode == HTTP_FRAME_PING) {
+		if (ws->close_sent)
+			return;
+		n = http_frame_header(frame, HTTP_FRAME_PONG, f->len);
+		memcpy(frame + n, f->payload, f->len);
+		if (write_raw(c, (char *)frame, n + f->len) < 0)
+			conn_close(c);
+	} else if (f->opcode == HTTP_FRAME_CLOSE) {
+		ws->close_seen = true;
+		if (ws->close_sent) {
+			conn_close(c);
+			return;
+		}
+		/* Echo the peer's code (RFC 6455 5.5.1), then close once it is
+		 * written: the server closes the TCP connection first. */
+		ws_discard(ws);
+		ws->closing = true;
+		ws_send_close(c, http_frame_close_code(f->payload, f->len), "");
+		if (c->state == CONN_WS &&
+		    uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp,
+				on_shutdown) < 0)
+			conn_close(c);
+	}
+}
+
+static void ws_on_data(struct conn *c, const struct http_frame *f)
 {
 	struct http_ws *ws = c->ws;
 	int r;
 
-	if (!ws || ws->close_now)
+	if ((f->opcode == HTTP_FRAME_CONT) != ws->in_message) {
+		ws_fail(c, HTTP_FRAME_CLOSE_PROTOCOL,
+			"unexpected continuation");
 		return;
-	if (!ws->in_message || lws_is_first_fragment(wsi)) {
+	}
+	if (!ws->in_message) {
 		ws->in_message = true;
 		ws->rx_len = 0;
 	}
-	/* Even an empty piece allocates the buffer, so a whole message
+	/* Even an empty frame allocates the buffer, so a whole message
 	 * always has one. */
-	r = ws_rx_append(ws, in, len);
+	r = buf_append(&ws->rx, &ws->rx_len, &ws->rx_cap, f->payload, f->len,
+		       HTTP_SERVER_MAX_WS_MESSAGE);
 	if (r < 0) {
-		log_debug("http: websocket message refused error=%d, closing",
-			  r);
-		ws->closing = true;
-		ws->close_code = r == -EMSGSIZE
-				     ? LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE
-				     : LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
-		snprintf(ws->close_reason, sizeof(ws->close_reason), "%s",
-			 r == -EMSGSIZE ? "message too large"
-					: "out of memory");
-		ws_close_frame(ws);
+		ws_fail(c,
+			r == -EMSGSIZE ? HTTP_FRAME_CLOSE_TOO_BIG
+				       : HTTP_FRAME_CLOSE_ERROR,
+			r == -EMSGSIZE ? "message too large" : "out of memory");
 		return;
 	}
-	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
-		return;
-	ws->in_message = false;
-	ws_deliver(ws);
+	if (f->fin)
+		ws_deliver(c, ws);
 }
 
-static bool is_ws_path(const struct http_server *server, const char *up,
-		       const char *uri, int uri_len)
+/* Reads every whole frame in the input. */
+static void ws_process(struct conn *c)
 {
-	return server->ws_path && up && strcasecmp(up, "websocket") == 0 &&
-	       strlen(server->ws_path) == (size_t)uri_len &&
-	       memcmp(server->ws_path, uri, (size_t)uri_len) == 0;
-}
+	struct http_frame f;
+	long n;
 
-/* The slug and title of a refused upgrade, by the callee's status. */
-static void refusal_names(int status, const char **ret_slug,
-			  const char **ret_title)
-{
-	static const struct {
-		int status;
-		const char *slug, *title;
-	} names[] = {
-	    {401, "unauthorized", "Unauthorized"},
-	    {403, "forbidden", "Forbidden"},
-	    {404, "not-found", "Not found"},
-	    {429, "rate-limited", "Too many requests"},
-	    {503, "unavailable", "Unavailable"},
-	};
-
-	*ret_slug = "bad-request";
-	*ret_title = "Bad request";
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (names[i].status == status) {
-			*ret_slug = names[i].slug;
-			*ret_title = names[i].title;
+	while (c->state == CONN_WS && c->ws && c->in_len) {
+		n = http_frame_parse((unsigned char *)c->in, c->in_len,
+				     HTTP_SERVER_MAX_WS_MESSAGE, &f);
+		if (n == 0)
+			return;
+		if (n < 0) {
+			ws_fail(c, (int)-n,
+				-n == HTTP_FRAME_CLOSE_TOO_BIG
+				    ? "message too large"
+				    : "protocol error");
+			c->in_len = 0;
+			return;
 		}
+		if (f.opcode >= HTTP_FRAME_CLOSE)
+			ws_on_control(c, &f);
+		else if (!c->ws->close_sent)
+			ws_on_data(c, &f);
+		if (c->state == CONN_WS)
+			consume(c, (size_t)n);
 	}
 }
 
-/* Asks the callee about an upgrade on ws_path; returns the status of a
- * refusal, 0 once accepted (c->ws is then set), -1 for lack of memory. */
-static int ws_ask(struct conn *c, struct lws *wsi, int method, const char *uri,
-		  int uri_len, const char **ret_detail)
+/* Checks the handshake's own headers: 0, or the refusal's status. */
+static int ws_check(const struct http_head *h, char *ret_accept,
+		    const char **ret_detail, const char **ret_extra)
+{
+	const char *key = http_parser_field(h, "sec-websocket-key");
+	const char *version = http_parser_field(h, "sec-websocket-version");
+
+	*ret_extra = NULL;
+	if (strcmp(h->method, "GET") || !h->connection_upgrade) {
+		*ret_detail = "A WebSocket opens with GET and Connection: "
+			      "Upgrade.";
+		return 400;
+	}
+	if (!version || strcmp(version, "13")) {
+		*ret_detail = "Use WebSocket version 13.";
+		*ret_extra = "sec-websocket-version: 13\r\n";
+		return 426;
+	}
+	if (!key || http_frame_accept(key, ret_accept) < 0) {
+		*ret_detail = "The Sec-WebSocket-Key is not a valid key.";
+		return 400;
+	}
+	return 0;
+}
+
+/* Asks the callee about the upgrade; returns 0 once accepted (c->ws is
+ * then set), the status of a refusal, or -ENOMEM. */
+static int ws_ask(struct conn *c, struct http_request *req,
+		  const char **ret_detail)
 {
 	struct http_server *server = c->server;
-	struct http_request *req = NULL;
 	struct http_ws *ws = calloc(1, sizeof(*ws));
 	int status;
 
-	if (!ws || request_new(c, wsi, method, uri, (size_t)uri_len, &req)) {
-		free(ws);
-		return -1;
-	}
+	if (!ws)
+		return -ENOMEM;
 	ws->conn = c;
+	c->ws = ws;
+	c->state = CONN_WS;
 	status = server->cbs.ws_open(ws, req, ret_detail, server->userdata);
-	request_free(req);
 	if (status != 0) {
-		free(ws);
+		c->ws = NULL;
+		c->state = CONN_HEAD;
+		ws->conn = NULL;
+		ws_free(ws);
+		if (status < 400 || status > 599)
+			status = 400;
 		return status;
 	}
-	c->ws = ws;
 	log_debug("http: websocket accepted");
 	return 0;
 }
 
-static void write_refusal(struct lws *wsi, int status, const char *detail)
+static void handle_upgrade(struct conn *c, const struct http_head *h,
+			   struct http_request *req)
 {
-	const char *slug, *title;
+	struct http_server *server = c->server;
+	char accept[HTTP_FRAME_ACCEPT_LEN + 1], msg[256];
+	const char *detail = NULL, *extra;
+	int status, n;
 
-	if (status < 400 || status > 599)
-		status = 400;
-	refusal_names(status, &slug, &title);
-	write_problem_now(wsi, status, slug, title,
-			  detail ? detail : "The upgrade was refused.");
-}
-
-/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: returns 0 to let lws upgrade, or -1
- * once a refusal is written: lws then closes the connection, and an
- * upgrade request has no body that could be left unread. */
-static int on_confirm_upgrade(struct conn *c, struct lws *wsi, const char *up)
-{
-	const char *detail = NULL;
-	enum problem problem;
-	char *uri;
-	int uri_len, method, status;
-	bool body;
-
-	if (c->late)
-		return -1;
-	head_in(c);
-	method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
-	if (uri_len < 0)
-		uri_len = 0;
-	if (screen_request(c, wsi, method, uri, (size_t)uri_len, &problem,
-			   &body)) {
-		write_problem(wsi, problem);
-		return -1;
+	if (!server->ws_path || strcmp(server->ws_path, req->path)) {
+		request_free(req);
+		refuse(c, 404, "There is no WebSocket at this path.", NULL);
+		return;
 	}
-	if (!is_ws_path(c->server, up, uri, uri_len)) {
-		write_problem(wsi, PROBLEM_NOT_FOUND);
-		return -1;
+	status = ws_check(h, accept, &detail, &extra);
+	if (status == 0)
+		status = ws_ask(c, req, &detail);
+	request_free(req);
+	if (status != 0) {
+		refuse(c, status < 0 ? 500 : status,
+		       detail ? detail : "The upgrade was refused.", extra);
+		return;
 	}
-	status = ws_ask(c, wsi, method, uri, uri_len, &detail);
-	if (status < 0)
-		write_problem(wsi, PROBLEM_INTERNAL);
-	else if (status > 0)
-		write_refusal(wsi, status, detail);
-	return status ? -1 : 0;
+	uv_send_buffer_size((uv_handle_t *)&c->tcp, &(int){SERVER_WS_SNDBUF});
+	n = snprintf(
+	    msg, sizeof(msg),
+	    "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n"
+	    "connection: Upgrade\r\nsec-websocket-accept: %s\r\n\r\n",
+	    accept);
+	if (write_raw(c, msg, (size_t)n) < 0) {
+		conn_close(c);
+		return;
+	}
+	/* What ws_open queued goes after the 101. */
+	c->ws->open = true;
+	if (c->ws->head || c->ws->closing)
+		kick(c);
 }
 
 /* ---- connections ---- */
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+	size_t want = c->in_len + SERVER_READ_CHUNK;
+	char *p;
+
+	(void)hint;
+	if (c->in_cap < want) {
+		p = realloc(c->in, want);
+		if (!p) {
+			*buf = uv_buf_init(NULL, 0);
+			return;
+		}
+		c->in = p;
+		c->in_cap = want;
+	}
+	*buf =
+	    uv_buf_init(c->in + c->in_len, (unsigned)(c->in_cap - c->in_len));
+}
+
+/* The input buffer grows by reads; one that grew for a large body is
+ * released once it is empty again. */
+static void shrink_input(struct conn *c)
+{
+	if (c->in_len == 0 && c->in_cap > 2 * SERVER_READ_CHUNK) {
+		free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
+	}
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct conn *c = s->data;
+
+	(void)buf;
+	if (n < 0) {
+		conn_close(c);
+		return;
+	}
+	if (c->state == CONN_LINGER) {
+		c->discarded += (size_t)n;
+		if (c->discarded > SERVER_MAX_DISCARD)
+			conn_close(c);
+		return;
+	}
+	c->in_len += (size_t)n;
+	conn_process(c);
+	if (c->state != CONN_CLOSED)
+		shrink_input(c);
+}
+
+static void resume_reading(struct conn *c)
+{
+	if (c->reading || c->state == CONN_CLOSED)
+		return;
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+		c->reading = true;
+}
+
+static void server_maybe_free(struct http_server *server);
+
+static void on_conn_handle_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+	struct http_server *server = c->server;
+
+	if (--c->handles > 0)
+		return;
+	free(c->in);
+	free(c);
+	server->handles--;
+	server_maybe_free(server);
+}
 
 /* Connections from peer still waiting for their request head. */
 static unsigned pending_from(const struct http_server *server, const char *peer)
@@ -1039,41 +1349,17 @@ static unsigned pending_from(const struct http_server *server, const char *peer)
 	return n;
 }
 
-/* A connection past the per-address cap does not take one of the
- * max_connections places while it has not sent its head, so that one
- * address that opens many and sends slowly (slowloris) cannot lock the
- * others out; the header timeout ends it. */
-static struct conn *conn_new(struct http_server *server, struct lws *wsi)
-{
-	struct conn *c = calloc(1, sizeof(*c));
-
-	if (!c)
-		return NULL;
-	c->server = server;
-	c->wsi = wsi;
-	if (!lws_get_peer_simple(wsi, c->peer, sizeof(c->peer)))
-		c->peer[0] = '\0';
-	c->over_peer =
-	    pending_from(server, c->peer) >= server->max_pending_per_peer;
-	c->next = server->conns;
-	if (c->next)
-		c->next->prev = c;
-	server->conns = c;
-	server->n_conns++;
-	if (!c->over_peer)
-		c->over_cap = ++server->n_capped > server->max_connections;
-	lws_set_opaque_user_data(wsi, c);
-	head_wait(c);
-	return c;
-}
-
-/* The end of a connection as lws reports it: once per connection. An
- * unanswered request stays with the callee, marked abandoned. */
-static void conn_end(struct conn *c, struct lws *wsi)
+/* Ends the connection once: an unanswered request stays with the callee,
+ * marked abandoned; ws_closed runs for a WebSocket. */
+static void conn_close(struct conn *c)
 {
 	struct http_server *server = c->server;
 
-	lws_set_opaque_user_data(wsi, NULL);
+	enum conn_state before = c->state;
+
+	if (before == CONN_CLOSED)
+		return;
+	c->state = CONN_CLOSED;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -1083,66 +1369,76 @@ static void conn_end(struct conn *c, struct lws *wsi)
 	server->n_conns--;
 	if (!c->over_peer)
 		server->n_capped--;
-	if (c->req && c->req->state == REQ_WAITING)
-		c->req->conn = NULL;
-	else
+	if (c->req && before == CONN_BODY) {
 		request_free(c->req);
+	} else if (c->req) {
+		/* The callee answers it, or its write callback frees it. */
+		c->req->conn = NULL;
+	}
+	c->req = NULL;
 	if (c->ws)
 		ws_finish(c);
-	free(c);
+	uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+	uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
 }
 
-static int on_timer(struct conn *c, struct lws *wsi)
+static void peer_name(uv_tcp_t *tcp, char *out, size_t size)
 {
-	if (c->ws)
-		return c->ws->close_now ? -1 : 0;
-	return c->pending && !c->refused ? refuse_late(c, wsi) : 0;
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+
+	out[0] = '\0';
+	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET)
+		uv_ip4_name((struct sockaddr_in *)&ss, out, size);
+	else if (ss.ss_family == AF_INET6)
+		uv_ip6_name((struct sockaddr_in6 *)&ss, out, size);
 }
 
-static int server_callback(struct lws *wsi, enum lws_callback_reasons reason,
-			   void *user, void *in, size_t len)
+/* A connection past the per-address cap does not take one of the
+ * max_connections places while it has not sent its head, so that one
+ * address that opens many and sends slowly (slowloris) cannot lock the
+ * others out; the header timeout ends it. */
+static void conn_admit(struct http_server *server, struct conn *c)
 {
-	struct http_server *server = lws_context_user(lws_get_context(wsi));
-	struct conn *c = lws_get_opaque_user_data(wsi);
+	peer_name(&c->tcp, c->peer, sizeof(c->peer));
+	c->over_peer =
+	    pending_from(server, c->peer) >= server->max_pending_per_peer;
+	c->next = server->conns;
+	if (c->next)
+		c->next->prev = c;
+	server->conns = c;
+	server->n_conns++;
+	if (!c->over_peer)
+		c->over_cap = ++server->n_capped > server->max_connections;
+	c->pending = true;
+	timer_arm(c, server->header_timeout_ms);
+}
 
-	if (reason == LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED)
-		return conn_new(server, wsi) ? 0 : -1;
-	if (!c)
-		return 0;
-	switch (reason) {
-	case LWS_CALLBACK_HTTP:
-		return on_http(c, wsi);
-	case LWS_CALLBACK_HTTP_BODY:
-		return on_http_body(c, wsi, in, len);
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		on_http_body_done(c);
-		return 0;
-	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return on_http_writeable(c, wsi);
-	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		return on_confirm_upgrade(c, wsi, in);
-	case LWS_CALLBACK_RECEIVE:
-		on_ws_receive(c, wsi, in, len);
-		return 0;
-	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return c->ws && !c->ws->close_now ? ws_write_next(c->ws, wsi)
-						  : 0;
-	case LWS_CALLBACK_TIMER:
-		return on_timer(c, wsi);
-	case LWS_CALLBACK_CLOSED:
-	case LWS_CALLBACK_CLOSED_HTTP:
-	case LWS_CALLBACK_WSI_DESTROY:
-		conn_end(c, wsi);
-		return 0;
-	default:
-		return 0;
+static void on_connection(uv_stream_t *listener, int status)
+{
+	struct http_server *server = listener->data;
+	struct conn *c;
+
+	if (status < 0 || server->closing || !(c = calloc(1, sizeof(*c))))
+		return;
+	c->server = server;
+	c->tcp.data = c->timer.data = c;
+	uv_tcp_init(server->loop, &c->tcp);
+	uv_timer_init(server->loop, &c->timer);
+	c->handles = 2;
+	server->handles++;
+	if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
+		c->state = CONN_CLOSED;
+		uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+		uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
+		return;
 	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	conn_admit(server, c);
+	resume_reading(c);
 }
-
-static const struct lws_protocols server_protocols[] = {
-    {"http", server_callback, 0, 0, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0},
-};
 
 /* ---- public API: requests ---- */
 
@@ -1186,7 +1482,7 @@ const char *http_server_request_header(const struct http_request *req,
 				       const char *name)
 {
 	for (int i = 0; i < HDR_COUNT; i++) {
-		if (strcmp(kept_headers[i].name, name) == 0)
+		if (strcmp(kept_headers[i], name) == 0)
 			return req->headers[i];
 	}
 	return NULL;
@@ -1220,47 +1516,28 @@ bool http_server_request_abandoned(const struct http_request *req)
 	return req->conn == NULL;
 }
 
-/* Hands the answer to the connection, or frees req when nobody is left to
- * read it. */
-static void answer(struct http_request *req)
-{
-	struct conn *c = req->conn;
-
-	if (!c) {
-		request_free(req);
-		return;
-	}
-	req->state = REQ_ANSWERED;
-	lws_callback_on_writable(c->wsi);
-}
-
 /* The bare 500 that stands in when the real answer cannot be built. */
 static void answer_500(struct http_request *req)
 {
-	free(req->content_type);
-	free(req->extra);
-	free(req->out_alloc);
-	req->content_type = req->extra = req->out_alloc = req->out = NULL;
-	req->status = 500;
-	req->out_len = 0;
-	answer(req);
-}
+	static char head[] = "HTTP/1.1 500 Internal Server Error\r\n"
+			     "content-length: 0\r\nconnection: close\r\n\r\n";
 
-static int set_meta(struct http_request *req, int status,
-		    const char *content_type, const char *headers)
-{
-	req->status = status;
-	if (content_type) {
-		req->content_type = strdup(content_type);
-		if (!req->content_type)
-			return -ENOMEM;
+	free(req->out_alloc);
+	free(req->out_head);
+	req->out_alloc = NULL;
+	req->out = NULL;
+	req->out_len = 0;
+	req->keep_alive = false;
+	req->out_head = strdup(head);
+	if (!req->out_head) {
+		struct conn *c = req->conn;
+
+		c->req = NULL;
+		request_free(req);
+		conn_close(c);
+		return;
 	}
-	if (headers) {
-		req->extra = strdup(headers);
-		if (!req->extra)
-			return -ENOMEM;
-	}
-	return 0;
+	answer(req);
 }
 
 int http_server_request_respond(struct http_request *req, int status,
@@ -1273,20 +1550,11 @@ int http_server_request_respond(struct http_request *req, int status,
 		request_free(req);
 		return 0;
 	}
-	buf = malloc(LWS_PRE + len + 1);
-	if (!buf || set_meta(req, status, content_type, headers) < 0) {
-		free(buf);
-		answer_500(req);
-		return -ENOMEM;
-	}
-	if (len)
-		memcpy(buf + LWS_PRE, body, len);
-	req->out_alloc = buf;
-	req->out = buf + LWS_PRE;
-	req->out_len = len;
-	req->out_headroom = true;
-	answer(req);
-	return 0;
+	buf = malloc(len + 1);
+	return http_server_request_respond_take(
+	    req, status, content_type, headers,
+	    buf ? (len ? memcpy(buf, body, len) : buf) : NULL,
+	    buf ? len : (size_t)-1);
 }
 
 int http_server_request_respond_take(struct http_request *req, int status,
@@ -1299,47 +1567,59 @@ int http_server_request_respond_take(struct http_request *req, int status,
 		request_free(req);
 		return 0;
 	}
-	if (set_meta(req, status, content_type, headers) < 0) {
+	if (len == (size_t)-1) {
 		answer_500(req);
 		return -ENOMEM;
 	}
 	req->out = body;
 	req->out_len = body ? len : 0;
+	if (format_head(req, status, content_type, headers) < 0) {
+		answer_500(req);
+		return -ENOMEM;
+	}
 	answer(req);
 	return 0;
 }
 
 /* ---- public API: WebSockets ---- */
 
+static size_t ws_total(const struct http_ws *ws)
+{
+	return ws->queued + ws->inflight;
+}
+
 /* Discards ws's queue and sends its close frame now. */
 static void ws_drop(struct http_ws *ws, int code, const char *reason)
 {
+	struct conn *c = ws->conn;
+
 	ws_discard(ws);
 	ws->closing = true;
 	ws->close_code = code;
 	snprintf(ws->close_reason, sizeof(ws->close_reason), "%s", reason);
-	ws_close_frame(ws);
+	if (!ws->close_sent && ws->open && c->state == CONN_WS)
+		ws_send_close(c, code, ws->close_reason);
 }
 
 static void ws_shed(struct http_ws *ws)
 {
 	struct http_server *server = ws->conn->server;
 
-	log_debug("http: websocket shed queued=%zu total=%zu", ws->tx.bytes,
+	log_debug("http: websocket shed queued=%zu total=%zu", ws_total(ws),
 		  server->ws_queued);
 	ws_drop(ws, HTTP_SERVER_WS_SHED_CODE, server->shed_reason);
 }
 
-/* The live socket with the most queued, ws (not yet listed while it is
- * being opened) included; NULL when none has anything queued. */
+/* The live socket with the most queued, ws included; NULL when none has
+ * anything queued. */
 static struct http_ws *largest_queue(struct http_server *server,
 				     struct http_ws *ws)
 {
-	struct http_ws *best = ws->tx.bytes ? ws : NULL;
+	struct http_ws *best = ws->queued ? ws : NULL;
 
 	for (struct conn *c = server->conns; c; c = c->next) {
-		if (c->ws && !c->ws->close_now && c->ws->tx.bytes &&
-		    (!best || c->ws->tx.bytes > best->tx.bytes))
+		if (c->ws && !c->ws->close_sent && c->ws->queued &&
+		    (!best || c->ws->queued > best->queued))
 			best = c->ws;
 	}
 	return best;
@@ -1366,6 +1646,27 @@ static int shed_for(struct http_server *server, struct http_ws *ws, size_t len)
 	return 0;
 }
 
+static int ws_push(struct http_ws *ws, const char *data, size_t len)
+{
+	struct ws_msg *m = malloc(sizeof(*m) + HTTP_FRAME_MAX_HEADER + len);
+	size_t n;
+
+	if (!m)
+		return -ENOMEM;
+	n = http_frame_header(m->frame, HTTP_FRAME_TEXT, len);
+	memcpy(m->frame + n, data, len);
+	m->size = n + len;
+	m->len = len;
+	m->next = NULL;
+	if (ws->tail)
+		ws->tail->next = m;
+	else
+		ws->head = m;
+	ws->tail = m;
+	ws->queued += len;
+	return 0;
+}
+
 int http_server_ws_send(struct http_ws *ws, const char *data, size_t len)
 {
 	struct conn *c = ws->conn;
@@ -1375,7 +1676,7 @@ int http_server_ws_send(struct http_ws *ws, const char *data, size_t len)
 	if (!c || ws->closing || c->server->closing)
 		return -EPIPE;
 	server = c->server;
-	if (ws->tx.bytes + len > server->max_ws_queue ||
+	if (ws_total(ws) + len > server->max_ws_queue ||
 	    len > server->max_ws_queue) {
 		ws_shed(ws);
 		ws_trim(server);
@@ -1384,13 +1685,14 @@ int http_server_ws_send(struct http_ws *ws, const char *data, size_t len)
 	r = shed_for(server, ws, len);
 	if (r < 0)
 		return r;
-	r = lwsuv_txq_push(&ws->tx, data, len);
+	r = ws_push(ws, data, len);
 	if (r < 0)
 		return r;
 	server->ws_queued += len;
 	if (server->ws_queued > server->ws_peak)
 		server->ws_peak = server->ws_queued;
-	lws_callback_on_writable(c->wsi);
+	if (c->state == CONN_WS)
+		kick(c);
 	return 0;
 }
 
@@ -1401,7 +1703,7 @@ size_t http_server_ws_queued(const struct http_server *server)
 
 void http_server_ws_drop(struct http_ws *ws, int code, const char *reason)
 {
-	if (!ws->conn || ws->close_now)
+	if (!ws->conn || ws->close_sent)
 		return;
 	ws_drop(ws, code, reason ? reason : "");
 	ws_trim(ws->conn->server);
@@ -1417,9 +1719,10 @@ void http_server_ws_close(struct http_ws *ws, int code, const char *reason)
 	ws->close_code = code;
 	snprintf(ws->close_reason, sizeof(ws->close_reason), "%s",
 		 reason ? reason : "");
-	/* The frame goes from the writeable callback once the queue is
-	 * empty, so that it follows every queued message. */
-	lws_callback_on_writable(c->wsi);
+	/* The frame goes once the queue is empty, after every queued
+	 * message. */
+	if (c->state == CONN_WS)
+		kick(c);
 }
 
 void http_server_ws_set_data(struct http_ws *ws, void *data)
@@ -1479,84 +1782,60 @@ static void set_limits(struct http_server *server,
 	server->cap_exempt = cfg->cap_exempt;
 }
 
-/* lws reports a busy port only by failing the whole context, so the port
- * is tried first, to return -EADDRINUSE rather than -EIO. */
-static int probe_port(const char *host, int port)
+static void server_maybe_free(struct http_server *server)
 {
-	struct sockaddr_storage ss;
-	int fd, r, one = 1;
-	socklen_t len;
-
-	if (port == 0)
-		return 0;
-	memset(&ss, 0, sizeof(ss));
-	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) == 0)
-		len = sizeof(struct sockaddr_in);
-	else if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) == 0)
-		len = sizeof(struct sockaddr_in6);
-	else
-		return -EINVAL;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	r = bind(fd, (struct sockaddr *)&ss, len) < 0 ? -errno : 0;
-	close(fd);
-	return r;
-}
-
-/*
- * One vhost on the caller's loop. With a foreign loop the uv event lib
- * creates no signal watchers, so the application keeps its signals.
- */
-static int create_context(struct http_server *server)
-{
-	struct lws_context_creation_info info;
-	void *loops[] = {server->loop};
-	unsigned fds = server->max_connections * 2 + SERVER_FD_MARGIN;
-
-	memset(&info, 0, sizeof(info));
-	info.port = server->port;
-	info.iface = server->host;
-	info.protocols = server_protocols;
-	info.options = LWS_SERVER_OPTION_LIBUV |
-		       LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
-	if (!strchr(server->host, ':'))
-		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-	info.foreign_loops = loops;
-	info.user = server;
-	info.gid = -1;
-	info.uid = -1;
-	info.fd_limit_per_thread = fds;
-	info.max_http_header_data = (unsigned short)server->max_header;
-	info.max_http_header_pool2 = fds;
-	server->ctx = lws_create_context(&info);
-	if (!server->ctx)
-		return -EIO;
-	server->port = lws_get_vhost_listen_port(
-	    lws_get_vhost_by_name(server->ctx, "default"));
-	return server->port > 0 ? 0 : -EIO;
-}
-
-static void server_free(void *arg)
-{
-	struct http_server *server = arg;
-
-	while (server->conns) {
-		struct conn *c = server->conns;
-
-		server->conns = c->next;
-		if (c->req && c->req->state == REQ_WAITING)
-			c->req->conn = NULL;
-		else
-			request_free(c->req);
-		if (c->ws)
-			ws_free(c->ws);
-		free(c);
-	}
-	free(server->host);
+	if (!server->closing || server->handles > 0)
+		return;
 	free(server->ws_path);
 	free(server);
+}
+
+static void on_server_handle_closed(uv_handle_t *h)
+{
+	struct http_server *server = h->data;
+
+	server->handles--;
+	server_maybe_free(server);
+}
+
+static int sockaddr_of(const char *host, int port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0)
+		return 0;
+	if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0)
+		return 0;
+	return -EINVAL;
+}
+
+/* Binds and listens; the handles are open (and counted) either way. */
+static int server_listen(struct http_server *server, const char *host)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss), r;
+
+	r = sockaddr_of(host, server->port, &ss);
+	if (r == 0)
+		r = uv_tcp_bind(&server->listener, (struct sockaddr *)&ss, 0);
+	if (r == 0)
+		r = uv_listen((uv_stream_t *)&server->listener, 511,
+			      on_connection);
+	if (r == 0)
+		r = uv_tcp_getsockname(&server->listener,
+				       (struct sockaddr *)&ss, &len);
+	if (r < 0)
+		return r;
+	server->port = ntohs(ss.ss_family == AF_INET
+				 ? ((struct sockaddr_in *)&ss)->sin_port
+				 : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}
+
+static void server_close_handles(struct http_server *server)
+{
+	server->closing = true;
+	uv_close((uv_handle_t *)&server->listener, on_server_handle_closed);
+	uv_close((uv_handle_t *)&server->kick, on_server_handle_closed);
 }
 
 int http_server_new(uv_loop_t *loop, const struct http_server_config *cfg,
@@ -1568,9 +1847,6 @@ int http_server_new(uv_loop_t *loop, const struct http_server_config *cfg,
 
 	if (!loop || !ret_server || !config_valid(cfg, cbs))
 		return -EINVAL;
-	r = probe_port(cfg->host, cfg->port);
-	if (r < 0)
-		return r;
 	server = calloc(1, sizeof(*server));
 	if (!server)
 		return -ENOMEM;
@@ -1578,23 +1854,18 @@ int http_server_new(uv_loop_t *loop, const struct http_server_config *cfg,
 	server->cbs = *cbs;
 	server->userdata = userdata;
 	set_limits(server, cfg);
-	server->host = strdup(cfg->host);
 	server->ws_path = cfg->ws_path ? strdup(cfg->ws_path) : NULL;
-	if (!server->host || (cfg->ws_path && !server->ws_path)) {
-		server_free(server);
+	if (cfg->ws_path && !server->ws_path) {
+		free(server);
 		return -ENOMEM;
 	}
-	lwsuv_log_route();
-	r = create_context(server);
+	uv_tcp_init(loop, &server->listener);
+	uv_idle_init(loop, &server->kick);
+	server->listener.data = server->kick.data = server;
+	server->handles = 2;
+	r = server_listen(server, cfg->host);
 	if (r < 0) {
-		/* A context that exists must be destroyed the long way. */
-		if (server->ctx) {
-			server->closing = true;
-			lwsuv_reaper_start(&server->reaper, loop, server->ctx,
-					   server_free, server);
-		} else {
-			server_free(server);
-		}
+		server_close_handles(server);
 		return r;
 	}
 	*ret_server = server;
@@ -1606,14 +1877,7 @@ void http_server_close(struct http_server *server)
 	if (!server || server->closing)
 		return;
 	server->closing = true;
-	for (struct conn *c = server->conns; c; c = c->next) {
-		if (c->req && c->req->state == REQ_WAITING) {
-			c->req->conn = NULL;
-			c->req = NULL;
-		}
-		if (c->ws)
-			ws_finish(c);
-	}
-	lwsuv_reaper_start(&server->reaper, server->loop, server->ctx,
-			   server_free, server);
+	while (server->conns)
+		conn_close(server->conns);
+	server_close_handles(server);
 }

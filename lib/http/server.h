@@ -1,5 +1,6 @@
-/* server.h: an HTTP/1.1 and WebSocket server, libwebsockets on a foreign
- * libuv loop. Requests are answered asynchronously, exactly once. */
+/* server.h: an HTTP/1.1 (RFC 9112) and WebSocket (RFC 6455) server on a
+ * libuv loop. Requests are answered asynchronously, exactly once, in the
+ * order they came on a connection. */
 #ifndef HTTP_SERVER_H
 #define HTTP_SERVER_H
 
@@ -13,8 +14,8 @@ struct http_request; /* one request; owned by the server until answered */
 struct http_ws;      /* one accepted WebSocket connection */
 
 /* Named caps on what peers control; the config's 0 means these. */
-#define HTTP_SERVER_MAX_BODY (1u << 20)        /* 413 past this */
-#define HTTP_SERVER_MAX_HEADER 8192u           /* all headers of a request */
+#define HTTP_SERVER_MAX_BODY (1u << 20) /* 413 past this */
+#define HTTP_SERVER_MAX_HEADER 8192u    /* a request head: 414 or 431 past it */
 #define HTTP_SERVER_MAX_CONNECTIONS 256u       /* 503 past this */
 #define HTTP_SERVER_MAX_WS_QUEUE (4u << 20)    /* bytes queued to one socket */
 #define HTTP_SERVER_MAX_WS_TOTAL (32u << 20)   /* ... to all sockets together */
@@ -25,8 +26,8 @@ struct http_ws;      /* one accepted WebSocket connection */
  * are answered 503, except on the cap_exempt paths. */
 #define HTTP_SERVER_MAX_PENDING_PER_PEER 16u
 /* Time a new connection has to send its whole first request head; then
- * 408 and close. (libwebsockets closes a kept-alive connection idle for 5 s
- * itself, without an answer.) */
+ * 408 and close. A kept-alive connection idle for 5 s is closed without an
+ * answer, which could otherwise cross the client's next request. */
 #define HTTP_SERVER_HEADER_TIMEOUT_MS 5000u
 
 struct http_server_config {
@@ -74,8 +75,11 @@ struct http_server_callbacks {
 	 */
 	int (*ws_open)(struct http_ws *ws, const struct http_request *req,
 		       const char **ret_detail, void *userdata);
-	/* A whole text or binary message from the client (borrowed,
-	 * NUL-terminated). Optional. */
+	/* A whole text or binary message from the client, its fragments
+	 * joined (borrowed, NUL-terminated); a message past
+	 * HTTP_SERVER_MAX_WS_MESSAGE closes the socket with 1009, a protocol
+	 * error (an unmasked frame...) with 1002. Pings are answered by the
+	 * server. Optional. */
 	void (*ws_message)(struct http_ws *ws, const char *data, size_t len,
 			   void *userdata);
 	/* The socket is gone (peer close, error, queue cap, server close);
@@ -83,29 +87,37 @@ struct http_server_callbacks {
 	void (*ws_closed)(struct http_ws *ws, void *userdata);
 };
 
-/* Creates the server and starts listening. cfg's strings and cbs are
- * copied. Returns 0 and sets *ret_server, -EINVAL, -ENOMEM, -EADDRINUSE
- * (or -EIO when libwebsockets refused the context or the listen socket).
- * max_header above 65535 is -EINVAL (libwebsockets' limit).
- * Server-made answers, each followed by closing the connection: 503 past
- * max_connections or max_pending_per_peer (but for cap_exempt paths) or
- * while closing, 408 when the request head is not in within
- * header_timeout_ms, 400 for a request line without an HTTP version (as
- * when a %0a in the path cut it short) or for control characters in the
- * path or the query, 505 for an HTTP version other than 1.0 and 1.1, 414,
- * 413 (by Content-Length), 411 for
- * a chunked body (libwebsockets 4.1 cannot decode one) and for POST, PUT or
- * PATCH without Content-Length (it would read such a body until the peer
- * closes), 400 for a bad Content-Length, 501
- * for a method other than GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS.
- * libwebsockets 4.1 refuses some requests itself, before any callback,
- * and this server cannot answer them: headers past max_header, a URI
- * longer than that, more query arguments than its fragment table holds
- * and a %00 in the path are hung up on without an answer; TRACE, other
- * unknown methods and "OPTIONS *" get its HTML 403; CONNECT, obs-fold and
- * a NUL in a header stall its parser, so they end with the 408 of the
- * header timeout. After a failure the loop must still run until it has no
- * active handles, as a context may have to be released. */
+/*
+ * Creates the server and starts listening. cfg's strings and cbs are
+ * copied. Returns 0 and sets *ret_server, -EINVAL (max_header above 65535
+ * too), -ENOMEM, or libuv's error for the address (-EADDRINUSE...).
+ *
+ * Server-made answers, each an application/problem+json body followed by
+ * closing the connection: 503 past max_connections or max_pending_per_peer
+ * (but for cap_exempt paths) or while closing; 408 when the request head
+ * is not in within header_timeout_ms (or a body stalls 10 s); 400 for a
+ * malformed request line (one without a version, as when a %0a in the path
+ * cut it short, or a target that is not a path), a malformed header field
+ * (obs-fold, whitespace before the colon, a NUL, CR or other control
+ * character in a value), a bare LF, an HTTP/1.1 request without exactly
+ * one Host, a Content-Length that is not digits or two that differ,
+ * Content-Length with Transfer-Encoding, a bad percent-escape or a control
+ * character (%00-%1f, %7f) in the path or the query; 505 for an HTTP
+ * version other than 1.0 and 1.1; 414 for a request line past max_header,
+ * a path past HTTP_SERVER_MAX_PATH or a query of more than
+ * HTTP_PARSER_MAX_PARAMS parameters; 431 for a head past max_header or
+ * with more than HTTP_PARSER_MAX_FIELDS fields; 413 (by Content-Length);
+ * 411 for a chunked body and for POST, PUT or PATCH without Content-Length;
+ * 501 for another Transfer-Encoding; 501 with an Allow header naming GET,
+ * HEAD, POST, PUT, PATCH, DELETE, OPTIONS for any other method (CONNECT and
+ * TRACE included: this server is no proxy, and TRACE would echo
+ * credentials) and for "OPTIONS *" (ask about a path instead). A body
+ * behind "Expect: 100-continue" is asked for with a 100 once the head
+ * passes these checks. A WebSocket upgrade elsewhere than ws_path is 404,
+ * one with a version other than 13 is 426, one without a valid
+ * Sec-WebSocket-Key is 400. After a failure the loop must still run until
+ * the server's handles have closed.
+ */
 int http_server_new(uv_loop_t *loop, const struct http_server_config *cfg,
 		    const struct http_server_callbacks *cbs, void *userdata,
 		    struct http_server **ret_server);
@@ -124,12 +136,12 @@ unsigned http_server_connections(const struct http_server *server);
  */
 void http_server_close(struct http_server *server);
 
-/* The request method, e.g. "GET"; path without the query, percent-decoded
- * as libwebsockets delivers it; the query without '?' ("" if none), as
- * libwebsockets delivers it: split at '&', each argument percent-decoded
- * ('+' too becomes a space), joined again with '&' - so a value holding an
- * encoded '&' cannot be told apart here; read values with
- * http_server_request_param(). Borrowed, valid until answered. */
+/* The request method, e.g. "GET"; path without the query,
+ * percent-decoded; the query without '?' ("" if none), split at '&', each
+ * parameter percent-decoded ('+' too becomes a space), joined again with
+ * '&' (empty parameters dropped) - so a value holding an encoded '&'
+ * cannot be told apart here; read values with http_server_request_param().
+ * Borrowed, valid until answered. */
 const char *http_server_request_method(const struct http_request *req);
 const char *http_server_request_path(const struct http_request *req);
 const char *http_server_request_query(const struct http_request *req);
@@ -160,10 +172,10 @@ const char *http_server_request_peer(const struct http_request *req);
 void http_server_request_set_data(struct http_request *req, void *data);
 void *http_server_request_get_data(const struct http_request *req);
 
-/* True once the server knows the client has gone, or has closed; an answer
- * will then be dropped. libwebsockets 4.1 does not read a connection while
- * its request is unanswered, so a client that resets is noticed at once,
- * but one that merely closes only when the answer is written. */
+/* True once the server knows the client has gone (it reset, or closed its
+ * side: the server keeps reading while a request is unanswered, up to
+ * 64 KiB of a pipelined next one), or the server has closed; an answer
+ * will then be dropped. */
 bool http_server_request_abandoned(const struct http_request *req);
 
 /*

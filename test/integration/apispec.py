@@ -266,9 +266,11 @@ def _check_problem(s, status, body, what):
 
 
 # What the HTTP server answers by itself, before any route runs, on any
-# path: 411 (POST, PUT or PATCH without Content-Length), 413, 414, 501, 503.
+# path: 411 (POST, PUT or PATCH without Content-Length), 413, 414, 431, 501,
+# 503.
 SERVER_REFUSALS = {411: "length-required", 413: "body-too-large",
-                   414: "uri-too-long", 501: "not-implemented", 503: "unavailable"}
+                   414: "uri-too-long", 431: "header-fields-too-large",
+                   501: "not-implemented", 503: "unavailable"}
 
 
 def _server_refusal(s, status, body, content_type, what):

@@ -691,8 +691,8 @@ class BadInputTest(ApiCase):
             ("POST", f"{V1}/tokens", {"role": "admin", "agent_id": self.aid}, None, 422,
              "invalid-body", "agent_id"),
             # Paths: SQL in ids, bad ids, unknown routes, other methods.
-            # libwebsockets drops ";params" from a path segment: this reads
-            # campaign 1 (or refuses); either way nothing else runs.
+            # ";params" stay in the path segment: the id is refused (or a
+            # campaign 1 read); either way nothing else runs.
             ("GET", f"{c}/1;DROP%20TABLE%20campaigns", None, None, (200, 400, 404), None,
              None),
             ("DELETE", f"{c}/1%20OR%201=1", None, None, 400, "bad-request", None),
@@ -770,6 +770,62 @@ class BadInputTest(ApiCase):
                 self.assertEqual(counts(), before, "nothing changed")
         self.assertTrue(self.daemon.alive())
         self.assertEqual(api.request(self.port, "GET", "/healthz").status, 200)
+
+    def raw_exchange(self, data):
+        """Sends data as is on a new connection; returns (status, headers,
+        body) of what the server answers before it closes."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(data)
+            got = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        head, _, body = got.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        self.assertRegex(lines[0], r"^HTTP/1\.1 \d{3} ", got[:300])
+        headers = {k.lower(): v for k, _, v in (line.partition(": ") for line in lines[1:])}
+        return int(lines[0].split(" ")[1]), headers, body
+
+    def test_http_edge(self):
+        """What the HTTP edge once hung up on, answered with an HTML 403 or
+        served (issue 14, item 6) gets its status and a problem body."""
+        host = b"Host: x\r\n"
+        auth = f"Authorization: Bearer {api.ADMIN_TOKEN}\r\n".encode()
+        many = "&".join(["a=1"] * 200)
+        cases = [
+            (b"GET /healthz HTTP/1.1\r\n" + host + b"X-Big: " + b"h" * 9000 + b"\r\n\r\n",
+             431, "header-fields-too-large"),
+            (b"GET /" + b"u" * 9000 + b" HTTP/1.1\r\n" + host + b"\r\n", 414, "uri-too-long"),
+            (f"GET {V1}/campaigns?{many} HTTP/1.1\r\n".encode() + host + auth + b"\r\n",
+             414, "uri-too-long"),
+            (f"GET {V1}/campaigns%00 HTTP/1.1\r\n".encode() + host + auth + b"\r\n",
+             400, "bad-request"),
+            (b"GET /healthz HTTP/1.1\r\n" + host + b"X-A: a\r\n b\r\n\r\n", 400,
+             "bad-request"),
+            (b"GET /healthz HTTP/1.1\r\n" + host + b"X-A: a\x00b\r\n\r\n", 400, "bad-request"),
+            (b"CONNECT x:443 HTTP/1.1\r\n" + host + b"\r\n", 501, "not-implemented"),
+            (b"TRACE /healthz HTTP/1.1\r\n" + host + b"\r\n", 501, "not-implemented"),
+            (b"OPTIONS * HTTP/1.1\r\n" + host + b"\r\n", 501, "not-implemented"),
+            (b"GET /healthz%0aHTTP/1.1 HTTP/1.1\r\n" + host + b"\r\n", 400, "bad-request"),
+            (f"POST {V1}/campaigns%0d%0aX-Inj:%201 HTTP/1.1\r\n".encode() + host + auth +
+             b"Content-Type: application/json\r\nContent-Length: 15\r\n\r\n"
+             b'{"name": "inj"}', 400, "bad-request"),
+        ]
+        for data, status, slug in cases:
+            with self.subTest(request=data[:60]):
+                before = counts()
+                got, headers, body = self.raw_exchange(data)
+                self.assertEqual(got, status, body[:300])
+                self.assertEqual(headers.get("content-type"), "application/problem+json")
+                problem = json.loads(body)
+                self.assertEqual((problem["status"], problem["type"]),
+                                 (status, "urn:welcomedly:problem:" + slug))
+                if status == 501:
+                    self.assertIn("GET", headers.get("allow", ""))
+                self.assertEqual(counts(), before, "nothing changed")
+        self.assertTrue(self.daemon.alive())
 
     def test_allow_headers(self):
         def allow(r):
@@ -895,7 +951,7 @@ class MetricsTest(ApiCase):
 class SlowClientTest(ApiCase):
     """Slowloris (issue 14): 256 connections sending their headers slowly
     used to fill the connection cap, and every request, /healthz included,
-    got 503 until lws dropped them."""
+    got 503 until the server dropped them."""
 
     SLOW = 260
     HEAD = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
