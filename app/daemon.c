@@ -440,6 +440,8 @@ static void apply_live(struct daemon *d)
 	r = link_set_credentials(d->link, cfg->ari_username, cfg->ari_password);
 	if (r == 0 && d->db)
 		r = db_pool_set_conninfo(d->db, cfg->database_url);
+	if (r == 0 && d->standby)
+		r = standby_set_conninfo(d->standby, cfg->database_url);
 	if (r == 0 && d->api)
 		r = api_set_bootstrap_token(d->api, cfg->api_token);
 	if (r < 0)

@@ -188,6 +188,15 @@ int standby_new(uv_loop_t *loop, const char *conninfo, const char *app,
 	return 0;
 }
 
+int standby_set_conninfo(struct standby *sb, const char *conninfo)
+{
+	char info[4096];
+
+	if (standby_conninfo(conninfo, info, sizeof(info)) < 0)
+		return -EINVAL;
+	return db_pool_set_conninfo(sb->db, info);
+}
+
 int standby_start(struct standby *sb)
 {
 	sb->started = true;

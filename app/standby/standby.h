@@ -80,6 +80,11 @@ bool standby_is_active(const struct standby *sb);
  */
 int standby_conninfo(const char *conninfo, char *buf, size_t size);
 
+/* A new connection string for the lock's next session (SIGHUP changed
+ * DATABASE_URL); the session up stays, and with it the lock. Returns 0,
+ * -EINVAL or -ENOMEM, the old one then still in use. */
+int standby_set_conninfo(struct standby *sb, const char *conninfo);
+
 /* Closes the connection (the server frees the lock) and frees sb once its
  * handles have closed; no handler runs after this. NULL is a no-op. */
 void standby_close(struct standby *sb);
