@@ -185,6 +185,10 @@ struct calls {
 	char *prompt_sound;
 	char *app;
 	unsigned long handled;
+	/* Adopted callers whose place (queue_entries) is being read: until
+	 * every one is back, no caller is offered, or a later caller read
+	 * first would pass an earlier one. */
+	unsigned places_pending;
 	bool dispatching;
 	calls_event_cb event_cb;
 	void *event_data;

@@ -176,6 +176,11 @@ static void on_place(int error, const PGresult *res, void *userdata)
 {
 	struct call *call = userdata;
 
+	if (error == -ECANCELED) { /* closing: nothing is offered any more */
+		calls__unref(call);
+		return;
+	}
+	call->calls->places_pending--;
 	if (error == 0 && PQntuples(res) == 1 &&
 	    call->state == CALL_STATE_QUEUED) {
 		call->q.joined_us = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -184,8 +189,8 @@ static void on_place(int error, const PGresult *res, void *userdata)
 		log_info("call=%s keeps its place joined_us=%lld priority=%d",
 			 call->cdr.call_id, (long long)call->q.joined_us,
 			 call->q.priority);
-		calls__dispatch(call->calls);
 	}
+	calls__dispatch(call->calls);
 	calls__unref(call);
 }
 
@@ -201,6 +206,8 @@ static void restore_place(struct call *call)
 		" priority FROM queue_entries WHERE call_id = $1",
 		1, params, on_place, calls__ref(call)) < 0)
 		calls__unref(call);
+	else
+		call->calls->places_pending++;
 }
 
 static enum call_input enter_queued(struct call *call)
@@ -480,7 +487,7 @@ void calls__dispatch(struct calls *calls)
 
 	/* Offers change agents, whose callbacks dispatch again: one pass
 	 * at a time is enough, since it looks at every waiting call. */
-	if (!calls->agents || calls->dispatching)
+	if (!calls->agents || calls->dispatching || calls->places_pending)
 		return;
 	calls->dispatching = true;
 	while (n < CALLS_DISPATCH_BATCH &&
