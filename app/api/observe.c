@@ -26,8 +26,8 @@
 
 struct api_families {
 	struct metrics_family *calls, *waiting, *agents, *reconnects, *rest,
-	    *lag, *lag_hist, *journal, *http, *feed_subs, *connections,
-	    *takeovers, *role;
+	    *lag, *lag_hist, *journal, *pending, *http, *feed_subs,
+	    *connections, *takeovers, *role;
 };
 
 static const double latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -86,6 +86,8 @@ static void on_collect(struct metrics *m, void *userdata)
 	if (api->deps.cdr) {
 		cdr_writer_get_stats(api->deps.cdr, &cs);
 		set_gauge(api->fam->journal, (double)cs.journal_bytes, NULL);
+		set_gauge(api->fam->pending,
+			  (double)(cs.journal_records + cs.waiting), NULL);
 	}
 	if (api->deps.link) {
 		reconnects = link_reconnects(api->deps.link);
@@ -164,6 +166,10 @@ static int families(struct api *api)
 			   "Bytes of CDRs in the local journal, not yet in "
 			   "PostgreSQL.",
 			   0, NULL, &f->journal);
+	r |= metrics_gauge(m, "welcomedly_journal_pending_records",
+			   "Writes not yet in PostgreSQL (CDRs, agent states, "
+			   "queue entries): journaled, or waiting in memory.",
+			   0, NULL, &f->pending);
 	r |=
 	    metrics_counter(m, "welcomedly_http_requests_total",
 			    "API responses by status code.", 1, code, &f->http);
@@ -378,15 +384,20 @@ void api_observe_healthz(struct api_ctx *ctx)
 	bool ari = ctx->deps->link && link_ready(ctx->deps->link);
 	bool db = ctx->deps->db && db_pool_connected(ctx->deps->db) > 0;
 	bool standby = is_standby(ctx->api);
-	json_t *body =
-	    json_pack("{s:s, s:s, s:s, s:s}", "status",
-		      standby ? "standby"
-		      : !ari  ? "unavailable"
-		      : db    ? "ok"
-			      : "degraded",
-		      "ari", ari ? "up" : "down", "database",
-		      db ? "up" : "down", "version", WELCOMEDLY_VERSION);
+	struct cdr_writer_stats cs = {0};
+	json_t *body;
 
+	if (ctx->deps->cdr)
+		cdr_writer_get_stats(ctx->deps->cdr, &cs);
+	body = json_pack("{s:s, s:s, s:s, s:I, s:s}", "status",
+			 standby ? "standby"
+			 : !ari  ? "unavailable"
+			 : db    ? "ok"
+				 : "degraded",
+			 "ari", ari ? "up" : "down", "database",
+			 db ? "up" : "down", "journal_pending",
+			 (json_int_t)(cs.journal_records + cs.waiting),
+			 "version", WELCOMEDLY_VERSION);
 	if (body && ctx->api->role)
 		json_object_set_new(body, "role", json_string(ctx->api->role));
 	api_reply_json(ctx, ari && !standby ? 200 : 503, body);
