@@ -81,6 +81,10 @@ static const struct config_key keys[] = {
     KEY(env_file, "ENV_FILE", "",
 	"KEY=VALUE file read at start and on SIGHUP; its values win over "
 	"the environment's"),
+    KEY(hot_standby, "HOT_STANDBY", "off",
+	"on: several welcomedlyd share DATABASE_URL and ARI_APP, the holder "
+	"of a PostgreSQL advisory lock handles calls, the others wait to take "
+	"over; off: this process alone"),
     {NULL, NULL, NULL, 0, false},
 };
 
@@ -160,7 +164,24 @@ static int validate(const struct config *cfg, char *err, size_t errlen)
 			 cfg->turn_ttl);
 		return -EINVAL;
 	}
+	if (strcmp(cfg->hot_standby, "on") != 0 &&
+	    strcmp(cfg->hot_standby, "off") != 0) {
+		snprintf(err, errlen, "HOT_STANDBY '%s' must be on or off",
+			 cfg->hot_standby);
+		return -EINVAL;
+	}
+	if (config_hot_standby(cfg) && !*cfg->database_url) {
+		snprintf(err, errlen,
+			 "HOT_STANDBY on needs DATABASE_URL: the active "
+			 "process is the holder of a lock in that database");
+		return -EINVAL;
+	}
 	return check_url(cfg->ari_url, err, errlen);
+}
+
+bool config_hot_standby(const struct config *cfg)
+{
+	return strcmp(cfg->hot_standby, "on") == 0;
 }
 
 static const struct config_key *find_key(const char *name)

@@ -34,7 +34,8 @@ struct config {
 	char *turn_ttl;      /* seconds a TURN credential lives */
 	char *turn_username; /* a static TURN account when no secret */
 	char *turn_password;
-	char *env_file; /* KEY=VALUE file read at start and on SIGHUP */
+	char *env_file;    /* KEY=VALUE file read at start and on SIGHUP */
+	char *hot_standby; /* "on": active or standby by the database's lock */
 };
 
 /* One documented setting: the table in config.c is the single list that
@@ -67,6 +68,10 @@ const char *config_get(const struct config *cfg, const struct config_key *key);
  * value of a setting that can change live). */
 void config_swap(struct config *a, struct config *b,
 		 const struct config_key *key);
+
+/* True when HOT_STANDBY is on: of the processes sharing DATABASE_URL and
+ * ARI_APP, only the holder of the active lock handles calls. */
+bool config_hot_standby(const struct config *cfg);
 
 /* Frees the strings of cfg. */
 void config_clear(struct config *cfg);

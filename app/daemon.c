@@ -21,6 +21,7 @@
 #include "link/link.h"
 #include "notify.h"
 #include "routes.h"
+#include "standby/standby.h"
 #include "util/log.h"
 #include "webrtc/webrtc.h"
 
@@ -53,7 +54,13 @@ struct daemon {
 	struct webrtc_config webrtc; /* handed to browser softphones */
 	struct notify notify;        /* systemd: READY, watchdog */
 	bool has_notify;
-	bool ari_up; /* a resync has finished since start */
+	bool ari_up;  /* a resync has finished since start */
+	bool serving; /* READY for serving calls was sent */
+	/* Hot standby: the active lock, or NULL when this process runs
+	 * alone. active: calls are this process's to handle (always true
+	 * without standby). */
+	struct standby *standby;
+	bool active;
 	/* A one-shot command's time limit; for `run`, how long ARI waits for
 	 * the first configuration load. */
 	uv_timer_t deadline;
@@ -73,8 +80,9 @@ struct daemon {
  * when the database returns). */
 static void maybe_ready(struct daemon *d)
 {
-	if (!d->has_notify || d->notify.ready || d->stopping || !d->ari_up)
+	if (!d->has_notify || d->serving || d->stopping || !d->ari_up)
 		return;
+	d->serving = true;
 	notify_ready(&d->notify, !d->db ? "serving calls: ARI up, no database"
 				 : d->db_up
 				     ? "serving calls: ARI and database up"
@@ -131,7 +139,8 @@ static void on_contacts_notify(const char *channel, const char *payload,
 	struct daemon *d = userdata;
 
 	(void)channel;
-	agents_contacts_changed(d->agents, payload);
+	if (d->active)
+		agents_contacts_changed(d->agents, payload);
 }
 
 /* Calls are taken only once campaigns are known, so that calls adopted
@@ -219,12 +228,13 @@ static void on_agents_loaded(int error, void *userdata)
 		on_campaigns_loaded(r, d);
 }
 
-/* Agents, then campaigns (whose members point at agents). */
+/* Agents, then campaigns (whose members point at agents). A standby loads
+ * nothing: it reads the state when it takes over, as a restart does. */
 static void load_config(struct daemon *d)
 {
 	int r;
 
-	if (!d->agents || d->stopping)
+	if (!d->agents || d->stopping || !d->active)
 		return;
 	if (d->loading) {
 		d->reload_pending = true;
@@ -251,7 +261,7 @@ static void on_db_state(unsigned up, void *userdata)
 	/* Back from none: what changed meanwhile was not notified. */
 	if (up && !was)
 		load_config(d);
-	if (up && !was && d->api)
+	if (up && !was && d->api && d->active)
 		api_db_up(d->api);
 	if (up)
 		maybe_ready(d);
@@ -283,6 +293,8 @@ static void on_agent_notify(const char *channel, const char *payload,
 	long long id = 0;
 	struct agent *agent;
 
+	if (!d->active)
+		return;
 	if (sscanf(payload, "%lld %15s %63s", &id, word, reason) < 2 ||
 	    !(agent = agents_by_id(d->agents, id))) {
 		log_warning("agent request \"%s\" not understood, ignoring",
@@ -371,6 +383,8 @@ static void stop(struct daemon *d)
 		uv_close((uv_handle_t *)&d->deadline, NULL);
 	if (d->has_notify)
 		notify_close(&d->notify);
+	standby_close(d->standby);
+	d->standby = NULL;
 }
 
 /* Another process took the application over, which is how a new version
@@ -429,6 +443,8 @@ static void apply_live(struct daemon *d)
 	r = link_set_credentials(d->link, cfg->ari_username, cfg->ari_password);
 	if (r == 0 && d->db)
 		r = db_pool_set_conninfo(d->db, cfg->database_url);
+	if (r == 0 && d->standby)
+		r = standby_set_conninfo(d->standby, cfg->database_url);
 	if (r == 0 && d->api)
 		r = api_set_bootstrap_token(d->api, cfg->api_token);
 	if (r < 0)
@@ -569,13 +585,9 @@ static int open_phones(struct daemon *d, const struct config *cfg)
 	    .app = app,
 	    .endpoints = "PJSIP",
 	};
-	int r;
 
 	snprintf(app, sizeof(app), "%s-phones", cfg->ari_app);
-	r = link_new(&d->loop, &lc, &phones_handlers, d, &d->phones);
-	if (r == 0)
-		r = link_start(d->phones);
-	return r;
+	return link_new(&d->loop, &lc, &phones_handlers, d, &d->phones);
 }
 
 static int open_db(struct daemon *d, const struct config *cfg)
@@ -631,7 +643,7 @@ static int reload_config(void *reload_data,
 	struct daemon *d = reload_data;
 	struct config_waiter *w;
 
-	if (!d->agents || d->stopping)
+	if (!d->agents || d->stopping || !d->active)
 		return -ECANCELED;
 	w = malloc(sizeof(*w));
 	if (!w)
@@ -675,6 +687,94 @@ static int open_api(struct daemon *d, const struct config *cfg)
 		log_error("API cannot listen on %s error=%s", cfg->api_listen,
 			  strerror(-r));
 	return r;
+}
+
+/* What a process that handles calls starts with: the phones' link at once,
+ * the calls' link once the campaigns are loaded (or after
+ * DAEMON_CONFIG_WAIT_MS without them). */
+static int take_calls(struct daemon *d)
+{
+	int r;
+
+	d->active = true;
+	if (!d->agents) {
+		start_link(d);
+		return 0;
+	}
+	r = link_start(d->phones);
+	if (r < 0)
+		return r;
+	uv_timer_init(&d->loop, &d->deadline);
+	d->deadline.data = d;
+	d->has_deadline = true;
+	uv_timer_start(&d->deadline, on_config_deadline, DAEMON_CONFIG_WAIT_MS,
+		       0);
+	if (d->db_up)
+		load_config(d);
+	return 0;
+}
+
+/* The lock is ours: from here on it is a restart's start, which adopts what
+ * the previous active process left (resync). */
+static void on_standby_active(void *userdata)
+{
+	struct daemon *d = userdata;
+	int r;
+
+	if (d->stopping)
+		return;
+	log_notice("hot standby: taking over as the active process");
+	api_set_role(d->api, "active");
+	api_count_takeover(d->api);
+	if (d->has_notify)
+		notify_ready(&d->notify, "active: taking calls over");
+	if (d->db_up)
+		api_db_up(d->api);
+	r = take_calls(d);
+	if (r < 0) {
+		log_error("cannot take calls over error=%s", strerror(-r));
+		d->result = r;
+		stop(d);
+	}
+}
+
+/* Stepping down is exiting: the ARI sockets close without a hangup, so
+ * the calls stay in Stasis for the next active process, and the supervisor
+ * (systemd's Restart=on-failure) starts this one again, as a standby. The
+ * lock session closes last, once call control has stopped. */
+static void on_standby_lost(const char *why, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	log_error("hot standby: lost the active lock (%s): stepping down, "
+		  "calls stay in Stasis for the next active process",
+		  why);
+	d->result = -ENOLCK;
+	stop(d); /* the API first, then the ARI links, the lock last */
+}
+
+static const struct standby_handlers standby_handlers = {
+    .active = on_standby_active,
+    .lost = on_standby_lost,
+};
+
+/* A standby holds no call: it waits for the lock, serving /healthz and
+ * /metrics meanwhile. */
+static int open_standby(struct daemon *d, const struct config *cfg)
+{
+	int r = standby_new(&d->loop, cfg->database_url, cfg->ari_app,
+			    &standby_handlers, d, &d->standby);
+
+	if (r == 0)
+		r = standby_start(d->standby);
+	if (r < 0)
+		return r;
+	api_set_role(d->api, "standby");
+	log_notice("hot standby: standby, waiting for the active lock");
+	if (d->has_notify)
+		notify_ready(&d->notify,
+			     "standby: waiting for the active lock");
+	return 0;
 }
 
 static int start(struct daemon *d, const struct config *cfg)
@@ -724,16 +824,9 @@ static int start(struct daemon *d, const struct config *cfg)
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
 	uv_signal_start(&d->sighup, on_sighup, SIGHUP);
-	if (!d->agents) {
-		start_link(d);
-		return 0;
-	}
-	uv_timer_init(&d->loop, &d->deadline);
-	d->deadline.data = d;
-	d->has_deadline = true;
-	uv_timer_start(&d->deadline, on_config_deadline, DAEMON_CONFIG_WAIT_MS,
-		       0);
-	return 0;
+	if (config_hot_standby(cfg))
+		return open_standby(d, cfg);
+	return take_calls(d);
 }
 
 /* Sets up the loop and the signal handles every command owns. */
@@ -783,6 +876,8 @@ int daemon_run(struct config *cfg)
 	}
 	if (daemon_finish(&d) < 0 && r == 0)
 		r = -EBUSY;
+	if (r == 0 && d.result < 0)
+		r = d.result;
 	log_notice("stopped");
 	return r;
 }

@@ -85,6 +85,17 @@ int api_set_bootstrap_token(struct api *api, const char *token);
 /* Tokens changed in the database (NOTIFY welcomedly_tokens). */
 void api_tokens_changed(struct api *api);
 
+/* The process's part under hot standby: "active" or "standby" (a static
+ * string); NULL, the default, when it runs alone. /healthz names it and
+ * /metrics has welcomedly_role. A standby answers every route but
+ * /healthz and /metrics with 503 and refuses feed sockets: the active
+ * process serves them, from the state it owns. */
+void api_set_role(struct api *api, const char *role);
+
+/* Counts one takeover (welcomedly_takeovers_total): this process became
+ * the active one. */
+void api_count_takeover(struct api *api);
+
 /* The port bound (for API_LISTEN ports of 0). */
 int api_port(const struct api *api);
 

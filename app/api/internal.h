@@ -54,6 +54,9 @@ struct api {
 	struct api_pages *pages;   /* the browser pages, or NULL */
 	unsigned ari_reconnects_seen;
 	unsigned open_handles;
+	/* Under hot standby, "active" or "standby" (api_set_role); NULL: not
+	 * run that way. A standby serves only /healthz and /metrics. */
+	const char *role;
 };
 
 /* routes.c: the route of a request. */
@@ -104,6 +107,9 @@ int api__request_token_hash(const struct http_request *req, bool allow_query,
 			    char hash[65]);
 
 /* observe.c: the event feed, the metrics and the periodic tick. */
+/* Under hot standby, a standby answers ctx with 503 and returns true
+ * unless ctx is /healthz or /metrics; false otherwise (ctx untouched). */
+bool api__standby_refuses(struct api_ctx *ctx);
 int api__observe_init(struct api *api);
 void api__observe_close(struct api *api);
 void api__observe_free(struct api *api);

@@ -27,7 +27,7 @@
 struct api_families {
 	struct metrics_family *calls, *waiting, *agents, *reconnects, *rest,
 	    *lag, *lag_hist, *journal, *pending, *http, *feed_subs,
-	    *connections;
+	    *connections, *takeovers, *role;
 };
 
 static const double latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -102,6 +102,9 @@ static void on_collect(struct metrics *m, void *userdata)
 	if (api->http)
 		set_gauge(api->fam->connections,
 			  http_server_connections(api->http), NULL);
+	metrics_clear(api->fam->role);
+	if (api->role)
+		set_gauge(api->fam->role, 1, api->role);
 }
 
 static void on_rest_answer(const struct ari_response *resp, void *userdata)
@@ -128,6 +131,7 @@ static int families(struct api *api)
 	static const char *const campaign[] = {"campaign"};
 	static const char *const state[] = {"state"};
 	static const char *const code[] = {"code"};
+	static const char *const role[] = {"role"};
 	struct api_families *f = calloc(1, sizeof(*f));
 	struct metrics *m = api->metrics;
 	int r = 0;
@@ -174,6 +178,14 @@ static int families(struct api *api)
 			   &f->feed_subs);
 	r |= metrics_gauge(m, "welcomedly_api_connections",
 			   "Open API connections.", 0, NULL, &f->connections);
+	r |= metrics_counter(m, "welcomedly_takeovers_total",
+			     "Times this process became the active one under "
+			     "hot standby.",
+			     0, NULL, &f->takeovers);
+	r |= metrics_gauge(m, "welcomedly_role",
+			   "1 for the part this process holds under hot "
+			   "standby (active or standby).",
+			   1, role, &f->role);
 	if (r < 0)
 		return r;
 	return metrics_on_collect(m, on_collect, api);
@@ -333,23 +345,62 @@ void api__observe_free(struct api *api)
 	api->fam = NULL;
 }
 
+void api_set_role(struct api *api, const char *role)
+{
+	if (api)
+		api->role = role;
+}
+
+void api_count_takeover(struct api *api)
+{
+	if (api && api->fam)
+		metrics_add(api->fam->takeovers, 1, NULL);
+}
+
+static bool is_standby(const struct api *api)
+{
+	return api->role && strcmp(api->role, "standby") == 0;
+}
+
+bool api__standby_refuses(struct api_ctx *ctx)
+{
+	const struct api_route *route = ctx->route;
+
+	if (!is_standby(ctx->api))
+		return false;
+	if (route && (route->handler == api_observe_healthz ||
+		      route->handler == api_observe_metrics))
+		return false;
+	api_problem(ctx, 503, "unavailable",
+		    "this welcomedlyd is the standby: the active one serves "
+		    "the API");
+	return true;
+}
+
+/* A standby is 503 too: whoever routes traffic by /healthz must send it
+ * to the active process. */
 void api_observe_healthz(struct api_ctx *ctx)
 {
 	bool ari = ctx->deps->link && link_ready(ctx->deps->link);
 	bool db = ctx->deps->db && db_pool_connected(ctx->deps->db) > 0;
+	bool standby = is_standby(ctx->api);
 	struct cdr_writer_stats cs = {0};
+	json_t *body;
 
 	if (ctx->deps->cdr)
 		cdr_writer_get_stats(ctx->deps->cdr, &cs);
-	api_reply_json(ctx, ari ? 200 : 503,
-		       json_pack("{s:s, s:s, s:s, s:I, s:s}", "status",
-				 !ari ? "unavailable"
-				 : db ? "ok"
-				      : "degraded",
-				 "ari", ari ? "up" : "down", "database",
-				 db ? "up" : "down", "journal_pending",
-				 (json_int_t)(cs.journal_records + cs.waiting),
-				 "version", WELCOMEDLY_VERSION));
+	body = json_pack("{s:s, s:s, s:s, s:I, s:s}", "status",
+			 standby ? "standby"
+			 : !ari  ? "unavailable"
+			 : db    ? "ok"
+				 : "degraded",
+			 "ari", ari ? "up" : "down", "database",
+			 db ? "up" : "down", "journal_pending",
+			 (json_int_t)(cs.journal_records + cs.waiting),
+			 "version", WELCOMEDLY_VERSION);
+	if (body && ctx->api->role)
+		json_object_set_new(body, "role", json_string(ctx->api->role));
+	api_reply_json(ctx, ari && !standby ? 200 : 503, body);
 }
 
 void api_observe_metrics(struct api_ctx *ctx)

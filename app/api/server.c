@@ -145,13 +145,15 @@ static void on_request(struct http_request *req, void *userdata)
 		method_not_allowed(ctx, path);
 		return;
 	}
-	if (!ctx->route && api__pages_serve(ctx))
+	if (!ctx->route && !api__standby_refuses(ctx) && api__pages_serve(ctx))
 		return;
 	if (!ctx->route || !ctx->route->handler) {
 		api_problem(ctx, 404, "not-found", "no route for %s %.200s",
 			    http_server_request_method(req), path);
 		return;
 	}
+	if (api__standby_refuses(ctx))
+		return;
 	if (!authorize(ctx))
 		return;
 	ctx->route->handler(ctx);
@@ -160,6 +162,13 @@ static void on_request(struct http_request *req, void *userdata)
 static int on_ws_open(struct http_ws *ws, const struct http_request *req,
 		      const char **ret_detail, void *userdata)
 {
+	struct api *api = userdata;
+
+	if (api->role && strcmp(api->role, "standby") == 0) {
+		*ret_detail = "this welcomedlyd is the standby: the active one "
+			      "serves the feed";
+		return 503;
+	}
 	return api__feed_open(userdata, ws, req, ret_detail);
 }
 

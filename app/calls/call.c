@@ -1173,6 +1173,28 @@ static enum call_input enter_hanging_up(struct call *call)
 	return has_holders(call) ? CALL_INPUT_NONE : CALL_INPUT_LEFT;
 }
 
+void calls__place_expect(struct call *call)
+{
+	struct calls *calls = call->calls;
+
+	if (call->q.place_pending || !calls->db)
+		return;
+	call->q.place_pending = true;
+	calls->places_pending++;
+	calls->places_deadline_ms = calls__now_ms(calls) + CALLS_PLACES_WAIT_MS;
+}
+
+void calls__place_settled(struct call *call)
+{
+	struct calls *calls = call->calls;
+
+	if (!call->q.place_pending)
+		return;
+	call->q.place_pending = false;
+	if (calls->places_pending > 0)
+		calls->places_pending--;
+}
+
 /* The call is over: its record is complete, the feed hears of it, and the
  * registry lets it go (legs still leaving keep it until they have). */
 enum call_input calls__enter_gone(struct call *call)
@@ -1184,6 +1206,7 @@ enum call_input calls__enter_gone(struct call *call)
 		return CALL_INPUT_NONE;
 	strmap_remove(calls->by_id, cdr->call_id);
 	calls->handled++;
+	calls__place_settled(call); /* an adopted caller who left first */
 	if (calls->talk_ended)
 		calls->talk_ended(call);
 	call->deadline_ms = 0;

@@ -109,8 +109,9 @@ struct call_queue {
 	uint64_t next_announce_ms; /* 0: no announcements */
 	uint64_t max_wait_ms;      /* 0: no limit */
 	bool announcing;
-	bool adopted; /* found in Stasis after a restart: its place in the
+	bool adopted;       /* found in Stasis after a restart: its place in the
 			 queue comes back from queue_entries */
+	bool place_pending; /* adopted, counted in calls->places_pending */
 	int64_t declined_ids[CALL_MAX_DECLINED];
 	int64_t declined_at[CALL_MAX_DECLINED];
 	unsigned ndeclined;
@@ -188,6 +189,12 @@ struct calls {
 	char *prompt_sound;
 	char *app;
 	unsigned long handled;
+	/* Adopted callers whose place (queue_entries) is not read back yet:
+	 * until every one is, or until places_deadline_ms, no caller is
+	 * offered, or a later caller whose place came first would pass an
+	 * earlier one. */
+	unsigned places_pending;
+	uint64_t places_deadline_ms;
 	bool dispatching;
 	calls_event_cb event_cb;
 	void *event_data;
@@ -207,6 +214,19 @@ struct calls {
 struct call *calls__new(struct calls *calls, const struct call_machine *machine,
 			const char *id, const char *caller, const char *callee,
 			const char *channel_id, int64_t start_us);
+/* How long adopted callers wait for every one's place before the queue
+ * moves on without those still missing. */
+#define CALLS_PLACES_WAIT_MS 3000
+
+/* An adopted call whose place must come back from queue_entries before
+ * anyone is offered (counted in calls->places_pending). */
+void calls__place_expect(struct call *call);
+
+/* The adopted call's place is back, or will never come (it left, or the
+ * read failed): the queue moves at the next dispatch once no other is
+ * missing. Idempotent. */
+void calls__place_settled(struct call *call);
+
 /* Enters the first state. */
 void calls__start(struct call *call, enum call_state state);
 struct call *calls__ref(struct call *call);

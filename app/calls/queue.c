@@ -176,6 +176,10 @@ static void on_place(int error, const PGresult *res, void *userdata)
 {
 	struct call *call = userdata;
 
+	if (error == -ECANCELED) { /* closing: nothing is offered any more */
+		calls__unref(call);
+		return;
+	}
 	if (error == 0 && PQntuples(res) == 1 &&
 	    call->state == CALL_STATE_QUEUED) {
 		call->q.joined_us = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -184,8 +188,9 @@ static void on_place(int error, const PGresult *res, void *userdata)
 		log_info("call=%s keeps its place joined_us=%lld priority=%d",
 			 call->cdr.call_id, (long long)call->q.joined_us,
 			 call->q.priority);
-		calls__dispatch(call->calls);
 	}
+	calls__place_settled(call);
+	calls__dispatch(call->calls);
 	calls__unref(call);
 }
 
@@ -193,14 +198,18 @@ static void restore_place(struct call *call)
 {
 	const char *params[1] = {call->cdr.call_id};
 
-	if (!call->calls->db)
+	if (!call->calls->db) {
+		calls__place_settled(call);
 		return;
+	}
 	if (db_pool_query(
 		call->calls->db,
 		"SELECT (extract(epoch FROM joined_at) * 1000000)::bigint,"
 		" priority FROM queue_entries WHERE call_id = $1",
-		1, params, on_place, calls__ref(call)) < 0)
+		1, params, on_place, calls__ref(call)) < 0) {
 		calls__unref(call);
+		calls__place_settled(call);
+	}
 }
 
 static enum call_input enter_queued(struct call *call)
@@ -471,7 +480,7 @@ void calls__dispatch(struct calls *calls)
 
 	/* Offers change agents, whose callbacks dispatch again: one pass
 	 * at a time is enough, since it looks at every waiting call. */
-	if (!calls->agents || calls->dispatching)
+	if (!calls->agents || calls->dispatching || calls->places_pending)
 		return;
 	calls->dispatching = true;
 	while (n < CALLS_DISPATCH_BATCH &&
@@ -623,6 +632,13 @@ void calls__queue_sweep(struct calls *calls, uint64_t now)
 			announce(call);
 		}
 		calls__unref(call);
+	}
+	if (calls->places_pending && calls->places_deadline_ms <= now) {
+		log_warning(
+		    "places_missing=%u of adopted callers not read back "
+		    "within %d ms, offering without them, ignoring",
+		    calls->places_pending, CALLS_PLACES_WAIT_MS);
+		calls->places_pending = 0;
 	}
 	calls__dispatch(calls);
 }

@@ -112,6 +112,7 @@ static void adopt(struct calls *calls, const char *id, const json_t *ch)
 	    stasis_campaign(dialplan, campaign, sizeof(campaign)), start_us);
 	if (call) {
 		call->q.adopted = true;
+		calls__place_expect(call);
 		end_supervisions(calls, id);
 	}
 }

@@ -376,6 +376,11 @@ class CtlTest(unittest.TestCase):
         self.route("GET", "/healthz", 200, dict(health, status="ok", ari="up"))
         rc, out, _ = self.ctl("--json", "health")
         self.assertEqual((rc, json.loads(out)["status"]), (0, "ok"))
+        self.route("GET", "/healthz", 503, dict(health, status="standby", role="standby"))
+        rc, out, err = self.ctl("health")
+        self.assertEqual(rc, 1)
+        self.assertIn("standby", out)
+        self.assertIn("is the standby (HTTP 503)", err)
 
     def test_environment_defaults(self):
         self.route("GET", "/api/v1/tokens", 200, {"items": [], "next_cursor": None})

@@ -58,6 +58,7 @@ enum op {
 		      (not fed), as GET /channels would list it after a
 		      restart */
 	QUIET,     /* no request sent that no step accounted for */
+	DB,        /* every database query sent so far has its answer */
 };
 
 struct step {
@@ -345,6 +346,11 @@ static void settle(struct fx *fx)
 {
 	ck_assert_msg(run_until(fx, replies_in, STEP_TIMEOUT_MS),
 		      "%s: REST replies never came", fx->row->name);
+}
+
+static bool db_answered(struct fx *fx)
+{
+	return db_pool_pending(fx->pool) == 0;
 }
 
 /* Set-up ------------------------------------------------------------------ */
@@ -951,6 +957,10 @@ static void run_step(struct fx *fx, const struct step *s)
 		break;
 	case QUIET:
 		step_quiet(fx);
+		break;
+	case DB:
+		ck_assert_msg(run_until(fx, db_answered, STEP_TIMEOUT_MS),
+			      "%s: database answers never came", fx->row->name);
 		break;
 	case END:
 		break;
@@ -1663,7 +1673,8 @@ static const struct step masquerade[] = {
 
 /* A call found in Stasis after a restart (its StasisStart went to the
  * earlier process; GET /channels lists it): adopted, answered again, queued
- * at the place its queue_entries row kept (30 s ago), then answered. */
+ * at the place its queue_entries row kept (30 s ago), offered once that
+ * place is read back, then answered. */
 static const struct step adopted[] = {
     /* What the earlier process received; the last snapshot of the channel
      * (answered, Up) is what GET /channels lists after the restart. */
@@ -1672,6 +1683,7 @@ static const struct step adopted[] = {
     {REQ, "POST /channels/$CALLER/answer"},
     {FEED, "call.queued"},
     {REQ, "POST /channels/$CALLER/moh?mohClass=default"},
+    {DB, NULL},
     OFFERED(1, LEG1),
     {FIELD, "$CALLER wait_seconds>=30"},
     DIALED(LEG1),
