@@ -21,6 +21,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import acd  # noqa: E402
 import harness  # noqa: E402
 
+# Calls talking while the socket is cut: with the one that leaves, the one
+# answered and the one ringing out meanwhile, 20 live calls.
+TALKERS = 17
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z", re.M)
 
 
@@ -245,10 +248,18 @@ class FaultsTest(unittest.TestCase):
         self.daemon.wait_log(r"campaigns loaded", count=loaded + 1)
         for aid, user, pw, scenario in users:
             self.phones.append(acd.Phone(user, pw, scenario, ring_ms=ring_ms, calls=20))
-            self.daemon.wait_log(rf"agent={aid} phone=\S+ reachable", timeout=15)
+        # All at once: the log is read once per look, not once per agent.
+        self.wait_all(users, r"agent={} phone=\S+ reachable")
+        for aid, *_ in users:
             acd.login(aid)
-            self.daemon.wait_log(rf"agent={aid} \w+ --login--> available")
+        self.wait_all(users, r"agent={} \w+ --login--> available")
         return cid, did, [(u[0], u[1]) for u in users]
+
+    def wait_all(self, users, pattern):
+        def done():
+            log = self.daemon.log()
+            return all(re.search(pattern.format(u[0]), log) for u in users)
+        harness.wait_for(done, 30, what=f"/{pattern}/ for {len(users)} agents")
 
     def call(self, did, talk_ms, calls=1, rate=10):
         """Callers on the trunk that hang up talk_ms after being answered."""
@@ -405,13 +416,13 @@ class FaultsTest(unittest.TestCase):
         self.assert_no_event_twice()
 
     def test_socket_cut_with_calls_live(self):
-        cid, did, talkers = self.campaign(["uas-answer.xml"] * 10, wrapup_time=0)
+        cid, did, talkers = self.campaign(["uas-answer.xml"] * TALKERS, wrapup_time=0)
         _, did_late, [late] = self.campaign(["uas-answer.xml"], ring_ms=4000,
                                             ring_timeout=30, wrapup_time=0)
         _, did_deaf, [deaf] = self.campaign(["uas-noanswer.xml"], ring_timeout=2,
                                             retry_delay=1, wrapup_time=0)
-        self.call(did, talk_ms=120000, calls=10)
-        harness.wait_for(lambda: self.talking() == 10, 40, what="ten calls talking")
+        self.call(did, talk_ms=120000, calls=TALKERS)
+        harness.wait_for(lambda: self.talking() == TALKERS, 40, what="calls talking")
         leaver = self.call(did, talk_ms=1500)
         self.call(did_late, talk_ms=120000)
         self.call(did_deaf, talk_ms=120000)
@@ -432,13 +443,13 @@ class FaultsTest(unittest.TestCase):
         self.daemon.wait_log(r"ARI resync done", count=2, timeout=10)
         # The answered call is bridged, the others talk on, the caller who
         # left has a closed record, the deaf agent's miss counted.
-        harness.wait_for(lambda: self.talking() == 11, 10, what="eleven calls talking")
+        harness.wait_for(lambda: self.talking() == TALKERS + 1, 10, what="calls talking")
         self.wait_state(late[0], ("in_call",))
         self.assertEqual(harness.sql(
             "SELECT abandoned, end_time IS NOT NULL FROM calls WHERE agent_id IS NULL"
             f" AND campaign_id = {cid} AND {since(self.t0)}"), [["t", "t"]])
         self.daemon.wait_log(rf"agent={deaf[0]} offer ended status=NOANSWER")
-        self.assertEqual(self.open_cdrs(), 12)
+        self.assertEqual(self.open_cdrs(), TALKERS + 2)
         self.assertTrue(self.daemon.alive())
         self.finish(did, talkers[0][0])
 
