@@ -153,10 +153,18 @@ static void on_bridges(const struct ari_response *resp, void *userdata)
 	resync_reply(rs, &rs->bridges, resp);
 }
 
+/* Asterisk's startup time only tells a restart apart: without it the
+ * resync goes on (an ARI that lacks it just never reports one). */
 static void on_info(const struct ari_response *resp, void *userdata)
 {
 	struct resync *rs = userdata;
+	struct ari_response none = {.error = 0};
 
+	if (resp->error < 0 && resp->error != -ECANCELED) {
+		log_debug("ARI asterisk info not read error=%s, ignoring",
+			  strerror(-resp->error));
+		resp = &none;
+	}
 	resync_reply(rs, &rs->info, resp);
 }
 
