@@ -146,8 +146,10 @@ def log_times(daemon, pattern):
 
 def startup_time():
     try:
+        # A short timeout: a request that a stopping Asterisk accepted and
+        # never answered must not delay the look after it.
         return harness.ari("GET", "/asterisk/info", expect=(200,),
-                           query={"only": "status"})["status"]["startup_time"]
+                           query={"only": "status"}, timeout=0.5)["status"]["startup_time"]
     except (AssertionError, OSError, KeyError, TypeError):
         return None
 
@@ -199,7 +201,7 @@ class Registered:
 
 def since(t0):
     """The calls started since t0 (epoch seconds), as a WHERE clause."""
-    return f"start_time >= to_timestamp({t0 - 1})"
+    return f"start_time >= to_timestamp({t0})"
 
 
 def agent_channels(user):
@@ -321,8 +323,9 @@ class FaultsTest(unittest.TestCase):
         self.wait_state(ringer[0], ("ringing",))
         harness.wait_for(lambda: int(harness.sql(
             "SELECT count(*) FROM queue_entries WHERE joined_at >="
-            f" to_timestamp({self.t0 - 1})")[0][0]) >= 2, 10, what="two callers queued")
-        self.assertEqual(self.open_cdrs(), 5)
+            f" to_timestamp({self.t0})")[0][0]) >= 2, 10, what="two callers queued")
+        harness.wait_for(lambda: self.open_cdrs() == 5, 10, what="five open CDRs")
+        self.t_fault = time.time()
         return did, talkers, ringer, did_ring
 
     def check_after_restart(self, did, talkers, ringer, did_ring, t_http):
@@ -337,17 +340,18 @@ class FaultsTest(unittest.TestCase):
             10, what="the new call offered")[0]
         print(f"\nAsterisk's HTTP back -> daemon ready {t_ready - t_http:.2f} s,"
               f" -> a new call offered {t_offer - t_http:.2f} s", file=sys.stderr)
-        self.assertLess(t_ready - t_http, 1.5, "reconnected and resynced")
+        self.assertLess(t_ready - t_http, 2.0, "reconnected and resynced")
         self.assertLess(t_offer - t_http, 2.0, "a new call offered")
         # Every call that died with Asterisk has its record closed, saying
         # so; nothing is left queued.
         harness.wait_for(lambda: self.open_cdrs() == 0, 20, what="every CDR closed")
         reasons = harness.sql("SELECT DISTINCT hangup_by, coalesce(hangup_cause_text, '')"
                               f" FROM calls WHERE {since(self.t0)} AND start_time <"
-                              f" to_timestamp({t_http})")
+                              f" to_timestamp({self.t_fault})")
         self.assertEqual(reasons, [["system", "asterisk_restart"]])
-        self.assertEqual(harness.sql("SELECT count(*) FROM queue_entries WHERE joined_at"
-                                     f" >= to_timestamp({self.t0 - 1})"), [["0"]])
+        harness.wait_for(lambda: harness.sql(
+            "SELECT count(*) FROM queue_entries WHERE joined_at >="
+            f" to_timestamp({self.t0})") == [["0"]], 10, what="the queues empty")
         # Talkers did their wrap-up and are available; the agent whose
         # phone rang was not counted as not answering (max_no_answer 1).
         for aid, _ in talkers + [ringer]:
@@ -445,11 +449,13 @@ class FaultsTest(unittest.TestCase):
         # left has a closed record, the deaf agent's miss counted.
         harness.wait_for(lambda: self.talking() == TALKERS + 1, 10, what="calls talking")
         self.wait_state(late[0], ("in_call",))
-        self.assertEqual(harness.sql(
+        harness.wait_for(lambda: harness.sql(
             "SELECT abandoned, end_time IS NOT NULL FROM calls WHERE agent_id IS NULL"
-            f" AND campaign_id = {cid} AND {since(self.t0)}"), [["t", "t"]])
+            f" AND campaign_id = {cid} AND {since(self.t0)}") == [["t", "t"]], 10,
+            what="the record of the caller who left closed, abandoned")
         self.daemon.wait_log(rf"agent={deaf[0]} offer ended status=NOANSWER")
-        self.assertEqual(self.open_cdrs(), TALKERS + 2)
+        harness.wait_for(lambda: self.open_cdrs() == TALKERS + 2, 10,
+                         what="the other records open")
         self.assertTrue(self.daemon.alive())
         self.finish(did, talkers[0][0])
 
