@@ -66,16 +66,19 @@ struct daemon {
 	long long token_agent;
 };
 
-/* READY=1 once calls can be served: ARI connected and resynced, and the
- * database up when there is one. */
+/* READY=1 once calls can be served: ARI connected and resynced, which
+ * happens once the campaigns are loaded or, with the database away, once
+ * calls are taken without them: a start during an outage must not end in
+ * the start timeout (writes wait in the journal, the configuration loads
+ * when the database returns). */
 static void maybe_ready(struct daemon *d)
 {
 	if (!d->has_notify || d->notify.ready || d->stopping || !d->ari_up)
 		return;
-	if (d->db && !d->db_up)
-		return;
-	notify_ready(&d->notify, d->db ? "serving calls: ARI and database up"
-				       : "serving calls: ARI up, no database");
+	notify_ready(&d->notify, !d->db ? "serving calls: ARI up, no database"
+				 : d->db_up
+				     ? "serving calls: ARI and database up"
+				     : "serving calls: ARI up, database away");
 }
 
 static void on_event(const struct ari_event *ev, void *userdata)
@@ -607,6 +610,7 @@ static int open_acd(struct daemon *d)
 	if (r < 0)
 		return r;
 	agents_set_transition_cb(d->agents, on_agent_transition, d);
+	agents_set_writer(d->agents, d->cdr);
 	r = db_pool_listen(d->db, "welcomedly_agent", on_agent_notify, d);
 	if (r == 0)
 		r = db_pool_listen(d->db, "welcomedly_tokens", on_tokens_notify,

@@ -11,6 +11,8 @@
 #include "agents/state.h"
 #include "db/pool.h"
 
+struct cdr_writer;
+
 struct agents; /* opaque */
 
 struct agent {
@@ -128,6 +130,12 @@ void agents_set_call(struct agent *agent, const char *call_id);
 void agents_set_transition_cb(struct agents *agents, agents_transition_cb cb,
 			      void *userdata);
 
+/* Sets the writer (borrowed; must outlive the registry's use of it, NULL
+ * to stop storing) through which every state change goes to `agents` and
+ * `agent_state_events`, journaled while the database is away. Without one,
+ * changes are not stored. */
+void agents_set_writer(struct agents *agents, struct cdr_writer *writer);
+
 /* True while the agent's phone is registered. */
 bool agents_reachable(const struct agents *agents, const struct agent *agent);
 
@@ -136,11 +144,12 @@ enum acd_agent_state agents_state(const struct agents *agents,
 				  const struct agent *agent);
 
 /*
- * Runs cb once every state change made so far has been written to the
- * database (or failed to be: a lost write is logged, and cb still gets 0),
- * so that a caller may answer only once the change is durable. cb runs at
- * once, before this returns, when nothing is in flight; with -ECANCELED
- * when the registry is closed first. Returns 0 or -ENOMEM (cb never runs).
+ * Runs cb once every state change made so far is durable: written to the
+ * database or to the writer's journal (or refused: a lost write is logged,
+ * and cb still gets 0), so that a caller may answer only once the change
+ * is durable. cb runs at once, before this returns, when nothing is
+ * pending; with -ECANCELED when the writer closes first. Returns 0,
+ * -ENOMEM or -ECANCELED (cb never runs).
  */
 int agents_stored(struct agents *agents, void (*cb)(int error, void *userdata),
 		  void *userdata);

@@ -373,6 +373,12 @@ void agents_api_state(struct api_ctx *ctx)
 			    "no such agent (or not loaded yet)");
 		return;
 	}
+	/* The answer is the agent's row: refuse before changing anything,
+	 * rather than change it and answer that the database is away. */
+	if (!ctx->deps->db || db_pool_connected(ctx->deps->db) == 0) {
+		api_problem_db(ctx, -ENOTCONN, NULL);
+		return;
+	}
 	state = json_string_value(json_object_get(ctx->body, "state"));
 	reason = json_string_value(json_object_get(ctx->body, "reason"));
 	input = strcmp(state, "available") == 0 ? AGENTS_INPUT_LOGIN

@@ -34,27 +34,11 @@ struct agents {
 	void *transition_data;
 	struct agents_presence *presence;
 	bool phones_synced; /* ARI's endpoints were read once: statuses go */
-	unsigned status_writes; /* sip_peers.status writes in flight */
-	bool closed;            /* freed once nothing is in flight */
-	unsigned persisting;    /* state writes waiting or in flight */
-	struct state_write *writes, *writes_tail; /* oldest first */
-	bool writing;                             /* the oldest is in flight */
-	unsigned loads;                           /* loads in flight */
-	struct stored_waiter *waiters;
+	unsigned status_writes;    /* sip_peers.status writes in flight */
+	bool closed;               /* freed once nothing is in flight */
+	unsigned loads;            /* loads in flight */
+	struct cdr_writer *writer; /* borrowed; NULL: states not stored */
 };
-
-/* Who waits for the state writes in flight (agents_stored()). */
-struct stored_waiter {
-	void (*cb)(int error, void *userdata);
-	void *userdata;
-	struct stored_waiter *next;
-};
-
-static const char persist_sql[] =
-    "WITH u AS (UPDATE agents SET state = $2, state_reason = $4,"
-    " state_since = now() WHERE id = $1 RETURNING id)"
-    " INSERT INTO agent_state_events (agent_id, from_state, to_state, reason)"
-    " SELECT id, $3, $2, $4 FROM u";
 
 static const char load_sql[] =
     "SELECT a.id, a.name, a.state, a.state_reason,"
@@ -68,159 +52,39 @@ static void read_contacts(struct agents *agents);
 /* A closed registry goes once nothing it started is in flight. */
 static void free_if_idle(struct agents *agents)
 {
-	if (agents->closed && agents->persisting == 0 && agents->loads == 0 &&
-	    agents->status_writes == 0)
+	if (agents->closed && agents->loads == 0 && agents->status_writes == 0)
 		free_agents(agents);
-}
-
-/* Runs every waiter once, oldest first. */
-static void run_waiters(struct agents *agents, int error)
-{
-	struct stored_waiter *w = agents->waiters, *prev = NULL, *next;
-
-	agents->waiters = NULL;
-	while (w) { /* reverse: they were pushed newest first */
-		next = w->next;
-		w->next = prev;
-		prev = w;
-		w = next;
-	}
-	for (w = prev; w; w = next) {
-		next = w->next;
-		w->cb(error, w->userdata);
-		free(w);
-	}
-}
-
-/* Named cap: state changes waiting for the database (while it is away);
- * past it they are logged and not stored. */
-#define AGENTS_MAX_WRITES 100000
-
-/* One state change to store. Changes are written one at a time, in the
- * order they happened: two in flight on different connections could
- * commit out of order and leave an agent's stored state behind its live
- * one (ringing after a busy phone freed it at once). */
-struct state_write {
-	struct state_write *next;
-	int64_t agent_id;
-	enum acd_agent_state from, to;
-	char *reason;
-};
-
-static void write_next(struct agents *agents);
-
-/* The oldest change leaves the queue, stored or not. */
-static void drop_oldest(struct agents *agents)
-{
-	struct state_write *w = agents->writes;
-
-	agents->writes = w->next;
-	if (!agents->writes)
-		agents->writes_tail = NULL;
-	free(w->reason);
-	free(w);
-	agents->persisting--;
-}
-
-/* The write in flight ended: the next one goes. */
-static void on_persisted(int error, const PGresult *res, void *userdata)
-{
-	struct agents *agents = userdata;
-	struct state_write *w = agents->writes;
-
-	if (error < 0 && error != -ECANCELED)
-		log_warning("agent=%lld state=%s not stored error=%s %s, "
-			    "ignoring",
-			    (long long)w->agent_id, acd_agent_state_name(w->to),
-			    strerror(-error),
-			    res ? PQresultErrorMessage(res) : "");
-	drop_oldest(agents);
-	agents->writing = false;
-	/* Also once closed: the final states are worth storing while the
-	 * pool lasts (it cancels what it cannot run). */
-	write_next(agents);
-	if (agents->persisting > 0)
-		return;
-	run_waiters(agents, agents->closed ? -ECANCELED : 0);
-	free_if_idle(agents);
-}
-
-/* Sends the oldest change waiting, unless one is in flight; a change the
- * pool refuses is logged and dropped. */
-static void write_next(struct agents *agents)
-{
-	struct state_write *w;
-	char id[32];
-	const char *params[4];
-	int r;
-
-	while (!agents->writing && (w = agents->writes)) {
-		snprintf(id, sizeof(id), "%lld", (long long)w->agent_id);
-		params[0] = id;
-		params[1] = acd_agent_state_name(w->to);
-		params[2] = acd_agent_state_name(w->from);
-		params[3] = w->reason;
-		r = db_pool_query(agents->db, persist_sql, 4, params,
-				  on_persisted, agents);
-		if (r == 0) {
-			agents->writing = true;
-			return;
-		}
-		log_warning("agent=%lld state=%s not stored error=%s, ignoring",
-			    (long long)w->agent_id, params[1], strerror(-r));
-		drop_oldest(agents);
-	}
 }
 
 int agents_stored(struct agents *agents, void (*cb)(int error, void *userdata),
 		  void *userdata)
 {
-	struct stored_waiter *w;
-
-	if (agents->persisting == 0) {
+	if (!agents->writer) {
 		cb(0, userdata);
 		return 0;
 	}
-	w = malloc(sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	*w = (struct stored_waiter){cb, userdata, agents->waiters};
-	agents->waiters = w;
-	return 0;
+	return cdr_writer_durable(agents->writer, cb, userdata);
 }
 
+/* The change goes through the writer, which journals it while the
+ * database is away; its sequence number keeps the history in order and
+ * a replay harmless. */
 static void persist(struct agents *agents, const struct agent *agent,
 		    enum acd_agent_state from, enum acd_agent_state to)
 {
-	struct state_write *w;
+	json_t *rec;
 
-	if (!agents->db)
+	if (!agents->writer)
 		return;
-	if (agents->persisting >= AGENTS_MAX_WRITES) {
-		log_warning("agent=%lld state=%s not stored: %d changes wait "
-			    "for the database, ignoring",
-			    (long long)agent->id, acd_agent_state_name(to),
-			    AGENTS_MAX_WRITES);
-		return;
-	}
-	w = calloc(1, sizeof(*w));
-	if (!w || (agent->reason && !(w->reason = strdup(agent->reason)))) {
-		free(w);
-		log_warning("agent=%lld state=%s not stored: out of memory, "
-			    "ignoring",
+	rec = json_pack("{s:I, s:s, s:s, s:s?, s:I}", "agent_id",
+			(json_int_t)agent->id, "from_state",
+			acd_agent_state_name(from), "to_state",
+			acd_agent_state_name(to), "reason", agent->reason,
+			"at_us", (json_int_t)cdr_now_us());
+	if (!rec || cdr_writer_submit_kind(agents->writer, CDR_KIND_AGENT_STATE,
+					   rec) < 0)
+		log_warning("agent=%lld state=%s not stored, ignoring",
 			    (long long)agent->id, acd_agent_state_name(to));
-		return;
-	}
-	w->agent_id = agent->id;
-	w->from = from;
-	w->to = to;
-	if (agents->writes_tail)
-		agents->writes_tail->next = w;
-	else
-		agents->writes = w;
-	agents->writes_tail = w;
-	agents->persisting++;
-	write_next(agents);
 }
 
 static void set_str(char **slot, const char *value)
@@ -682,6 +546,33 @@ static void on_loaded(int error, const PGresult *res, void *userdata)
 	free(load);
 }
 
+static int query_load(struct load *load)
+{
+	int r =
+	    db_pool_query(load->agents->db, load_sql, 0, NULL, on_loaded, load);
+
+	if (r == 0)
+		load->agents->loads++;
+	return r;
+}
+
+/* The first load waited for the journal of an earlier process. */
+static void on_replayed(int error, void *userdata)
+{
+	struct load *load = userdata;
+	struct agents *agents = load->agents;
+	int r = error;
+
+	agents->loads--;
+	if (r == 0 && !agents->closed)
+		r = query_load(load);
+	if (r == 0)
+		return;
+	load->cb(agents->closed ? -ECANCELED : r, load->userdata);
+	free(load);
+	free_if_idle(agents);
+}
+
 int agents_load(struct agents *agents, void (*cb)(int error, void *userdata),
 		void *userdata)
 {
@@ -694,11 +585,19 @@ int agents_load(struct agents *agents, void (*cb)(int error, void *userdata),
 	if (!load)
 		return -ENOMEM;
 	*load = (struct load){agents, cb, userdata};
-	r = db_pool_query(agents->db, load_sql, 0, NULL, on_loaded, load);
+	/* States that an earlier process journaled while the database was
+	 * away are newer than the stored ones: the first load reads them
+	 * only once they are replayed. */
+	if (agents->generation == 0 && agents->writer) {
+		agents->loads++;
+		r = cdr_writer_replayed(agents->writer, on_replayed, load);
+		if (r == 0)
+			return 0;
+		agents->loads--;
+	}
+	r = query_load(load);
 	if (r < 0)
 		free(load);
-	else
-		agents->loads++;
 	return r;
 }
 
@@ -853,6 +752,11 @@ int agents_new(uv_loop_t *loop, struct db_pool *db, agents_changed_cb changed,
 	return 0;
 }
 
+void agents_set_writer(struct agents *agents, struct cdr_writer *writer)
+{
+	agents->writer = writer;
+}
+
 static void free_agents(struct agents *agents)
 {
 	for (uint32_t i = 0; i < agents->count; i++) {
@@ -876,10 +780,9 @@ static void on_sweep_closed(uv_handle_t *handle)
 {
 	struct agents *agents = handle->data;
 
-	/* State writes and loads still in flight keep the registry until
+	/* Loads and status writes still in flight keep the registry until
 	 * they end (the pool cancels them when it closes). */
 	agents->closed = true;
-	run_waiters(agents, -ECANCELED);
 	free_if_idle(agents);
 }
 

@@ -26,7 +26,8 @@
 
 struct api_families {
 	struct metrics_family *calls, *waiting, *agents, *reconnects, *rest,
-	    *lag, *lag_hist, *journal, *http, *feed_subs, *connections;
+	    *lag, *lag_hist, *journal, *pending, *http, *feed_subs,
+	    *connections;
 };
 
 static const double latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -85,6 +86,8 @@ static void on_collect(struct metrics *m, void *userdata)
 	if (api->deps.cdr) {
 		cdr_writer_get_stats(api->deps.cdr, &cs);
 		set_gauge(api->fam->journal, (double)cs.journal_bytes, NULL);
+		set_gauge(api->fam->pending,
+			  (double)(cs.journal_records + cs.waiting), NULL);
 	}
 	if (api->deps.link) {
 		reconnects = link_reconnects(api->deps.link);
@@ -159,6 +162,10 @@ static int families(struct api *api)
 			   "Bytes of CDRs in the local journal, not yet in "
 			   "PostgreSQL.",
 			   0, NULL, &f->journal);
+	r |= metrics_gauge(m, "welcomedly_journal_pending_records",
+			   "Writes not yet in PostgreSQL (CDRs, agent states, "
+			   "queue entries): journaled, or waiting in memory.",
+			   0, NULL, &f->pending);
 	r |=
 	    metrics_counter(m, "welcomedly_http_requests_total",
 			    "API responses by status code.", 1, code, &f->http);
@@ -330,15 +337,19 @@ void api_observe_healthz(struct api_ctx *ctx)
 {
 	bool ari = ctx->deps->link && link_ready(ctx->deps->link);
 	bool db = ctx->deps->db && db_pool_connected(ctx->deps->db) > 0;
+	struct cdr_writer_stats cs = {0};
 
+	if (ctx->deps->cdr)
+		cdr_writer_get_stats(ctx->deps->cdr, &cs);
 	api_reply_json(ctx, ari ? 200 : 503,
-		       json_pack("{s:s, s:s, s:s, s:s}", "status",
+		       json_pack("{s:s, s:s, s:s, s:I, s:s}", "status",
 				 !ari ? "unavailable"
 				 : db ? "ok"
 				      : "degraded",
 				 "ari", ari ? "up" : "down", "database",
-				 db ? "up" : "down", "version",
-				 WELCOMEDLY_VERSION));
+				 db ? "up" : "down", "journal_pending",
+				 (json_int_t)(cs.journal_records + cs.waiting),
+				 "version", WELCOMEDLY_VERSION));
 }
 
 void api_observe_metrics(struct api_ctx *ctx)

@@ -84,6 +84,18 @@ void calls__write_cdr(struct call *call)
 	cdr_writer_submit(call->calls->cdr, snapshot);
 }
 
+void calls__write_queue_entry(struct call *call, json_t *record)
+{
+	if (!call->calls->cdr) {
+		json_decref(record);
+		return;
+	}
+	if (!record || cdr_writer_submit_kind(call->calls->cdr,
+					      CDR_KIND_QUEUE_ENTRY, record) < 0)
+		log_warning("call=%s queue entry not stored, ignoring",
+			    call->cdr.call_id);
+}
+
 static int64_t campaign_id(const struct call *call)
 {
 	return call->campaign ? call->campaign->id : call->cdr.campaign_id;
@@ -1005,7 +1017,7 @@ void calls__discard(struct call *call)
 	calls__unref(call);
 }
 
-static struct leg *take_over_leg(struct call *call, enum leg_role role,
+struct leg *calls__leg_take_over(struct call *call, enum leg_role role,
 				 const char *id, bool holds)
 {
 	struct leg *leg = calls__leg_add(call, role, id);
@@ -1023,9 +1035,11 @@ int calls__take_over(struct call *call, const struct calls_talking *t,
 		     enum leg_role peer_role, bool agent_holds)
 {
 	struct calls *calls = call->calls;
-	struct leg *peer = take_over_leg(call, peer_role, t->peer_id, true);
+	struct leg *peer =
+	    calls__leg_take_over(call, peer_role, t->peer_id, true);
 	struct leg *leg =
-	    peer ? take_over_leg(call, LEG_AGENT, t->agent_leg_id, agent_holds)
+	    peer ? calls__leg_take_over(call, LEG_AGENT, t->agent_leg_id,
+					agent_holds)
 		 : NULL;
 
 	if (!leg)

@@ -167,6 +167,9 @@ struct call {
 	struct call_queue q;
 	struct supervision sups[CALL_MAX_SUPERVISORS];
 	unsigned nsups;
+	/* Adopted with supervisions: the record's are being read back
+	 * (supervise.c); till then they are not noted in cdr. */
+	bool sups_loading;
 	/* Outbound: the customer's dial string and caller id, the ringback
 	 * tone's playback. */
 	char *endpoint;
@@ -273,6 +276,10 @@ void calls__emit_answered(struct call *call, int64_t agent_id, int wait_s);
 unsigned calls__ringing(const struct call *call, const struct leg *except);
 /* The call as the API shows it (new reference, NULL when out of memory). */
 json_t *calls__json(const struct call *call);
+/* Submits a join or leave of queue_entries (stolen, may be NULL when out
+ * of memory) to the CDR writer, which journals it while the database is
+ * away; see CDR_KIND_QUEUE_ENTRY. */
+void calls__write_queue_entry(struct call *call, json_t *record);
 /* A best-effort write (logged when lost). */
 void calls__db_write(struct calls *calls, const char *sql, int n,
 		     const char *const *params);
@@ -285,6 +292,10 @@ uint64_t calls__now_ms(const struct calls *calls);
  * legs). */
 struct leg *calls__leg_add(struct call *call, enum leg_role role,
 			   const char *id);
+/* As calls__leg_add(), for a channel an earlier process left up and in
+ * our application (holding the call when holds). */
+struct leg *calls__leg_take_over(struct call *call, enum leg_role role,
+				 const char *id, bool holds);
 void calls__leg_ref(struct leg *leg);
 void calls__leg_unref(struct leg *leg);
 /*

@@ -208,8 +208,6 @@ static enum call_input enter_queued(struct call *call)
 	struct calls *calls = call->calls;
 	struct campaign *c = call->campaign;
 	uint64_t now = calls__now_ms(calls);
-	char campaign_id[32], priority[16];
-	const char *params[5];
 
 	call->q.joined_us = cdr_now_us();
 	call->q.next_offer_ms = 0;
@@ -219,19 +217,13 @@ static enum call_input enter_queued(struct call *call)
 	call->cdr.queue_wait_seconds = 0;
 	calls__write_cdr(call);
 	start_moh(call);
-	snprintf(campaign_id, sizeof(campaign_id), "%lld", (long long)c->id);
-	snprintf(priority, sizeof(priority), "%d", call->q.priority);
-	params[0] = call->cdr.call_id;
-	params[1] = campaign_id;
-	params[2] = priority;
-	params[3] = call->cdr.caller_number;
-	params[4] = call->peer->id;
-	calls__db_write(
-	    calls,
-	    "INSERT INTO queue_entries (call_id, campaign_id, priority,"
-	    " caller_number, channel_id) VALUES ($1, $2, $3, $4, $5)"
-	    " ON CONFLICT (call_id) DO UPDATE SET campaign_id = $2",
-	    5, params);
+	calls__write_queue_entry(
+	    call, json_pack("{s:s, s:s, s:I, s:i, s:s?, s:s, s:I}", "call_id",
+			    call->cdr.call_id, "op", "join", "campaign_id",
+			    (json_int_t)c->id, "priority", call->q.priority,
+			    "caller_number", call->cdr.caller_number,
+			    "channel_id", call->peer->id, "joined_us",
+			    (json_int_t)call->q.joined_us));
 	log_info("call=%s queued campaign=%lld waiting=%u", call->cdr.call_id,
 		 (long long)c->id, waiting_in(calls, c));
 	c->stats.dirty = true;
@@ -249,7 +241,6 @@ static enum call_input enter_queued(struct call *call)
 
 static void act_leave_queue(struct call *call, const struct call_event *ev)
 {
-	const char *params[1] = {call->cdr.call_id};
 	bool abandoned = call->state == CALL_STATE_GONE;
 
 	(void)ev;
@@ -264,9 +255,9 @@ static void act_leave_queue(struct call *call, const struct call_event *ev)
 	} else if (!abandoned) {
 		stop_moh(call);
 	}
-	calls__db_write(call->calls,
-			"DELETE FROM queue_entries WHERE call_id = $1", 1,
-			params);
+	calls__write_queue_entry(call,
+				 json_pack("{s:s, s:s}", "call_id",
+					   call->cdr.call_id, "op", "leave"));
 }
 
 /* Offers ------------------------------------------------------------------- */

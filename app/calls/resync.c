@@ -5,6 +5,7 @@
 
 #include "calls/outbound.h"
 #include "calls/queue.h"
+#include "calls/supervise.h"
 #include "util/log.h"
 
 static bool array_has(const json_t *ids, const char *id)
@@ -131,9 +132,9 @@ static const char *stasis_campaign(const json_t *dialplan, char *buf,
 	return *buf ? buf : NULL;
 }
 
-/* A call adopted from an earlier process lost its agent and supervisor
- * legs with it (they are hung up as orphans): the supervisions its record
- * holds end now. */
+/* A call adopted from an earlier process whose supervisions were not
+ * taken over (their legs are hung up as orphans): the supervisions its
+ * record holds end now. */
 static void end_supervisions(struct calls *calls, const char *id)
 {
 	static const char sql[] =
@@ -299,8 +300,145 @@ static void describe(struct calls_talking *t, const json_t *ch, bool outbound,
 	    &t->start_us);
 }
 
+/* What a channel of ours was made for: its Stasis arguments after
+ * "<app>,<kind>," (supervise.c gives "supervisor,<call id>" to a
+ * supervisor's phone, "snoop,<call id>,<mode>" to a snoop), or NULL. */
+static const char *side_args(const json_t *ch, const char *kind)
+{
+	const json_t *dialplan = json_object_get(ch, "dialplan");
+	const char *data =
+	    json_string_value(json_object_get(dialplan, "app_data"));
+	const char *args = data ? strchr(data, ',') : NULL;
+	size_t n = strlen(kind);
+
+	if (!args || strncmp(args + 1, kind, n) != 0 || args[1 + n] != ',')
+		return NULL;
+	return args + 2 + n;
+}
+
+static const json_t *bridge_holding(const json_t *bridges, const char *id)
+{
+	size_t i;
+	json_t *b;
+
+	json_array_foreach(bridges, i, b)
+	{
+		if (array_has(json_object_get(b, "channels"), id))
+			return b;
+	}
+	return NULL;
+}
+
+static bool is_state(const json_t *ch, const char *state)
+{
+	const char *s = json_string_value(json_object_get(ch, "state"));
+
+	return s && strcmp(s, state) == 0;
+}
+
+/* The snoop on the call's agent leg that listens or whispers with the
+ * supervisor's phone in their bridge b, with the mode it was made for:
+ * an unknown channel of ours in our application. */
+static const char *sup_snoop(struct calls *calls, const struct call *call,
+			     const json_t *b, const char *phone_id,
+			     const json_t *channel_ids, const json_t *channels,
+			     enum calls_supervise_mode *ret_mode)
+{
+	const json_t *members = json_object_get(b, "channels");
+	const char *id = json_string_value(json_array_get(members, 0));
+	const json_t *ch;
+	const char *args, *name;
+	size_t n = strlen(call->cdr.call_id);
+	char prefix[CALL_MAX_ID + 16];
+
+	if (id && strcmp(id, phone_id) == 0)
+		id = json_string_value(json_array_get(members, 1));
+	if (json_array_size(members) != 2 || !id || !ids_is_ours(id, "snoop") ||
+	    !array_has(channel_ids, id) || calls__leg_find(calls, id) ||
+	    !(ch = find_channel(channels, id)) ||
+	    !(args = side_args(ch, "snoop")) ||
+	    strncmp(args, call->cdr.call_id, n) != 0 || args[n] != ',')
+		return NULL;
+	snprintf(prefix, sizeof(prefix), "Snoop/%s-", call->winner->id);
+	name = json_string_value(json_object_get(ch, "name"));
+	if (!name || strncmp(name, prefix, strlen(prefix)) != 0)
+		return NULL;
+	for (int m = 0; m < CALLS_SUPERVISE__COUNT; m++) {
+		if (m != CALLS_SUPERVISE_BARGE &&
+		    strcmp(args + n + 1, calls_supervise_mode_name(m)) == 0) {
+			*ret_mode = (enum calls_supervise_mode)m;
+			return id;
+		}
+	}
+	return NULL;
+}
+
+/* The parts of the supervision whose phone is ch, complete: the phone
+ * answered and barging in the call's bridge, or in a bridge of ours with
+ * its snoop. Fills s and returns true. */
+static bool sup_parts(struct calls *calls, const struct call *call,
+		      const json_t *ch, const json_t *channel_ids,
+		      const json_t *channels, const json_t *bridges,
+		      struct calls_supervising *s)
+{
+	const json_t *b = bridge_holding(bridges, s->phone_id);
+	const char *bid = json_string_value(json_object_get(b, "id"));
+
+	s->agent = agent_of_channel(calls, ch);
+	if (!s->agent || !is_state(ch, "Up") || !bid)
+		return false;
+	if (strcmp(bid, call->bridge_id) == 0) {
+		s->mode = CALLS_SUPERVISE_BARGE;
+		return true;
+	}
+	s->bridge_id = bid;
+	s->snoop_id = ids_is_ours(bid, "br")
+			  ? sup_snoop(calls, call, b, s->phone_id, channel_ids,
+				      channels, &s->mode)
+			  : NULL;
+	return s->snoop_id != NULL;
+}
+
+/* The supervisions of a call just adopted talking go on where their parts
+ * are whole; the parts of the others are orphans, and the record's entries
+ * of those end. */
+static void adopt_supervisions(struct calls *calls, struct call *call,
+			       const json_t *channel_ids,
+			       const json_t *channels, const json_t *bridges)
+{
+	unsigned adopted = 0;
+	size_t i;
+	json_t *ch;
+
+	json_array_foreach(channels, i, ch)
+	{
+		const char *id = json_string_value(json_object_get(ch, "id"));
+		const char *args = side_args(ch, "supervisor");
+		struct calls_supervising s = {.phone_id = id};
+
+		if (!id || !ids_is_ours(id, "sup") || !args ||
+		    strcmp(args, call->cdr.call_id) != 0 ||
+		    !array_has(channel_ids, id) || calls__leg_find(calls, id))
+			continue;
+		if (!sup_parts(calls, call, ch, channel_ids, channels, bridges,
+			       &s)) {
+			log_notice("call=%s supervisor leg=%s incomplete, not "
+				   "adopted",
+				   call->cdr.call_id, id);
+			continue;
+		}
+		if (calls__supervise_adopt(call, &s) == 0)
+			adopted++;
+	}
+	if (adopted)
+		calls__supervise_load_record(call);
+	else
+		end_supervisions(calls, call->cdr.call_id);
+}
+
 /* Calls an earlier process left talking keep talking: taken over as they
- * are, before the legs no call owns go as orphans. */
+ * are, with their supervisions, before the legs no call owns go as
+ * orphans. */
 static void adopt_talking(struct calls *calls, const json_t *channel_ids,
 			  const json_t *channels, const json_t *bridges)
 {
@@ -325,7 +463,8 @@ static void adopt_talking(struct calls *calls, const json_t *channel_ids,
 		call = outbound ? calls__outbound_adopt_talking(calls, &t)
 				: calls__inbound_adopt_talking(calls, &t);
 		if (call)
-			end_supervisions(calls, call->cdr.call_id);
+			adopt_supervisions(calls, call, channel_ids, channels,
+					   bridges);
 	}
 }
 
@@ -369,6 +508,9 @@ static bool bridge_owned(struct calls *calls, const char *id)
 		const struct call *call = value;
 		if (strcmp(call->bridge_id, id) == 0)
 			return true;
+		for (unsigned i = 0; i < call->nsups; i++)
+			if (strcmp(call->sups[i].bridge_id, id) == 0)
+				return true;
 	}
 	return false;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "calls/supervise.h"
+#include "db/pool.h"
 #include "util/log.h"
 
 /* Seconds the supervisor's phone rings. */
@@ -177,7 +178,8 @@ static void on_snoop(const struct ari_response *resp, void *userdata)
 }
 
 /* Listen or whisper: a snoop on the agent's leg and a bridge of the
- * supervisor's. */
+ * supervisor's. The snoop's arguments ("snoop,<call id>,<mode>") tell a
+ * later process what it is for (resync.c). */
 static void set_up_snoop(struct call *call, struct supervision *sup)
 {
 	struct leg *agent = call->winner, *snoop;
@@ -197,12 +199,12 @@ static void set_up_snoop(struct call *call, struct supervision *sup)
 	snprintf(path, sizeof(path), "/bridges/%s?type=mixing&name=sup-%s",
 		 sup->bridge_id, call->cdr.call_id);
 	sup_request(call, sup, "POST", path, bridge_made);
-	snprintf(path, sizeof(path),
-		 "/channels/%s/snoop?spy=both&whisper=%s&app=%s"
-		 "&appArgs=snoop,%s&snoopId=%s",
-		 agent->id,
-		 sup->mode == CALLS_SUPERVISE_WHISPER ? "out" : "none",
-		 call->calls->app, call->cdr.call_id, id);
+	snprintf(
+	    path, sizeof(path),
+	    "/channels/%s/snoop?spy=both&whisper=%s&app=%s"
+	    "&appArgs=snoop,%s,%s&snoopId=%s",
+	    agent->id, sup->mode == CALLS_SUPERVISE_WHISPER ? "out" : "none",
+	    call->calls->app, call->cdr.call_id, mode_names[sup->mode], id);
 	calls__leg_ref(snoop);
 	if (ari_rest_request(call->calls->rest, "POST", path, NULL, on_snoop,
 			     snoop) < 0) {
@@ -275,6 +277,8 @@ static void apply(struct call *call, struct supervision *sup)
 static void note(struct call *call, const struct supervision *sup,
 		 const char *mode, int64_t answered_us, int64_t ended_us)
 {
+	if (call->sups_loading)
+		return; /* the record, once read, takes the state left */
 	if (cdr_supervision(&call->cdr, sup->agent->id, mode, cdr_now_us(),
 			    answered_us, ended_us) < 0)
 		log_error("call=%s supervisor=%lld CDR: out of memory",
@@ -423,4 +427,154 @@ int calls_supervise_end(struct calls *calls, const char *call_id,
 		return -ENOENT;
 	end(call, sup, true);
 	return 0;
+}
+
+/* Taking over after a restart ------------------------------------------ */
+
+/* A side leg of an earlier process, up and in our application. */
+static struct leg *adopt_leg(struct call *call, enum leg_role role,
+			     const char *id)
+{
+	struct leg *leg = calls__leg_take_over(call, role, id, false);
+
+	if (leg)
+		leg->settled = true;
+	return leg;
+}
+
+/* Forgets a leg adopt_leg() added: its channel stays an orphan. */
+static void drop_leg(struct call *call, struct leg *leg)
+{
+	if (strmap_get(call->calls->by_channel, leg->id) == leg)
+		strmap_remove(call->calls->by_channel, leg->id);
+	leg->state = LEG_GONE;
+	calls__leg_unref(leg);
+}
+
+int calls__supervise_adopt(struct call *call, const struct calls_supervising *s)
+{
+	struct supervision *sup;
+	struct leg *phone, *snoop = NULL;
+
+	if (by_agent(call, s->agent->id))
+		return -EEXIST;
+	if (call->nsups == CALL_MAX_SUPERVISORS)
+		return -ENOSPC;
+	if (!(phone = adopt_leg(call, LEG_SUPERVISOR, s->phone_id)))
+		return -ENOMEM;
+	if (s->snoop_id && !(snoop = adopt_leg(call, LEG_SNOOP, s->snoop_id))) {
+		drop_leg(call, phone);
+		return -ENOMEM;
+	}
+	phone->agent = s->agent;
+	sup = &call->sups[call->nsups++];
+	*sup = (struct supervision){.agent = s->agent,
+				    .mode = s->mode,
+				    .state = SUP_ACTIVE,
+				    .in_call_bridge = !s->snoop_id};
+	snprintf(sup->phone_id, sizeof(sup->phone_id), "%s", s->phone_id);
+	if (snoop) {
+		snprintf(sup->snoop_id, sizeof(sup->snoop_id), "%s",
+			 s->snoop_id);
+		snprintf(sup->bridge_id, sizeof(sup->bridge_id), "%s",
+			 s->bridge_id);
+	}
+	call->sups_loading = true;
+	log_notice("call=%s supervisor=%lld adopted %s phone=%s snoop=%s "
+		   "bridge=%s",
+		   call->cdr.call_id, (long long)s->agent->id,
+		   mode_names[s->mode], s->phone_id,
+		   s->snoop_id ? s->snoop_id : "",
+		   s->bridge_id ? s->bridge_id : "");
+	return 0;
+}
+
+/* The record's supervisions as cdr_supervision() keeps them (times in
+ * microseconds), as one JSON text; '[]' when it has none. */
+static const char load_sql[] =
+    "SELECT coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object("
+    "'supervisor_agent_id', s->'supervisor_agent_id', 'mode', s->'mode',"
+    " 'modes', s->'modes',"
+    " 'started_us', (extract(epoch FROM (s->>'started_at')::timestamptz)"
+    " * 1e6)::bigint,"
+    " 'answered_us', (extract(epoch FROM (s->>'answered_at')::timestamptz)"
+    " * 1e6)::bigint,"
+    " 'ended_us', (extract(epoch FROM (s->>'ended_at')::timestamptz)"
+    " * 1e6)::bigint)))"
+    " FROM jsonb_array_elements(supervisions) s), '[]')::text"
+    " FROM calls WHERE call_id = $1";
+
+/* The record read back takes the supervisions as they are now: an open
+ * entry whose supervisor no longer supervises ends, each supervision has
+ * its open entry (a new one for one begun meanwhile) in its mode. */
+static void reconcile(struct call *call, json_t *list)
+{
+	int64_t now = cdr_now_us();
+	size_t i;
+	json_t *e;
+
+	json_decref(call->cdr.supervisions);
+	call->cdr.supervisions = list;
+	call->sups_loading = false;
+	json_array_foreach(list, i, e)
+	{
+		json_int_t id = json_integer_value(
+		    json_object_get(e, "supervisor_agent_id"));
+
+		if (!json_object_get(e, "ended_us") && !by_agent(call, id))
+			json_object_set_new(e, "ended_us", json_integer(now));
+	}
+	for (unsigned k = 0; k < call->nsups; k++)
+		note(call, &call->sups[k], mode_names[call->sups[k].mode], 0,
+		     0);
+	calls__write_cdr(call);
+}
+
+/* The record stays as the earlier process left it: its supervisions stay
+ * open there (the database is rarely away here: calls are taken over once
+ * it has given the campaigns). */
+static void not_read(const struct call *call, int error)
+{
+	log_warning("call=%s supervisions of the record not read error=%s: "
+		    "their changes are not recorded, ignoring",
+		    call->cdr.call_id, strerror(-error));
+}
+
+static void on_record_loaded(int error, const PGresult *res, void *userdata)
+{
+	struct call *call = userdata;
+	json_t *list = NULL;
+
+	if (error == 0 && PQntuples(res) == 1)
+		list = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+	else if (error == 0)
+		list = json_array(); /* no row yet: nothing to go on from */
+	if (json_is_array(list)) {
+		log_info(
+		    "call=%s supervisions of the record loaded entries=%zu",
+		    call->cdr.call_id, json_array_size(list));
+		reconcile(call, list);
+	} else if (error != -ECANCELED) {
+		json_decref(list);
+		not_read(call, error < 0 ? error : -EBADMSG);
+	}
+	calls__unref(call);
+}
+
+void calls__supervise_load_record(struct call *call)
+{
+	const char *params[1] = {call->cdr.call_id};
+	int r;
+
+	if (!call->calls->db) {
+		reconcile(call, json_array());
+		return;
+	}
+	calls__ref(call);
+	r = db_pool_query(call->calls->db, load_sql, 1, params,
+			  on_record_loaded, call);
+	if (r < 0) {
+		not_read(call, r);
+		calls__unref(call);
+	}
 }

@@ -1,4 +1,5 @@
-/* cdr.h: call detail records, written to PostgreSQL and never lost. */
+/* cdr.h: call detail records, and the other rows that must survive a
+ * database outage, written to PostgreSQL and never lost. */
 #ifndef APP_CDR_H
 #define APP_CDR_H
 
@@ -73,13 +74,33 @@ void cdr_clear(struct cdr *cdr);
 
 struct cdr_writer; /* opaque */
 
+/*
+ * What a record submitted to the writer is; each kind has its own
+ * idempotent statement. The JSON members each one takes:
+ *
+ * CDR_KIND_CALL         a cdr_snapshot().
+ * CDR_KIND_AGENT_STATE  agent_id, from_state (may be absent), to_state,
+ *                       reason (may be absent), at_us: a row in
+ *                       agent_state_events and the agent's state.
+ * CDR_KIND_QUEUE_ENTRY  call_id, op ("join" or "leave"); a join also
+ *                       campaign_id, priority, caller_number, channel_id,
+ *                       joined_us: a row of queue_entries made or deleted.
+ */
+enum cdr_kind {
+	CDR_KIND_CALL,
+	CDR_KIND_AGENT_STATE,
+	CDR_KIND_QUEUE_ENTRY,
+	CDR_KIND__COUNT
+};
+
 /* Named caps: records in one database statement, and records kept in
  * memory when neither the database nor the journal takes them. */
 #define CDR_BATCH_MAX 500
 #define CDR_MEMORY_MAX 100000
 
 /*
- * Creates a writer that upserts snapshots into `calls` through db (borrowed,
+ * Creates a writer that upserts snapshots into `calls` (and the other
+ * kinds into theirs) through db (borrowed,
  * may be NULL: then every record stays in the journal) and keeps a journal
  * at journal_path for the times the database cannot take them. The journal
  * is opened asynchronously; records submitted before that wait in memory.
@@ -96,6 +117,38 @@ int cdr_writer_new(uv_loop_t *loop, struct db_pool *db,
  * then logged whole at error level so that an operator can recover it).
  */
 int cdr_writer_submit(struct cdr_writer *w, json_t *snapshot);
+
+/*
+ * Like cdr_writer_submit for a record of kind (stolen): the writer stamps
+ * it with its kind and a sequence number (above every one given before,
+ * even by an earlier process: wall-clock microseconds, bumped when equal),
+ * which the database keys on so that a replay changes nothing. Records of
+ * every kind reach the database in one order, the order submitted.
+ * Returns 0, -ENOBUFS like cdr_writer_submit, -EINVAL (bad kind, not an
+ * object) or -ENOMEM; the record is consumed either way.
+ */
+int cdr_writer_submit_kind(struct cdr_writer *w, enum cdr_kind kind,
+			   json_t *record);
+
+/*
+ * Runs cb once every record submitted so far is durable: in the database,
+ * in the journal, or refused by the database (logged). cb runs before this
+ * returns when they already are; with -ECANCELED when the writer closes
+ * first. Returns 0, or -ENOMEM or -ECANCELED (closing), and cb never runs.
+ */
+int cdr_writer_durable(struct cdr_writer *w,
+		       void (*cb)(int error, void *userdata), void *userdata);
+
+/*
+ * Runs cb once every record that the journal held when the writer opened
+ * it (left by an earlier process) is in the database, so that state read
+ * from the database is not older than what that process last did. cb runs
+ * before this returns when there was none or they are in; with -ECANCELED
+ * when the writer closes first. Returns 0, or -ENOMEM or -ECANCELED
+ * (closing), and cb never runs.
+ */
+int cdr_writer_replayed(struct cdr_writer *w,
+			void (*cb)(int error, void *userdata), void *userdata);
 
 /* Tells the writer the database may be back (from db_pool's state
  * callback). */

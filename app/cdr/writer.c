@@ -1,5 +1,5 @@
-/* writer.c: CDR snapshots to PostgreSQL in batches, through a journal when
- * the database is away.
+/* writer.c: CDR snapshots, agent states and queue entries to PostgreSQL in
+ * batches, through one journal when the database is away.
  *
  * Every snapshot carries a revision, and the upsert applies a snapshot only
  * when its revision is newer than the row's. So a snapshot may reach the
@@ -8,6 +8,15 @@
  * while an older copy was in flight all leave the same row. What the writer
  * guarantees is the other half: every snapshot reaches the database at least
  * once, or sits in the fsync'd journal until it can.
+ *
+ * The other kinds of record follow the same rule with their own key: an
+ * agent state change carries a sequence number (agent_state_events is
+ * unique on agent and sequence, agents.state_seq only moves forward), and a
+ * queue entry's join or leave carries one too (within a batch the last one
+ * of a call wins, and batches run in submission order). Records of every
+ * kind share one order: a batch holds consecutive records, whatever their
+ * kinds, one statement writes all of it, and one statement is in flight at
+ * a time.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,8 +25,6 @@
 #include "cdr/cdr.h"
 #include "util/journal.h"
 #include "util/log.h"
-
-#define STMT_UPSERT "cdr_upsert"
 
 /* Pause before retrying after the database failed in a way that is not the
  * records' fault (a missing table, a shutdown, a lock timeout). */
@@ -30,8 +37,8 @@
  * answer time stored stays (a call adopted talking only knows when it was
  * adopted); duration and billsec follow from the merged times, as
  * Asterisk's CDR defines them. */
-static const char upsert_sql[] =
-    "WITH r AS (SELECT DISTINCT ON (call_id) * FROM "
+static const char cdr_ctes[] =
+    "cr AS (SELECT DISTINCT ON (call_id) * FROM "
     "json_to_recordset($1::json) AS x("
     " call_id text, revision bigint, direction text, caller_number text,"
     " callee_number text, caller_channel_id text, agent_channel_id text,"
@@ -41,17 +48,18 @@ static const char upsert_sql[] =
     " hangup_cause_text text, hangup_by text, disposition text,"
     " supervisions jsonb)"
     " ORDER BY call_id, revision DESC),"
-    " t AS (SELECT r.*, (SELECT jsonb_agg(jsonb_strip_nulls("
+    " ct AS (SELECT cr.*, (SELECT jsonb_agg(jsonb_strip_nulls("
     "jsonb_build_object('supervisor_agent_id', s->'supervisor_agent_id',"
     " 'mode', s->'mode', 'modes', s->'modes', 'started_at',"
     " to_timestamp((s->>'started_us')::bigint / 1e6), 'answered_at',"
     " to_timestamp((s->>'answered_us')::bigint / 1e6), 'ended_at',"
     " to_timestamp((s->>'ended_us')::bigint / 1e6))))"
-    " FROM jsonb_array_elements(r.supervisions) s) AS sv,"
+    " FROM jsonb_array_elements(cr.supervisions) s) AS sv,"
     " to_timestamp(start_us / 1e6) AS st,"
     " to_timestamp(answer_us / 1e6) AS an, to_timestamp(end_us / 1e6) AS en "
-    "FROM r)"
-    " INSERT INTO calls AS c (call_id, revision, direction, caller_number,"
+    "FROM cr),"
+    " ci AS (INSERT INTO calls AS c (call_id, revision, direction, "
+    "caller_number,"
     " callee_number, caller_channel_id, agent_channel_id, bridge_id, "
     "recording_url,"
     " agent_id, campaign_id, lead_id, start_time, answer_time, end_time,"
@@ -64,7 +72,7 @@ static const char upsert_sql[] =
     " coalesce(floor(extract(epoch FROM en - st)), 0)::int,"
     " coalesce(floor(extract(epoch FROM en - an)), 0)::int,"
     " queue_wait_seconds, coalesce(abandoned, false), hangup_cause,"
-    " hangup_cause_text, hangup_by, disposition, coalesce(sv, '[]') FROM t"
+    " hangup_cause_text, hangup_by, disposition, coalesce(sv, '[]') FROM ct"
     " ON CONFLICT (call_id) DO UPDATE SET"
     " revision = EXCLUDED.revision,"
     " caller_number = coalesce(EXCLUDED.caller_number, c.caller_number),"
@@ -97,7 +105,71 @@ static const char upsert_sql[] =
     " disposition = coalesce(EXCLUDED.disposition, c.disposition),"
     " supervisions = CASE WHEN EXCLUDED.supervisions = '[]' THEN"
     " c.supervisions ELSE EXCLUDED.supervisions END"
-    " WHERE c.revision < EXCLUDED.revision";
+    " WHERE c.revision < EXCLUDED.revision)";
+
+/* Agent state changes: the history row once per (agent, seq), the agent's
+ * row to the newest change only. An agent deleted meanwhile is skipped. */
+static const char agent_state_ctes[] =
+    "ar AS (SELECT x.* FROM json_to_recordset($2::json) AS x("
+    " agent_id bigint, seq bigint, from_state text, to_state text,"
+    " reason text, at_us bigint) JOIN agents a ON a.id = x.agent_id),"
+    " ae AS (INSERT INTO agent_state_events (agent_id, from_state, "
+    "to_state,"
+    " reason, at, seq) SELECT agent_id, from_state, to_state, reason,"
+    " to_timestamp(at_us / 1e6), seq FROM ar"
+    " ON CONFLICT (agent_id, seq) DO NOTHING),"
+    " au AS (UPDATE agents a SET state = l.to_state, state_reason = "
+    "l.reason,"
+    " state_since = to_timestamp(l.at_us / 1e6), state_seq = l.seq"
+    " FROM (SELECT DISTINCT ON (agent_id) * FROM ar"
+    " ORDER BY agent_id, seq DESC) l"
+    " WHERE a.id = l.agent_id AND a.state_seq < l.seq)";
+
+/* Queue entries: the last join or leave of each call in the batch wins; a
+ * join keeps the place of a row already there (a call adopted after a
+ * restart keeps its joined_at). A campaign deleted meanwhile is skipped. */
+static const char queue_entry_ctes[] =
+    "qr AS (SELECT DISTINCT ON (call_id) * FROM "
+    "json_to_recordset($3::json) AS x(call_id text, seq bigint, op text,"
+    " campaign_id bigint, priority int, caller_number text, channel_id text,"
+    " joined_us bigint) ORDER BY call_id, seq DESC),"
+    " qd AS (DELETE FROM queue_entries q USING qr"
+    " WHERE q.call_id = qr.call_id AND qr.op = 'leave'),"
+    " qi AS (INSERT INTO queue_entries (call_id, campaign_id, joined_at,"
+    " priority, caller_number, channel_id) SELECT qr.call_id,"
+    " qr.campaign_id, to_timestamp(qr.joined_us / 1e6), qr.priority,"
+    " qr.caller_number, qr.channel_id FROM qr"
+    " JOIN campaigns c ON c.id = qr.campaign_id WHERE qr.op = 'join'"
+    " ON CONFLICT (call_id) DO UPDATE SET campaign_id = EXCLUDED.campaign_id)";
+
+/* One statement takes a batch of every kind: the tables are distinct, and
+ * within a kind the keys above make the order inside a batch irrelevant,
+ * so that a journal where the kinds alternate still drains in batches. */
+#define STMT_WRITE "journal_write"
+
+/* The member of a record naming its kind; CDRs carry none (journals
+ * written before the other kinds hold only CDRs). */
+#define KIND_KEY "record_kind"
+
+struct kind {
+	const char *name; /* in KIND_KEY and in logs */
+};
+
+static const struct kind kinds[CDR_KIND__COUNT] = {
+    [CDR_KIND_CALL] = {"cdr"},
+    [CDR_KIND_AGENT_STATE] = {"agent_state"},
+    [CDR_KIND_QUEUE_ENTRY] = {"queue_entry"},
+};
+
+static enum cdr_kind kind_of(const json_t *record)
+{
+	const char *name = json_string_value(json_object_get(record, KIND_KEY));
+
+	for (int k = 0; name && k < CDR_KIND__COUNT; k++)
+		if (strcmp(name, kinds[k].name) == 0)
+			return (enum cdr_kind)k;
+	return CDR_KIND_CALL;
+}
 
 /* A statement in flight. Orphaned (w = NULL) when the writer closes first. */
 struct batch {
@@ -110,6 +182,15 @@ struct batch {
 struct append {
 	struct cdr_writer *w;
 	json_t *record;
+};
+
+/* Who waits for every record submitted before it to be durable, or for
+ * the records found in the journal at open to be replayed. */
+struct durable_waiter {
+	uint64_t upto; /* records submitted when it came (durable waiters) */
+	void (*cb)(int error, void *userdata);
+	void *userdata;
+	struct durable_waiter *next;
 };
 
 struct cdr_writer {
@@ -127,6 +208,11 @@ struct cdr_writer {
 	void (*close_cb)(void *userdata);
 	void *close_userdata;
 	struct cdr_writer_stats stats;
+	uint64_t submitted; /* records ever submitted */
+	int64_t last_seq;   /* last sequence number stamped on a record */
+	struct durable_waiter *waiters, *waiters_tail; /* oldest first */
+	struct durable_waiter *replay_waiters;         /* any order */
+	uint64_t replay_upto; /* last sequence number found at open */
 };
 
 static void kick(struct cdr_writer *w);
@@ -140,9 +226,62 @@ static void log_lost(const json_t *record, const char *why)
 {
 	char *text = json_dumps(record, JSON_COMPACT);
 
-	log_error("CDR not stored (%s), keep this line to restore it: cdr=%s",
-		  why, text ? text : "?");
+	log_error("%s not stored (%s), keep this line to restore it: %s=%s",
+		  kind_of(record) == CDR_KIND_CALL ? "CDR" : "row", why,
+		  kinds[kind_of(record)].name, text ? text : "?");
 	free(text);
+}
+
+/* Records submitted so far that are in the database or the journal. The
+ * ones that are not are always the newest: the waiting ones and the batch
+ * in flight from them, unless a journal append is still out. */
+static uint64_t durable_count(const struct cdr_writer *w)
+{
+	uint64_t pending = json_array_size(w->waiting);
+
+	if (w->inflight && !w->inflight->last_seq)
+		pending += json_array_size(w->inflight->records);
+	return w->appending ? 0 : w->submitted - pending;
+}
+
+/* Runs the waiters whose records are all durable, oldest first; with
+ * error (-ECANCELED when closing) all of them. */
+static void run_waiters(struct cdr_writer *w, int error)
+{
+	struct durable_waiter *d;
+	uint64_t done = durable_count(w);
+
+	while ((d = w->waiters) && (error < 0 || d->upto <= done)) {
+		w->waiters = d->next;
+		if (!w->waiters)
+			w->waiters_tail = NULL;
+		d->cb(error, d->userdata);
+		free(d);
+	}
+}
+
+/* True once every record found in the journal at open is confirmed. */
+static bool replayed(const struct cdr_writer *w)
+{
+	const struct journal_record *first;
+
+	if (w->journal_opening)
+		return false;
+	first = w->journal ? journal_first(w->journal) : NULL;
+	return !first || first->seq > w->replay_upto;
+}
+
+static void run_replay_waiters(struct cdr_writer *w, int error)
+{
+	struct durable_waiter *d;
+
+	if (error == 0 && !replayed(w))
+		return;
+	while ((d = w->replay_waiters)) {
+		w->replay_waiters = d->next;
+		d->cb(error, d->userdata);
+		free(d);
+	}
 }
 
 static void on_appended(int error, uint64_t seq, void *userdata)
@@ -153,9 +292,9 @@ static void on_appended(int error, uint64_t seq, void *userdata)
 	w->appending--;
 	if (error < 0) {
 		/* Keep it in memory; it goes to the database or is logged. */
-		log_warning(
-		    "CDR journal append failed error=%s, keeping it in memory",
-		    strerror(-error));
+		log_warning("journal append failed error=%s, keeping the "
+			    "record in memory",
+			    strerror(-error));
 		json_array_append_new(w->waiting, a->record);
 	} else {
 		w->stats.journaled++;
@@ -164,6 +303,7 @@ static void on_appended(int error, uint64_t seq, void *userdata)
 	free(a);
 	if (!w->closing)
 		kick(w);
+	run_waiters(w, 0);
 }
 
 /* Moves one snapshot (stolen) to the journal. Returns 0, or a negative
@@ -214,7 +354,7 @@ static void journal_waiting(struct cdr_writer *w)
 	for (size_t i = 0; i < moved; i++)
 		json_array_remove(w->waiting, 0);
 	if (r < 0 && r != -ENOTCONN)
-		log_warning("CDR journal refused a record error=%s waiting=%zu",
+		log_warning("journal refused a record error=%s waiting=%zu",
 			    strerror(-r), json_array_size(w->waiting));
 }
 
@@ -247,7 +387,7 @@ static void on_rejected(struct cdr_writer *w, struct batch *b,
 		}
 		return;
 	}
-	log_error("database refused a CDR sqlstate=%s error=%s",
+	log_error("database refused a record sqlstate=%s error=%s",
 		  res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "",
 		  res ? PQresultErrorMessage(res) : "");
 	json_array_foreach(b->records, i, rec)
@@ -278,7 +418,8 @@ static void on_retry(uv_timer_t *timer)
 
 static void retry_later(struct cdr_writer *w, const PGresult *res)
 {
-	log_warning("CDR write failed sqlstate=%s error=%s, retrying in %dms",
+	log_warning("journaled write failed sqlstate=%s error=%s, retrying in "
+		    "%dms",
 		    res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "",
 		    res ? PQresultErrorMessage(res) : "", CDR_RETRY_MS);
 	w->retry_armed = true;
@@ -311,33 +452,60 @@ static void on_batch_done(int error, const PGresult *res, void *userdata)
 	} else if (!b->last_seq) {
 		/* Whether it committed is unknown: journal it; the revision
 		 * makes a second copy harmless. */
-		log_warning("CDR batch failed error=%s records=%zu, journaling",
+		log_warning("write batch failed error=%s records=%zu, "
+			    "journaling",
 			    strerror(-error), n);
 		requeue(w, b);
 	}
 	kick(w);
+	run_waiters(w, 0);
+	run_replay_waiters(w, 0);
 out:
 	batch_free(b);
+}
+
+/* The batch's records of each kind, as the JSON arrays the statement's
+ * parameters take (owned by the caller, NULL when out of memory). */
+static char *kind_text(json_t *records, enum cdr_kind kind)
+{
+	json_t *some = json_array();
+	size_t i;
+	json_t *rec;
+	char *text;
+
+	if (!some)
+		return NULL;
+	json_array_foreach(records, i, rec)
+	{
+		if (kind_of(rec) == kind)
+			json_array_append(some, rec);
+	}
+	text = json_dumps(some, JSON_COMPACT);
+	json_decref(some);
+	return text;
 }
 
 static int send_batch(struct cdr_writer *w, json_t *records, uint64_t last_seq)
 {
 	struct batch *b = malloc(sizeof(*b));
-	const char *params[1];
-	char *text = json_dumps(records, JSON_COMPACT);
+	char *params[CDR_KIND__COUNT] = {0};
 	int r = -ENOMEM;
 
-	if (!b || !text)
-		goto err;
+	if (!b)
+		goto out;
+	for (int k = 0; k < CDR_KIND__COUNT; k++)
+		if (!(params[k] = kind_text(records, (enum cdr_kind)k)))
+			goto out;
 	*b = (struct batch){w, records, last_seq};
-	params[0] = text;
-	r = db_pool_execute(w->db, STMT_UPSERT, 1, params, on_batch_done, b);
-	free(text);
-	if (r < 0)
-		goto err;
-	w->inflight = b;
-	return 0;
-err:
+	r = db_pool_execute(w->db, STMT_WRITE, CDR_KIND__COUNT,
+			    (const char *const *)params, on_batch_done, b);
+	if (r == 0) {
+		w->inflight = b;
+		b = NULL;
+	}
+out:
+	for (int k = 0; k < CDR_KIND__COUNT; k++)
+		free(params[k]);
 	free(b);
 	return r;
 }
@@ -365,7 +533,7 @@ static int replay(struct cdr_writer *w)
 			json_array_append_new(records, o);
 		else
 			log_warning(
-			    "CDR journal record seq=%llu unreadable, ignoring",
+			    "journal record seq=%llu unreadable, ignoring",
 			    (unsigned long long)rec->seq);
 		last = rec->seq;
 	}
@@ -426,19 +594,37 @@ static void on_journal_open(int error, struct journal *j, void *userdata)
 		log_error("CDR journal damaged; its good part is kept and a "
 			  "copy saved beside it");
 	else if (error < 0)
-		log_error("CDR journal cannot be opened error=%s; CDRs wait in "
-			  "memory while the database is away",
+		log_error("CDR journal cannot be opened error=%s; records wait "
+			  "in memory while the database is away",
 			  strerror(-error));
 	w->journal = j;
 	if (j && journal_count(j) > 0)
 		log_notice("CDR journal holds records=%zu to replay",
 			   journal_count(j));
+	w->replay_upto = j ? journal_next_seq(j) - 1 : 0;
 	if (w->closing) {
 		w->closing = false;
 		cdr_writer_close(w, w->close_cb, w->close_userdata);
 		return;
 	}
 	kick(w);
+	run_replay_waiters(w, 0);
+}
+
+static int prepare(struct db_pool *db)
+{
+	static const char fmt[] = "WITH %s, %s, %s SELECT 1";
+	size_t len = sizeof(fmt) + sizeof(cdr_ctes) + sizeof(agent_state_ctes) +
+		     sizeof(queue_entry_ctes);
+	char *sql = malloc(len);
+	int r;
+
+	if (!sql)
+		return -ENOMEM;
+	snprintf(sql, len, fmt, cdr_ctes, agent_state_ctes, queue_entry_ctes);
+	r = db_pool_prepare(db, STMT_WRITE, sql, CDR_KIND__COUNT);
+	free(sql);
+	return r;
 }
 
 int cdr_writer_new(uv_loop_t *loop, struct db_pool *db,
@@ -455,7 +641,7 @@ int cdr_writer_new(uv_loop_t *loop, struct db_pool *db,
 	if (!w->waiting)
 		goto err;
 	if (db) {
-		r = db_pool_prepare(db, STMT_UPSERT, upsert_sql, 1);
+		r = prepare(db);
 		if (r < 0 && r != -EEXIST)
 			goto err;
 	}
@@ -481,7 +667,71 @@ int cdr_writer_submit(struct cdr_writer *w, json_t *snapshot)
 		return -ENOBUFS;
 	}
 	json_array_append_new(w->waiting, snapshot);
+	w->submitted++;
 	kick(w);
+	return 0;
+}
+
+int cdr_writer_submit_kind(struct cdr_writer *w, enum cdr_kind kind,
+			   json_t *record)
+{
+	int64_t now = cdr_now_us();
+
+	if ((unsigned)kind >= CDR_KIND__COUNT || !json_is_object(record)) {
+		json_decref(record);
+		return -EINVAL;
+	}
+	w->last_seq = now > w->last_seq ? now : w->last_seq + 1;
+	if (kind != CDR_KIND_CALL &&
+	    (json_object_set_new(record, KIND_KEY,
+				 json_string(kinds[kind].name)) < 0 ||
+	     json_object_set_new(record, "seq", json_integer(w->last_seq)) <
+		 0)) {
+		json_decref(record);
+		return -ENOMEM;
+	}
+	return cdr_writer_submit(w, record);
+}
+
+int cdr_writer_durable(struct cdr_writer *w,
+		       void (*cb)(int error, void *userdata), void *userdata)
+{
+	struct durable_waiter *d;
+
+	if (w->closing)
+		return -ECANCELED;
+	if (durable_count(w) >= w->submitted) {
+		cb(0, userdata);
+		return 0;
+	}
+	d = malloc(sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	*d = (struct durable_waiter){w->submitted, cb, userdata, NULL};
+	if (w->waiters_tail)
+		w->waiters_tail->next = d;
+	else
+		w->waiters = d;
+	w->waiters_tail = d;
+	return 0;
+}
+
+int cdr_writer_replayed(struct cdr_writer *w,
+			void (*cb)(int error, void *userdata), void *userdata)
+{
+	struct durable_waiter *d;
+
+	if (w->closing)
+		return -ECANCELED;
+	if (replayed(w)) {
+		cb(0, userdata);
+		return 0;
+	}
+	d = malloc(sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	*d = (struct durable_waiter){0, cb, userdata, w->replay_waiters};
+	w->replay_waiters = d;
 	return 0;
 }
 
@@ -495,7 +745,7 @@ void cdr_writer_get_stats(const struct cdr_writer *w,
 			  struct cdr_writer_stats *ret_stats)
 {
 	*ret_stats = w->stats;
-	ret_stats->waiting = json_array_size(w->waiting);
+	ret_stats->waiting = w->waiting ? json_array_size(w->waiting) : 0;
 	ret_stats->journal_records = w->journal ? journal_count(w->journal) : 0;
 	ret_stats->journal_bytes = w->journal ? journal_bytes(w->journal) : 0;
 }
@@ -531,6 +781,8 @@ void cdr_writer_close(struct cdr_writer *w, void (*cb)(void *userdata),
 	w->closing = true;
 	if (w->journal_opening)
 		return; /* on_journal_open() comes back here */
+	run_waiters(w, -ECANCELED);
+	run_replay_waiters(w, -ECANCELED);
 	if (w->inflight) {
 		struct batch *b = w->inflight;
 

@@ -824,6 +824,7 @@ class MetricsTest(ApiCase):
                 "welcomedly_ari_rest_duration_seconds": "histogram",
                 "welcomedly_event_loop_lag_seconds": "gauge",
                 "welcomedly_cdr_journal_bytes": "gauge",
+                "welcomedly_journal_pending_records": "gauge",
                 "welcomedly_http_requests_total": "counter"}
 
     def scrape(self):

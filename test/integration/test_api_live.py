@@ -15,6 +15,7 @@ import csv
 import datetime
 import io
 import os
+import re
 import subprocess
 import sys
 import time
@@ -42,6 +43,11 @@ _next_caller_port = [harness.SIP_PORT + 3940]
 CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ, SECOND_HZ = 600.0, 1000.0, 1700.0, 2300.0
 CALL_EVENTS = ("call.queued", "call.offered", "call.answered", "call.ended")
 FEED_BUFFER = 4096
+
+
+def hears(peer, hz, since):
+    """peer heard tone hz for half a second since monotonic time since."""
+    return peer.heard(hz, since) >= 25
 
 
 def utc(dt):
@@ -647,6 +653,26 @@ class LiveApiTest(unittest.TestCase):
 
     # -- 4. supervision ------------------------------------------------------
 
+    def media_call(self, tones):
+        """A caller talking to an agent, each party and each supervisor an
+        RTP peer sending its tone of tones, in order: the customer, the
+        agent, then the supervisors (agents out of the campaign). Returns
+        (peers, (campaign id, live call, caller Popen, agent, *supervisors))."""
+        peers = [rtp.RtpPeer(hz, tones) for hz in tones]
+        for peer in peers:
+            self.addCleanup(peer.stop)
+        n = len(tones) - 1
+        cid, did, agents = self.setup_campaign(
+            n, scenarios=["uas-answer-media.xml"] * n, strategy="linear", wrapup_time=0,
+            extras=[("-key", "rtp_port", str(p.port)) for p in peers[1:]])
+        for s in agents[1:]:
+            self.ok("DELETE", f"/api/v1/campaigns/{cid}/agents/{s['id']}", expect=204)
+        caller = self.call(did, talk_ms=60000, scenario="uac-media.xml", timeout=90,
+                           extra=("-key", "rtp_port", str(peers[0].port)))
+        self.addCleanup(lambda: caller.poll() is None and caller.kill())
+        call = self.wait_live_call(cid, "talking")
+        return peers, (cid, call, caller, *agents)
+
     def test_supervise_listen_barge_whisper_and_end(self):
         cid, did, (agent, sup) = self.setup_campaign(2, strategy="linear", wrapup_time=0)
         # The second agent supervises: out of the campaign, it takes no call.
@@ -750,24 +776,9 @@ class LiveApiTest(unittest.TestCase):
         supervisor hears both and nobody hears them (a second supervisor
         listening meanwhile too); whispering, the agent hears them and the
         customer does not; barging, both do."""
-        tones = (CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ, SECOND_HZ)
-        customer, agent_rtp, sup_rtp, second_rtp = (rtp.RtpPeer(hz, tones) for hz in tones)
-        for peer in (customer, agent_rtp, sup_rtp, second_rtp):
-            self.addCleanup(peer.stop)
-        cid, did, (agent, sup, second) = self.setup_campaign(
-            3, scenarios=["uas-answer-media.xml"] * 3, strategy="linear", wrapup_time=0,
-            extras=[("-key", "rtp_port", str(p.port)) for p in (agent_rtp, sup_rtp,
-                                                                   second_rtp)])
-        for s in (sup, second):
-            self.ok("DELETE", f"/api/v1/campaigns/{cid}/agents/{s['id']}", expect=204)
-        caller = self.call(did, talk_ms=60000, scenario="uac-media.xml", timeout=90,
-                           extra=("-key", "rtp_port", str(customer.port)))
-        self.addCleanup(lambda: caller.poll() is None and caller.kill())
-        call = self.wait_live_call(cid, "talking")
+        (customer, agent_rtp, sup_rtp, second_rtp), (cid, call, caller, _, sup, second) = \
+            self.media_call((CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ, SECOND_HZ))
         path = f"/api/v1/calls/{call['id']}/supervise"
-
-        def hears(peer, hz, since):
-            return peer.heard(hz, since) >= 25  # half a second of it
 
         def settle_then(seconds=1.5):
             time.sleep(0.5)  # the mode's channels are set up meanwhile
@@ -825,11 +836,25 @@ class LiveApiTest(unittest.TestCase):
         caller.communicate(timeout=60)
         self.wait_ended(call["id"])
 
-    def test_supervision_ends_with_a_daemon_killed(self):
-        """SIGKILLed with a supervision up: the next process hangs up the
-        supervisor's phone and its snoop as orphans, takes the call over
-        still talking, and the CDR's supervision ends."""
-        cid, did, (agent, sup) = self.setup_campaign(2, strategy="linear", wrapup_time=0)
+    def restart_daemon(self, graceful):
+        """Stops the daemon (SIGTERM when graceful, else SIGKILL) and starts
+        the next one; returns the wall-clock time it was started at."""
+        if graceful:
+            self.assertEqual(self.daemon.stop(), 0, self.daemon.log_path)
+        else:
+            self.daemon.kill()
+        started = time.time()
+        self.daemon, self.port = api.start_daemon(
+            "apilive", journal=os.path.join(harness.LOG_DIR, "j-apilive"))
+        return started
+
+    def test_supervision_ends_with_a_daemon_killed_while_ringing(self):
+        """SIGKILLed while the supervisor's phone still rings: the next
+        process takes the call over still talking, hangs up the phone as an
+        orphan, and the CDR's supervision ends."""
+        cid, did, (agent, sup) = self.setup_campaign(
+            2, scenarios=["uas-answer.xml", "uas-noanswer.xml"], strategy="linear",
+            wrapup_time=0)
         self.ok("DELETE", f"/api/v1/campaigns/{cid}/agents/{sup['id']}", expect=204)
         caller = self.call(did, scenario="uac-expect-bye.xml", timeout=90)
         self.addCleanup(lambda: caller.poll() is None and caller.kill())
@@ -838,28 +863,141 @@ class LiveApiTest(unittest.TestCase):
         self.ok("POST", path, {"mode": "listen", "supervisor_agent_id": sup["id"]},
                 expect=202)
         user = sup["sip_username"]
-        harness.wait_for(lambda: any(c["name"].startswith("Snoop/") for c in harness.channels()),
-                         15, what="the supervision up")
+        harness.wait_for(lambda: any(c["name"].startswith(f"PJSIP/{user}-")
+                                     and c["state"] == "Ringing" for c in harness.channels()),
+                         15, what="the supervisor's phone ringing")
         harness.wait_for(lambda: harness.sql(
             f"SELECT jsonb_array_length(supervisions) FROM calls WHERE call_id = '{call['id']}'")
             == [["1"]], 10, what="the supervision in the CDR")
-        self.daemon.kill()
-        self.daemon, self.port = api.start_daemon(
-            "apilive", journal=os.path.join(harness.LOG_DIR, "j-apilive"))
-        self.daemon.wait_log(r"campaigns loaded")
-        _, self.sup = self.token("supervisor")
-        harness.wait_for(lambda: not any(c["name"].startswith(("Snoop/", f"PJSIP/{user}-"))
+        self.restart_daemon(graceful=False)
+        harness.wait_for(lambda: not any(c["name"].startswith(f"PJSIP/{user}-")
                                          for c in harness.channels()),
-                         15, what="the supervisor's phone and snoop hung up")
+                         15, what="the supervisor's phone hung up")
         again = self.wait_live_call(cid, "talking", timeout=30)
         self.assertEqual(again["id"], call["id"], "the call goes on")
-        ended = harness.sql(f"SELECT s->>'supervisor_agent_id', s ? 'ended_at' FROM calls,"
-                            f" jsonb_array_elements(supervisions) s"
-                            f" WHERE call_id = '{call['id']}'")
-        self.assertEqual(ended, [[str(sup["id"]), "t"]])
+        harness.wait_for(lambda: harness.sql(
+            f"SELECT s->>'supervisor_agent_id', s ? 'ended_at' FROM calls,"
+            f" jsonb_array_elements(supervisions) s WHERE call_id = '{call['id']}'")
+            == [[str(sup["id"]), "t"]], 10, what="the CDR's supervision ended")
         self.ok("DELETE", f"/api/v1/calls/{call['id']}", expect=202)
         self.finish(caller)
         self.wait_ended(call["id"])
+
+    def test_supervision_survives_daemon_restarts(self):
+        """A supervisor listening across a SIGKILL, whispering across a
+        SIGTERM, barging across a SIGKILL: each next process takes the
+        supervision over as it is (the phone not rung again, the same snoop
+        and bridges), the audio goes where the mode says, mode switches and
+        the end work, the feed says nothing of an end that did not happen,
+        and the CDR keeps one entry from the first ring to the end."""
+        (customer, agent_rtp, sup_rtp), (cid, call, caller, _, sup) = \
+            self.media_call((CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ))
+        path = f"/api/v1/calls/{call['id']}/supervise"
+        body = {"supervisor_agent_id": sup["id"]}
+        feed = self.feed(api.ADMIN_TOKEN)
+        self.ok("POST", path, dict(body, mode="listen"), expect=202)
+        feed.until(lambda m: m["type"] == "call.supervised", what="call.supervised listen")
+        harness.wait_for(lambda: harness.sql(
+            f"SELECT count(*) FROM calls, jsonb_array_elements(supervisions) s"
+            f" WHERE call_id = '{call['id']}' AND s ? 'answered_at'") == [["1"]],
+            10, what="the answered supervision in the CDR")
+        first = harness.sql(f"SELECT s->>'started_at', s->>'answered_at' FROM calls,"
+                            f" jsonb_array_elements(supervisions) s"
+                            f" WHERE call_id = '{call['id']}'")
+
+        def parts():
+            """The supervisor's phone, its snoops and the bridges, by id."""
+            chans = harness.channels()
+            return ([c["id"] for c in chans if c["name"].startswith(f"PJSIP/{sup['sip_username']}-")],
+                    sorted(c["id"] for c in chans if c["name"].startswith("Snoop/")),
+                    sorted((b["id"], tuple(sorted(b["channels"]))) for b in harness.bridges()))
+
+        def check_audio(mode, since):
+            must = {sup_rtp: (CUSTOMER_HZ, AGENT_HZ)}
+            if mode != "listen":
+                must[agent_rtp] = (SUPERVISOR_HZ,)
+            if mode == "barge":
+                must[customer] = (SUPERVISOR_HZ,)
+            for peer, hzs in must.items():
+                for hz in hzs:
+                    harness.wait_for(lambda: hears(peer, hz, since), 10,
+                                     what=f"{mode}: {hz} Hz heard")
+            for peer in (p for p in (customer, agent_rtp) if p not in must):
+                self.assertLess(peer.heard(SUPERVISOR_HZ, since), 5,
+                                f"{mode}: the supervisor's tone reached a party it must not")
+
+        def no_end(feed):
+            self.assertEqual([m["type"] for m in feed.drain(0.5)
+                              if m["type"] == "call.supervision_ended"], [],
+                             "the feed says nothing of an end")
+
+        def log_ms(log, pattern):
+            m = re.search(r"^(\S+) \S+ " + pattern, log, re.M)
+            return datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f%z"
+                                              ).timestamp() * 1000
+
+        def restart(graceful, mode):
+            before = parts()
+            self.assertEqual((len(before[0]), len(before[1])),
+                             (1, 0 if mode == "barge" else 1), before)
+            started = self.restart_daemon(graceful)
+            t = time.monotonic()
+            adopted = rf"call={re.escape(call['id'])} supervisor={sup['id']} adopted {mode} "
+            self.daemon.wait_log(adopted)
+            log = self.daemon.log()
+            at = log_ms(log, adopted)
+            began = log_ms(log, r"welcomedlyd \S+ starting")
+            linked = log_ms(log, r"ARI connected app=welcomedly ")
+            print(f"measure: {'sigterm' if graceful else 'sigkill'}_{mode}"
+                  f" start_to_supervision_adopted_ms={at - began:.0f}"
+                  f" ari_connected_to_adopted_ms={at - linked:.0f}"
+                  f" spawn_to_adopted_ms={at - started * 1000:.0f}", file=sys.stderr)
+            self.assertEqual(parts(), before, "the same phone, snoop and bridges")
+            self.assertEqual(self.wait_live_call(cid, "talking")["id"], call["id"])
+            check_audio(mode, t)
+            feed = self.feed(api.ADMIN_TOKEN, query="since=0")
+            no_end(feed)
+            return feed
+
+        def switch(feed, mode):
+            """PATCH to mode, done by the process that took over: the same
+            phone, not rung again."""
+            phone = parts()[0]
+            got = self.ok("PATCH", path, dict(body, mode=mode))
+            self.assertEqual((got["mode"], got["status"]), (mode, "switched"))
+            feed.until(lambda m: m["type"] == "call.supervised" and m["data"]["mode"] == mode,
+                       what=f"call.supervised {mode}")
+            time.sleep(0.5)  # what the old mode set up goes meanwhile
+            check_audio(mode, time.monotonic())
+            self.assertEqual(parts()[0], phone, "not rung again")
+            no_end(feed)
+
+        feed = restart(graceful=False, mode="listen")
+        switch(feed, "whisper")
+        feed = restart(graceful=True, mode="whisper")
+        switch(feed, "barge")
+        feed = restart(graceful=False, mode="barge")
+        self.ok("DELETE", f"{path}?supervisor_agent_id={sup['id']}", expect=204)
+        feed.until(lambda m: m["type"] == "call.supervision_ended"
+                   and m["data"]["call_id"] == call["id"], what="call.supervision_ended")
+        harness.wait_for(lambda: parts()[:2] == ([], []), 10,
+                         what="the phone and the snoop gone")
+        self.ok("DELETE", f"/api/v1/calls/{call['id']}", expect=202)
+        caller.communicate(timeout=60)
+        self.wait_ended(call["id"])
+        cdr = harness.wait_for(
+            lambda: next((c for c in self.ok("GET", f"/api/v1/cdr?campaign={cid}")["items"]
+                          if c["end_time"]), None), 10, what="the CDR")
+        self.assertEqual(len(cdr["supervisions"]), 1, cdr["supervisions"])
+        s = cdr["supervisions"][0]
+        self.assertEqual((s["supervisor_agent_id"], s["mode"], s["modes"]),
+                         (sup["id"], "barge", ["listen", "whisper", "barge"]))
+        self.assertEqual(harness.sql(f"SELECT s->>'started_at', s->>'answered_at' FROM calls,"
+                                     f" jsonb_array_elements(supervisions) s"
+                                     f" WHERE call_id = '{call['id']}'"), first,
+                         "the entry of the first process goes on")
+        self.assertLessEqual(s["answered_at"], s["ended_at"])
+        self.assertLessEqual(s["ended_at"], cdr["end_time"])
 
     def test_talking_call_survives_a_daemon_killed(self):
         """SIGKILLed mid-conversation: the next process takes the call over

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 import uuid
@@ -30,24 +31,50 @@ TOKEN_B = "b2" * 32
 
 
 class Manager:
-    """The service manager's notification socket (abstract)."""
+    """The service manager's notification socket (abstract), read at once as
+    systemd does: the kernel queues few datagrams (net.unix.max_dgram_qlen,
+    10 here), and a test busy elsewhere must not make the daemon's next
+    message find the queue full."""
 
     def __init__(self):
         self.name = f"@welcomedly-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind("\0" + self.name[1:])
+        self.sock.settimeout(0.1)
         self.seen = []
+        self.unread = []
+        self.cond = threading.Condition()
+        self.closed = False
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
-    def until(self, state, timeout=20.0):
-        """Datagrams up to the first that has the line state."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.sock.settimeout(max(0.05, deadline - time.monotonic()))
+    def _read(self):
+        while not self.closed:
             try:
                 msg = self.sock.recv(4096).decode()
             except socket.timeout:
                 continue
-            self.seen.append(msg)
+            except OSError:
+                return
+            with self.cond:
+                self.unread.append(msg)
+                self.cond.notify_all()
+
+    def _next(self, deadline):
+        with self.cond:
+            while not self.unread:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+            msg = self.unread.pop(0)
+        self.seen.append(msg)
+        return msg
+
+    def until(self, state, timeout=20.0):
+        """Datagrams up to the first that has the line state."""
+        deadline = time.monotonic() + timeout
+        while (msg := self._next(deadline)) is not None:
             if state in msg.split("\n"):
                 return msg
         raise AssertionError(f"no {state} within {timeout}s; got {self.seen}")
@@ -56,19 +83,16 @@ class Manager:
         """Every datagram of the next seconds."""
         out = []
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                out.append(self.sock.recv(4096).decode())
-            except socket.timeout:
-                pass
-        self.seen += out
+        while (msg := self._next(deadline)) is not None:
+            out.append(msg)
         return out
 
     def count(self, state):
         return sum(state in m.split("\n") for m in self.seen)
 
     def close(self):
+        self.closed = True
+        self.reader.join()
         self.sock.close()
 
 

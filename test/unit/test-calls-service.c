@@ -1527,7 +1527,7 @@ static const struct step supervise[] = {
     {EV, "Dial ANSWER"},
     {REQ, "POST /bridges/$BRIDGE2?type=mixing&name=sup-$CALLER"},
     {REQ, "POST /channels/$LEG1/snoop?spy=both&whisper=none&app=welcomedly"
-	  "&appArgs=snoop,$CALLER&snoopId=$SNOOP1"},
+	  "&appArgs=snoop,$CALLER,listen&snoopId=$SNOOP1"},
     {EV, "StasisStart $SNOOP1"},
     {REQ, "POST /bridges/$BRIDGE2/addChannel?channel=$SNOOP1,$SUP1"},
     {FEED, "call.supervised"},
@@ -1544,7 +1544,7 @@ static const struct step supervise[] = {
     {REQ, "POST /bridges/$BRIDGE/removeChannel?channel=$SUP1"},
     {REQ, "POST /bridges/$BRIDGE3?type=mixing&name=sup-$CALLER"},
     {REQ, "POST /channels/$LEG1/snoop?spy=both&whisper=out&app=welcomedly"
-	  "&appArgs=snoop,$CALLER&snoopId=$SNOOP2"},
+	  "&appArgs=snoop,$CALLER,whisper&snoopId=$SNOOP2"},
     {EV, "StasisStart $SNOOP2"},
     {REQ, "POST /bridges/$BRIDGE3/addChannel?channel=$SNOOP2,$SUP1"},
     {FEED, "call.supervised"},
@@ -1566,7 +1566,7 @@ static const struct step supervise[] = {
     {EV, "Dial ANSWER"},
     {REQ, "POST /bridges/$BRIDGE4?type=mixing&name=sup-$CALLER"},
     {REQ, "POST /channels/$LEG1/snoop?spy=both&whisper=none&app=welcomedly"
-	  "&appArgs=snoop,$CALLER&snoopId=$SNOOP3"},
+	  "&appArgs=snoop,$CALLER,listen&snoopId=$SNOOP3"},
     {EV, "StasisStart $SNOOP3"},
     {REQ, "POST /bridges/$BRIDGE4/addChannel?channel=$SNOOP3,$SUP2"},
     {FEED, "call.supervised"},
