@@ -97,11 +97,11 @@ static void on_event(const struct ari_event *ev, void *userdata)
 }
 
 static void on_resync(const json_t *channel_ids, const json_t *channels,
-		      const json_t *bridges, void *userdata)
+		      const json_t *bridges, bool restarted, void *userdata)
 {
 	struct daemon *d = userdata;
 
-	calls_resync(d->calls, channel_ids, channels, bridges);
+	calls_resync(d->calls, channel_ids, channels, bridges, restarted);
 	d->ari_up = true;
 	maybe_ready(d);
 }

@@ -748,7 +748,11 @@ void calls__leg_left(struct leg *leg, int cause)
 	 * none), or a phone that was busy or unreachable. StasisEnd carries
 	 * no cause; the hangup request before it did. */
 	if (unsettled)
-		leg_failed(leg, cause == 17 ? "BUSY" : "NOANSWER", cause);
+		leg_failed(leg,
+			   call->end_reason ? "CANCEL"
+			   : cause == 17    ? "BUSY"
+					    : "NOANSWER",
+			   cause);
 	if (leg->holds && !has_holders(call)) {
 		calls__input(call, CALL_INPUT_LEFT, &ev);
 	} else if (leg->role == LEG_AGENT && leg == call->winner) {
@@ -774,6 +778,16 @@ void calls__leg_hangup_request(struct leg *leg, int cause)
 	if (leg->role == LEG_CALLER && !call->hangup_by &&
 	    call->state != CALL_STATE_HANGING_UP)
 		call->hangup_by = "caller";
+}
+
+void calls__lost(struct call *call, const char *reason)
+{
+	/* A call already ending keeps who ended it. */
+	if (call->end_reason || call->hangup_by)
+		return;
+	call->end_reason = reason;
+	call->hangup_by = "system";
+	log_notice("call=%s lost reason=%s", call->cdr.call_id, reason);
 }
 
 int calls__leg_rekey(struct leg *leg, const char *new_id)
@@ -1210,7 +1224,7 @@ enum call_input calls__enter_gone(struct call *call)
 	if (calls->talk_ended)
 		calls->talk_ended(call);
 	call->deadline_ms = 0;
-	cdr_finish(cdr, cdr_now_us(), call->cause, NULL,
+	cdr_finish(cdr, cdr_now_us(), call->cause, call->end_reason,
 		   call->hangup_by ? call->hangup_by : "system");
 	/* What the agent was told is what the record says. */
 	if (!cdr->answer_us && call->failure)

@@ -147,6 +147,9 @@ struct call {
 	const char *hangup_by; /* who ended it: NULL while up */
 	const char *failure;   /* outbound: what the customer's leg did */
 	int cause;             /* the Q.850 cause, 0 until known */
+	/* Why the call ended when nobody hung up (static, e.g.
+	 * "asterisk_restart"): the record's hangup_cause_text. */
+	const char *end_reason;
 	struct campaign *campaign;
 	char *route_arg;  /* the campaign named in Stasis(), or NULL */
 	bool transferred; /* left Stasis for the dialplan */
@@ -345,6 +348,11 @@ void calls__leg_dial(struct leg *leg, const char *status);
 void calls__leg_left(struct leg *leg, int cause);
 /* A hangup was requested on the leg's channel. */
 void calls__leg_hangup_request(struct leg *leg, int cause);
+/* The call goes down with Asterisk (reason, static, e.g.
+ * "asterisk_restart"): nobody hung up, the record says why, and an agent
+ * whose phone was ringing is not counted as not answering. The legs
+ * still end through calls__leg_left(). */
+void calls__lost(struct call *call, const char *reason);
 /* The leg's channel is now new_id (a masquerade). Returns 0, -EEXIST
  * (new_id names another leg), -ENOENT or -ENOMEM. */
 int calls__leg_rekey(struct leg *leg, const char *new_id);

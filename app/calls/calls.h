@@ -3,6 +3,7 @@
 #define APP_CALLS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -42,12 +43,15 @@ void calls_dispatch(struct calls *calls);
 /* Feeds one ARI event (borrowed) to the calls it concerns. */
 void calls_handle_event(struct calls *calls, const struct ari_event *ev);
 
-/* Reconciles after a (re)connect: calls whose channel is gone are ended,
- * channels in our application that we do not know are adopted, and
- * bridges with our id prefix that nothing owns are destroyed. All
- * arguments borrowed; any may be NULL. */
+/* Reconciles after a (re)connect: calls whose channel is gone are ended
+ * (their record saying "asterisk_restart" when restarted: Asterisk started
+ * again meanwhile), legs that entered Stasis or were answered meanwhile
+ * go on from there, channels in our application that we do not know are
+ * adopted, and bridges with our id prefix that nothing owns are
+ * destroyed. All arguments borrowed; any may be NULL. */
 void calls_resync(struct calls *calls, const json_t *channel_ids,
-		  const json_t *channels, const json_t *bridges);
+		  const json_t *channels, const json_t *bridges,
+		  bool restarted);
 
 /* Number of calls currently owned. */
 size_t calls_count(const struct calls *calls);

@@ -21,30 +21,47 @@ static bool array_has(const json_t *ids, const char *id)
 	return false;
 }
 
-/* Legs that left our application while we were not listening. Legs not
- * yet in Stasis are not in its list: their creation or StasisStart says
- * how they are. */
-static void end_missing(struct calls *calls, const json_t *channel_ids)
+/* The legs whose channel is (in_list) or is not in our application's
+ * list, each referenced, in a new array of *ret_n; NULL when out of
+ * memory. Collected first: what a leg does may add or drop others. */
+static struct leg **collect(struct calls *calls, const json_t *channel_ids,
+			    bool in_list, size_t *ret_n)
 {
 	size_t n = strmap_count(calls->by_channel), k = 0, cursor = 0;
-	struct leg **gone = calloc(n ? n : 1, sizeof(*gone));
+	struct leg **legs = calloc(n ? n : 1, sizeof(*legs));
 	const char *key;
 	void *value;
 
-	if (!gone)
-		return;
+	if (!legs)
+		return NULL;
 	while (strmap_next(calls->by_channel, &cursor, &key, &value)) {
-		struct leg *leg = value;
-
-		if (leg->in_stasis && !array_has(channel_ids, key)) {
-			calls__leg_ref(leg);
-			gone[k++] = leg;
+		if (array_has(channel_ids, key) == in_list) {
+			legs[k] = value;
+			calls__leg_ref(legs[k++]);
 		}
 	}
-	for (size_t i = 0; i < k; i++) {
-		log_notice("call=%s channel=%s ended while ARI was away",
-			   gone[i]->call->cdr.call_id, gone[i]->id);
-		calls__leg_left(gone[i], 0);
+	*ret_n = k;
+	return legs;
+}
+
+/* Legs that left our application while we were not listening (with
+ * Asterisk itself when it restarted). Legs not yet in Stasis are not in
+ * its list: their creation or StasisStart says how they are. */
+static void end_missing(struct calls *calls, const json_t *channel_ids,
+			bool restarted)
+{
+	size_t k = 0;
+	struct leg **gone = collect(calls, channel_ids, false, &k);
+
+	for (size_t i = 0; gone && i < k; i++) {
+		if (gone[i]->in_stasis) {
+			log_notice(
+			    "call=%s channel=%s ended while ARI was away",
+			    gone[i]->call->cdr.call_id, gone[i]->id);
+			if (restarted)
+				calls__lost(gone[i]->call, "asterisk_restart");
+			calls__leg_left(gone[i], 0);
+		}
 		calls__leg_unref(gone[i]);
 	}
 	free(gone);
@@ -62,6 +79,40 @@ static const json_t *find_channel(const json_t *channels, const char *id)
 			return ch;
 	}
 	return NULL;
+}
+
+/* What a leg of ours still in our application did while we were not
+ * listening: it entered Stasis, or its phone answered. */
+static void catch_up_leg(struct leg *leg, const json_t *ch)
+{
+	const char *state = json_string_value(json_object_get(ch, "state"));
+
+	if (leg->created && !leg->in_stasis) {
+		log_notice("call=%s leg=%s entered Stasis while ARI was away",
+			   leg->call->cdr.call_id, leg->id);
+		calls__leg_in_stasis(leg);
+	}
+	if (leg->state == LEG_DIALING && !leg->settled && state &&
+	    strcmp(state, "Up") == 0) {
+		log_notice("call=%s leg=%s answered while ARI was away",
+			   leg->call->cdr.call_id, leg->id);
+		calls__leg_dial(leg, "ANSWER");
+	}
+}
+
+static void catch_up(struct calls *calls, const json_t *channel_ids,
+		     const json_t *channels)
+{
+	size_t k = 0;
+	struct leg **legs = collect(calls, channel_ids, true, &k);
+
+	for (size_t i = 0; legs && i < k; i++) {
+		if (legs[i]->role != LEG_CALLER)
+			catch_up_leg(legs[i],
+				     find_channel(channels, legs[i]->id));
+		calls__leg_unref(legs[i]);
+	}
+	free(legs);
 }
 
 /* The campaign named in Stasis(app,inbound,campaign), read back from the
@@ -483,11 +534,12 @@ static void destroy_orphan_bridges(struct calls *calls, const json_t *bridges)
 }
 
 void calls_resync(struct calls *calls, const json_t *channel_ids,
-		  const json_t *channels, const json_t *bridges)
+		  const json_t *channels, const json_t *bridges, bool restarted)
 {
 	/* Without the application's list we cannot tell who left. */
 	if (json_is_array(channel_ids)) {
-		end_missing(calls, channel_ids);
+		end_missing(calls, channel_ids, restarted);
+		catch_up(calls, channel_ids, channels);
 		adopt_talking(calls, channel_ids, channels, bridges);
 		adopt_unknown(calls, channel_ids, channels);
 	}

@@ -70,9 +70,15 @@ static void on_hangup_request(struct calls *calls, const struct ari_event *ev)
 {
 	struct leg *leg = calls__leg_find(calls, ev->channel_id);
 
-	log_debug("channel=%s hangup requested cause=%d", ev->channel_id,
-		  ev->cause);
-	if (leg)
+	log_debug("channel=%s hangup requested cause=%d soft=%d",
+		  ev->channel_id, ev->cause, ev->soft);
+	if (!leg)
+		return;
+	/* Asterisk hangs up every channel as it stops: not the caller's
+	 * doing, and the flags are no Q.850 cause. */
+	if (ev->soft && (ev->cause & ARI_SOFTHANGUP_SHUTDOWN))
+		calls__lost(leg->call, "asterisk_restart");
+	else
 		calls__leg_hangup_request(leg, ev->cause);
 }
 

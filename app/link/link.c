@@ -2,6 +2,7 @@
 #include "link/link.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,9 @@
 
 /* Cap on the event preview written to the log for a garbled event. */
 #define LINK_LOG_PREVIEW 120
+/* Events remembered to drop one delivered twice (by two sockets around a
+ * reconnect): far more than a switch of sockets can overlap. */
+#define LINK_SEEN_EVENTS 256
 
 struct link {
 	uv_loop_t *loop;
@@ -27,13 +31,19 @@ struct link {
 	char *endpoints;     /* technology watched, or NULL */
 	unsigned generation; /* bumped per socket, to drop stale resyncs */
 	unsigned reconnects;
+	char *startup_time; /* Asterisk's, as of the last resync */
+	struct {
+		uint64_t hash;       /* fingerprint() of a recent event */
+		unsigned generation; /* of the socket that delivered it */
+	} seen[LINK_SEEN_EVENTS];
+	unsigned seen_next;
 	bool opened_once;
 	bool rest_over_ws;
 	bool ready;
 	bool closing;
 };
 
-/* One resync in flight: three GETs whose replies are joined. */
+/* One resync in flight: four GETs whose replies are joined. */
 struct resync {
 	struct link *link;
 	unsigned generation;
@@ -42,12 +52,37 @@ struct resync {
 	json_t *app;
 	json_t *channels;
 	json_t *bridges;
+	json_t *info;
 };
 
 static bool filter_matches(const struct link *link, const json_t *allowed);
 static void set_event_filter(struct link *link);
 static void enable_ws(struct link *link);
 static void endpoints_start(struct link *link);
+
+/* Notes Asterisk's startup time from GET /asterisk/info; true when it
+ * differs from the one noted at the previous resync: Asterisk restarted. */
+static bool note_startup(struct link *link, const json_t *info)
+{
+	const char *t = json_string_value(
+	    json_object_get(json_object_get(info, "status"), "startup_time"));
+	bool restarted;
+	char *copy;
+
+	if (!t)
+		return false;
+	restarted = link->startup_time && strcmp(link->startup_time, t) != 0;
+	if (restarted)
+		log_notice("ARI Asterisk restarted since the last connect "
+			   "startup=%s",
+			   t);
+	copy = strdup(t);
+	if (copy) {
+		free(link->startup_time);
+		link->startup_time = copy;
+	}
+	return restarted;
+}
 
 static void resync_finish(struct resync *rs)
 {
@@ -68,7 +103,8 @@ static void resync_finish(struct resync *rs)
 	}
 	link->ready = true;
 	link->handlers.resync(json_object_get(rs->app, "channel_ids"),
-			      rs->channels, rs->bridges, link->userdata);
+			      rs->channels, rs->bridges,
+			      note_startup(link, rs->info), link->userdata);
 	if (!filter_matches(link, json_object_get(rs->app, "events_allowed")))
 		set_event_filter(link);
 	else
@@ -79,6 +115,7 @@ out:
 	json_decref(rs->app);
 	json_decref(rs->channels);
 	json_decref(rs->bridges);
+	json_decref(rs->info);
 	free(rs);
 }
 
@@ -116,6 +153,21 @@ static void on_bridges(const struct ari_response *resp, void *userdata)
 	resync_reply(rs, &rs->bridges, resp);
 }
 
+/* Asterisk's startup time only tells a restart apart: without it the
+ * resync goes on (an ARI that lacks it just never reports one). */
+static void on_info(const struct ari_response *resp, void *userdata)
+{
+	struct resync *rs = userdata;
+	struct ari_response none = {.error = 0};
+
+	if (resp->error < 0 && resp->error != -ECANCELED) {
+		log_debug("ARI asterisk info not read error=%s, ignoring",
+			  strerror(-resp->error));
+		resp = &none;
+	}
+	resync_reply(rs, &rs->info, resp);
+}
+
 static void resync_start(struct link *link)
 {
 	struct resync *rs = calloc(1, sizeof(*rs));
@@ -127,6 +179,7 @@ static void resync_start(struct link *link)
 	    {path, on_app},
 	    {"/channels", on_channels},
 	    {"/bridges", on_bridges},
+	    {"/asterisk/info?only=status", on_info},
 	};
 
 	if (!rs) {
@@ -136,10 +189,10 @@ static void resync_start(struct link *link)
 	rs->link = link;
 	rs->generation = link->generation;
 	snprintf(path, sizeof(path), "/applications/%s", link->app);
-	/* Count all three first: a reply can only come from the loop, never
+	/* Count them all first: a reply can only come from the loop, never
 	 * from inside ari_rest_request(), so the join cannot finish early. */
-	rs->pending = 3;
-	for (size_t i = 0; i < 3; i++) {
+	rs->pending = (int)(sizeof(gets) / sizeof(gets[0]));
+	for (size_t i = 0; i < sizeof(gets) / sizeof(gets[0]); i++) {
 		if (ari_rest_request(link->rest, "GET", gets[i].path, NULL,
 				     gets[i].cb, rs) < 0) {
 			rs->error = -EIO;
@@ -243,9 +296,17 @@ static void retry_now(uv_timer_t *timer)
 			    strerror(-r));
 }
 
-static void schedule_retry(struct link *link)
+static void schedule_retry(struct link *link, int error)
 {
-	uint32_t delay = backoff_next(&link->backoff, (uint32_t)rand_u64());
+	uint32_t rnd = (uint32_t)rand_u64();
+	uint32_t delay = backoff_next(&link->backoff, rnd);
+
+	/* Refused credentials stay refused until someone fixes them; any
+	 * other failure ends when Asterisk is back, which the link should
+	 * notice at once: calls to Stasis() fail while it is away. */
+	if (error != -EACCES && delay > LINK_RETRY_DOWN_MAX_MS)
+		delay = LINK_RETRY_DOWN_MAX_MS / 2 +
+			rnd % (LINK_RETRY_DOWN_MAX_MS / 2 + 1);
 
 	log_info("ARI reconnect in %ums attempt=%u", delay,
 		 link->backoff.attempt);
@@ -369,13 +430,40 @@ static void on_closed(struct ari_events *ev, int error, void *userdata)
 	else
 		log_warning("ARI events socket down error=%s",
 			    strerror(-error));
-	schedule_retry(link);
+	schedule_retry(link, error);
 }
 
 static void on_oversized(struct ari_events *ev, size_t len, void *userdata)
 {
 	log_warning("ARI event of %zu bytes over the cap of %u, ignoring", len,
 		    ARI_EVENTS_MAX_MESSAGE);
+}
+
+/* FNV-1a over the event's text, which holds its time and ids. */
+static uint64_t fingerprint(const char *data, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)data[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* True when an older socket delivered this event already (sockets
+ * overlap around a reconnect); else remembers it. The same text on one
+ * socket is left alone: two events may read alike within a millisecond. */
+static bool seen_before(struct link *link, const char *data, size_t len)
+{
+	uint64_t h = fingerprint(data, len);
+
+	for (unsigned i = 0; i < LINK_SEEN_EVENTS; i++)
+		if (link->seen[i].hash == h &&
+		    link->seen[i].generation != link->generation)
+			return true;
+	link->seen[link->seen_next].hash = h;
+	link->seen[link->seen_next].generation = link->generation;
+	link->seen_next = (link->seen_next + 1) % LINK_SEEN_EVENTS;
+	return false;
 }
 
 static void on_message(struct ari_events *events, const char *data, size_t len,
@@ -403,6 +491,9 @@ static void on_message(struct ari_events *events, const char *data, size_t len,
 		link->ready = false;
 		if (link->handlers.replaced)
 			link->handlers.replaced(link->userdata);
+	} else if (seen_before(link, data, len)) {
+		log_warning("ARI event type=%s delivered twice, ignoring",
+			    ev.type_name);
 	} else {
 		link->handlers.event(&ev, link->userdata);
 	}
@@ -466,6 +557,8 @@ static int open_ari(struct link *link, const struct link_config *cfg)
 	ec.username = cfg->username;
 	ec.password = cfg->password;
 	ec.app = cfg->app;
+	ec.ping_interval_s = LINK_PING_INTERVAL_S;
+	ec.pong_timeout_s = LINK_SILENCE_TIMEOUT_S;
 	r = ari_events_new(link->loop, &ec, &events_callbacks, link,
 			   &link->events);
 	free(host);
@@ -534,6 +627,7 @@ static void on_timer_closed(uv_handle_t *handle)
 
 	free(link->app);
 	free(link->endpoints);
+	free(link->startup_time);
 	free(link);
 }
 

@@ -11,6 +11,15 @@
 
 struct link; /* opaque */
 
+/* Keepalive of the events socket: a ping this often, and a socket silent
+ * this long (a half-open TCP connection) is replaced, make-before-break. */
+#define LINK_PING_INTERVAL_S 2u
+#define LINK_SILENCE_TIMEOUT_S 5u
+
+/* The longest wait between two connects while Asterisk is away: an
+ * attempt costs one TCP connect. */
+#define LINK_RETRY_DOWN_MAX_MS 1000u
+
 /* Named cap on one ARI answer, set by the largest: a stored recording
  * (8 kHz 16-bit WAV: about 2 hours). */
 #define LINK_MAX_RECORDING (128u << 20)
@@ -35,7 +44,12 @@ struct link_config {
 	 */
 	const char *endpoints;
 	unsigned backoff_min_ms; /* 0 means 500 */
-	unsigned backoff_max_ms; /* 0 means 30000 */
+	/* 0 means 30000. It bounds retries after Asterisk refused the
+	 * credentials (HTTP 401); after any other failure (Asterisk down,
+	 * restarting, or the connection lost) retries come at most
+	 * LINK_RETRY_DOWN_MAX_MS apart, so that the link is back within a
+	 * second of Asterisk. */
+	unsigned backoff_max_ms;
 };
 
 struct link_handlers {
@@ -45,10 +59,12 @@ struct link_handlers {
 	 * After every (re)connect, once the application, channel and bridge
 	 * lists have been fetched: the owner reconciles what it believes it
 	 * owns. channel_ids lists the channels in our application; channels
-	 * and bridges are every one Asterisk has. All borrowed.
+	 * and bridges are every one Asterisk has. All borrowed. restarted:
+	 * Asterisk started again since the previous connect (its startup
+	 * time changed), so whatever it held then died with it.
 	 */
 	void (*resync)(const json_t *channel_ids, const json_t *channels,
-		       const json_t *bridges, void *userdata);
+		       const json_t *bridges, bool restarted, void *userdata);
 	/* Another connection took the application over: the owner stops. */
 	void (*replaced)(void *userdata);
 	/* An endpoints link's resync: the array of GET /endpoints/<tech>,

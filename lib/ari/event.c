@@ -101,6 +101,7 @@ static void decode_fields(struct ari_event *ev, json_t *root)
 	ev->value = str_at(root, "value");
 	ev->args = json_is_array(args) ? args : NULL;
 	ev->cause = (int)json_integer_value(json_object_get(root, "cause"));
+	ev->soft = json_is_true(json_object_get(root, "soft"));
 }
 
 static size_t depth_of(const json_t *v, size_t limit)

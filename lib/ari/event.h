@@ -3,6 +3,7 @@
 #define ARI_EVENT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,8 +61,15 @@ struct ari_event {
 	json_t
 	    *args; /* borrowed from json: StasisStart's args array, or NULL */
 	int cause; /* hangup cause, 0 when absent */
+	/* ChannelHangupRequest from a soft hangup: cause then holds
+	 * Asterisk's reason flags (ARI_SOFTHANGUP_*), not a Q.850 cause. */
+	bool soft;
 	json_t *json; /* owned: the whole event */
 };
+
+/* A soft hangup's reason flag that says Asterisk is shutting down or
+ * restarting (AST_SOFTHANGUP_SHUTDOWN in Asterisk's channel.h). */
+#define ARI_SOFTHANGUP_SHUTDOWN 0x04
 
 /* Named cap: deeper JSON than this is refused as garbled. */
 #define ARI_EVENT_MAX_DEPTH 32

@@ -162,8 +162,37 @@ static void connect_timeout_fire(lws_sorted_usec_list_t *sul)
 		conn_kill(c, -ETIMEDOUT);
 }
 
-/* Pings every ping interval and hangs up a socket on which nothing at all,
- * pong or event, has arrived for the pong timeout. */
+/* The replacement of a silent socket did not make it in time. */
+static void silent_fire(lws_sorted_usec_list_t *sul)
+{
+	struct conn *c = lws_container_of(sul, struct conn, sul);
+
+	if (c->state == CONN_OPEN)
+		conn_kill(c, -ETIMEDOUT);
+}
+
+/*
+ * Nothing came on the current socket for the pong timeout: a half-open
+ * connection, most likely, that Asterisk may still take for the
+ * application's. Make-before-break: a new socket is opened first (Asterisk
+ * moves the application to it), and this one goes once it is established,
+ * or is killed after the connect timeout.
+ */
+static void replace_silent(struct conn *c)
+{
+	struct ari_events *ev = c->ev;
+
+	log_debug("ari events: socket silent for %llu ms, replacing it",
+		  (unsigned long long)ev->pong_ms);
+	if (ev->cur != c || ev->pending || ari_events_connect(ev) < 0) {
+		conn_kill(c, -ETIMEDOUT);
+		return;
+	}
+	conn_schedule(c, ev->connect_ms, silent_fire);
+}
+
+/* Pings every ping interval and replaces a socket on which nothing at
+ * all, pong or event, has arrived for the pong timeout. */
 static void keepalive_fire(lws_sorted_usec_list_t *sul)
 {
 	struct conn *c = lws_container_of(sul, struct conn, sul);
@@ -172,7 +201,7 @@ static void keepalive_fire(lws_sorted_usec_list_t *sul)
 	uint64_t next = ev->ping_ms;
 
 	if (silent >= ev->pong_ms) {
-		conn_kill(c, -ETIMEDOUT);
+		replace_silent(c);
 		return;
 	}
 	c->want_ping = true;

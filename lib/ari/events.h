@@ -25,7 +25,10 @@ struct ari_events_config {
 	const char *app; /* <prefix>/events?app=<app>&subscribeAll=false */
 	size_t max_message_bytes; /* 0 means ARI_EVENTS_MAX_MESSAGE */
 	unsigned ping_interval_s; /* keepalive ping period; 0 means 10 */
-	unsigned pong_timeout_s;  /* hang up a socket silent this long; 0: 25 */
+	/* A socket silent this long (no pong, no event) is replaced: a new
+	 * one is opened (opened runs when it is up) and the silent one closed
+	 * after it; 0 means 25. */
+	unsigned pong_timeout_s;
 	unsigned connect_timeout_s; /* until the upgrade completes; 0 means 5 */
 };
 
@@ -47,7 +50,8 @@ struct ari_events_callbacks {
 	 * The current socket closed, or a connect attempt failed; error is a
 	 * negative errno:
 	 *   -ECONNREFUSED (or another connect errno from the kernel),
-	 *   -ETIMEDOUT (connect timeout, or no traffic for pong_timeout_s),
+	 *   -ETIMEDOUT (connect timeout, or a socket silent for
+	 *   pong_timeout_s whose replacement did not come up in time),
 	 *   -EACCES (HTTP 401 at the upgrade; other statuses are mapped by
 	 *   ari_status_to_errno(), a 2xx other than 101 gives -EPROTO),
 	 *   -EPROTO (a malformed upgrade reply),

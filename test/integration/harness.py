@@ -143,7 +143,7 @@ def asterisk_stop():
 
 # -- ARI -----------------------------------------------------------------------
 
-def ari(method, path, body=None, expect=(200, 201, 204), query=None):
+def ari(method, path, body=None, expect=(200, 201, 204), query=None, timeout=10):
     url = f"{ARI_URL}/ari{path}"
     if query:
         url += "?" + urllib.parse.urlencode(query)
@@ -154,7 +154,7 @@ def ari(method, path, body=None, expect=(200, 201, 204), query=None):
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             status, raw = resp.status, resp.read()
     except urllib.error.HTTPError as e:
         status, raw = e.code, e.read()

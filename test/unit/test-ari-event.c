@@ -88,6 +88,15 @@ START_TEST(media_and_bridge_events)
 	ck_assert_int_eq(parse_file("channel-destroyed.json", &ev), 0);
 	ck_assert_int_eq(ev.type, ARI_EVENT_CHANNEL_DESTROYED);
 	ck_assert_int_eq(ev.cause, 16);
+	ck_assert(!ev.soft);
+	ari_event_clear(&ev);
+
+	/* Asterisk stopping: a soft hangup whose cause is its flags. */
+	ck_assert_int_eq(
+	    parse_file("channel-hangup-request-shutdown.json", &ev), 0);
+	ck_assert_int_eq(ev.type, ARI_EVENT_CHANNEL_HANGUP_REQUEST);
+	ck_assert(ev.soft);
+	ck_assert(ev.cause & ARI_SOFTHANGUP_SHUTDOWN);
 	ari_event_clear(&ev);
 }
 END_TEST

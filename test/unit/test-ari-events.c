@@ -526,6 +526,8 @@ START_TEST(failed_replacement_keeps_socket)
 }
 END_TEST
 
+/* A silent socket (no pong) is replaced make-before-break: a new one
+ * opens, then the old one goes without a close being reported. */
 START_TEST(pong_timeout)
 {
 	struct fx fx;
@@ -539,9 +541,32 @@ START_TEST(pong_timeout)
 	settle(&fx, 2500);
 	ck_assert_uint_eq(fx.closed, 0);
 	wsd_set_deaf(fx.wsd, true);
-	WAIT_UNTIL(&fx, fx.closed == 1);
+	WAIT_UNTIL(&fx, fx.opened == 2);
+	ck_assert_uint_eq(fx.closed, 0);
+	ck_assert(ari_events_connected(fx.ev));
+	ck_assert_uint_ge(wsd_replaced(fx.wsd), 1);
+	fx_finish(&fx);
+}
+END_TEST
+
+/* A silent socket whose replacement is refused goes after the connect
+ * timeout: both failures are reported, the socket is gone. */
+START_TEST(pong_timeout_replacement_refused)
+{
+	struct fx fx;
+
+	fx_init(&fx);
+	fx.cfg.ping_interval_s = 1;
+	fx.cfg.pong_timeout_s = 2;
+	fx.cfg.connect_timeout_s = 1;
+	fx_start(&fx);
+	fx_connect(&fx);
+	wsd_set_reject(fx.wsd, true);
+	wsd_set_deaf(fx.wsd, true);
+	WAIT_UNTIL(&fx, fx.closed == 2);
 	ck_assert_int_eq(fx.last_error, -ETIMEDOUT);
 	ck_assert(!ari_events_connected(fx.ev));
+	ck_assert_uint_eq(fx.opened, 1);
 	fx_finish(&fx);
 }
 END_TEST
@@ -730,6 +755,7 @@ int main(void)
 	tcase_add_test(tc, foreign_replacement_delivered);
 	tcase_add_test(tc, failed_replacement_keeps_socket);
 	tcase_add_test(tc, pong_timeout);
+	tcase_add_test(tc, pong_timeout_replacement_refused);
 	tcase_add_test(tc, send_messages);
 	tcase_add_test(tc, close_with_socket_open);
 	tcase_add_test(tc, close_while_connecting);

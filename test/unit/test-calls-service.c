@@ -854,7 +854,7 @@ static void step_resync(struct fx *fx)
 	channel = json_object_get(ev.json, "channel");
 	ids = json_pack("[s]", ev.channel_id);
 	channels = json_pack("[O]", channel);
-	calls_resync(fx->calls, ids, channels, NULL);
+	calls_resync(fx->calls, ids, channels, NULL, false);
 	json_decref(ids);
 	json_decref(channels);
 	ari_event_clear(&ev);
