@@ -22,6 +22,7 @@ caller's number. It prints the table and the ratios of issue 16.
 import glob
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,12 @@ QUEUE_DID = "8999"
 # or "none".
 PIN = os.environ.get("BENCH_PIN", "0:1")
 LOG_LEVEL = os.environ.get("BENCH_LOG_LEVEL", "info")
+# BENCH_PERF=1: `perf record -g` Asterisk and the daemon during each phase,
+# into perf-<phase>-<process>.data of the run's log directory; any other
+# value gives perf record's options instead of -g.
+PERF = os.environ.get("BENCH_PERF", "")
+PERF_ARGS = ["-g"] if PERF == "1" else PERF.split()
+IDLE_S = 3
 # SIP ports of the sipp processes, and their RTP: the caller's calls take
 # CALLER_MEDIA + 4 x (call - 1), each phone process's 4 x its own calls from
 # its base, AGENT_MEDIA + 100 x process.
@@ -238,11 +245,37 @@ def wait_done(calls_before, calls, daemon):
         acd.wait_calls(calls_before + calls, timeout=60)
 
 
+def perf_start(workdir, label, pids):
+    if not PERF:
+        return []
+    return [subprocess.Popen(["perf", "record", *PERF_ARGS, "-q", "-p", str(pid), "-o",
+                              os.path.join(workdir, f"perf-{label}-{name}.data")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for name, pid in pids.items()]
+
+
+def perf_stop(recorders):
+    for r in recorders:
+        r.send_signal(signal.SIGINT)
+    for r in recorders:
+        r.wait(60)
+
+
 def phase(workdir, label, did, rate, seconds, daemon=None):
     calls = rate * seconds
     procs = phones_start(workdir, label, calls)
     time.sleep(0.5)
     ast = asterisk_pid()
+    pids = {"asterisk": ast}
+    if daemon:
+        pids["welcomedlyd"] = daemon.proc.pid
+    idle = None
+    if daemon:
+        # What the daemon costs with no call, to tell it from the calls' cost.
+        i0 = cpu_ns(daemon.proc.pid)
+        time.sleep(IDLE_S)
+        idle = (cpu_ns(daemon.proc.pid) - i0) / 1e6 / IDLE_S
+    recorders = perf_start(workdir, label, pids)
     calls_before = int(harness.sql("SELECT count(*) FROM calls WHERE end_time IS NOT NULL")[0][0])
     a0 = cpu_ticks(ast)
     d0 = cpu_ns(daemon.proc.pid) if daemon else 0
@@ -252,6 +285,7 @@ def phase(workdir, label, did, rate, seconds, daemon=None):
     a1 = cpu_ticks(ast)
     d1 = cpu_ns(daemon.proc.pid) if daemon else 0
     dt1 = cpu_ticks(daemon.proc.pid) if daemon else 0
+    perf_stop(recorders)
     for p in procs:
         harness.stop_process(p)
     invites, ok = caller_results(caller_log)
@@ -265,6 +299,7 @@ def phase(workdir, label, did, rate, seconds, daemon=None):
         "ctl_ms": (d1 - d0) / 1e6 / n if daemon else None,
         "ctl_ticks_ms": (dt1 - dt0) * 1000 / hz / n if daemon else None,
         "rss_mb": peak_rss_kb(daemon.proc.pid) / 1024 if daemon else None,
+        "idle_ms_per_s": idle,
         "ring": [pct(ring, p) for p in (50, 90, 99)], "rang": len(ring),
     }
     return row
@@ -290,11 +325,34 @@ def report(rows, rate, seconds):
           f" p99 x{w['ring'][2] / q['ring'][2]:.2f} (goal <= 1.5);"
           f" controller CPU/call {fmt(w['ctl_ms'], ' ms')} (goal <= 0.5;"
           f" {fmt(w['ctl_ticks_ms'], ' ms')} from utime+stime ticks),"
-          f" peak RSS {fmt(w['rss_mb'], ' MB')} (goal <= 10)")
+          f" peak RSS {fmt(w['rss_mb'], ' MB')} (goal <= 10);"
+          f" daemon idle {w['idle_ms_per_s']:.2f} ms of CPU per s")
     for r in rows:
         if r["ok"] != r["calls"] or r["rang"] != r["ok"]:
             print(f"{r['label']}: {r['ok']} of {r['calls']} calls ok, {r['rang']} rang an"
                   f" agent, sipp exit {r['sipp_rc']}")
+
+
+def traffic(log, calls):
+    """With BENCH_LOG_LEVEL=debug, the ARI events and REST requests of the
+    daemon per call, by type and by method and path shape."""
+    events, requests = {}, {}
+    for m in re.finditer(r'ari events: rx \{.*?"type":"(\w+)"', log):
+        events[m.group(1)] = events.get(m.group(1), 0) + 1
+    for m in re.finditer(r"ari rest: start (ws )?method=(\w+) (?:url|uri)=(?:http://[^/]+)?"
+                         r"(?:/ari)?(\S*)", log):
+        path = re.sub(r"\?.*", "", m.group(3))
+        path = re.sub(r"/(channels|bridges|playbacks|recordings/live)/[^/]+",
+                      r"/\1/{id}", path)
+        key = f"{m.group(2)} {path}" + (" (ws)" if m.group(1) else "")
+        requests[key] = requests.get(key, 0) + 1
+    if not events:
+        return
+    print(f"\nper call, welcomedlyd: {sum(events.values()) / calls:.1f} ARI events, "
+          f"{sum(requests.values()) / calls:.1f} REST requests")
+    for name, table in (("events", events), ("requests", requests)):
+        for k, v in sorted(table.items(), key=lambda kv: -kv[1]):
+            print(f"  {name}: {v / calls:5.2f} {k}")
 
 
 def main():
@@ -305,6 +363,10 @@ def main():
     # A fresh instance: the queue and its dialplan go into its rendered files.
     harness.asterisk_stop()
     harness.asterisk_start()
+    # The agents, numbers and calls of earlier runs go: the daemon loads
+    # every agent, and Asterisk every registration.
+    harness.sql("TRUNCATE calls, dids, campaign_agents, sip_peers, ps_contacts, ps_endpoints,"
+                " ps_auths, ps_aors, agents, campaigns CASCADE")
     pin(asterisk_pid(), "asterisk")
     daemon = None
     try:
@@ -328,6 +390,7 @@ def main():
             timeout=60, what="every agent available")
         rows.append(phase(workdir, "welcomedlyd", did, rate, seconds, daemon))
         report(rows, rate, seconds)
+        traffic(daemon.log(), rows[1]["calls"])
         print(f"\nlogs in {workdir}; the daemon's in {daemon.log_path}")
     finally:
         if daemon:
