@@ -42,6 +42,11 @@ void calls_dispatch(struct calls *calls);
 /* Feeds one ARI event (borrowed) to the calls it concerns. */
 void calls_handle_event(struct calls *calls, const struct ari_event *ev);
 
+/* The event types calls_handle_event() uses, *ret_count of them, for the
+ * link's event filter: the others are not worth Asterisk building them.
+ * Static storage. */
+const enum ari_event_type *calls_event_types(size_t *ret_count);
+
 /* Reconciles after a (re)connect: calls whose channel is gone are ended,
  * channels in our application that we do not know are adopted, and
  * bridges with our id prefix that nothing owns are destroyed. All
