@@ -239,6 +239,13 @@ def agent_invites(paths):
 
 # -- one phase -------------------------------------------------------------------
 
+def pg_transactions():
+    """Transactions committed in the database so far: Asterisk's realtime
+    lookups, and the daemon's writes."""
+    return int(harness.sql("SELECT pg_stat_force_next_flush(); SELECT xact_commit"
+                           " FROM pg_stat_database WHERE datname = current_database()")[-1][0])
+
+
 def wait_done(calls_before, calls, daemon):
     harness.wait_idle(timeout=60)
     if daemon:
@@ -277,6 +284,7 @@ def phase(workdir, label, did, rate, seconds, daemon=None):
         idle = (cpu_ns(daemon.proc.pid) - i0) / 1e6 / IDLE_S
     recorders = perf_start(workdir, label, pids)
     calls_before = int(harness.sql("SELECT count(*) FROM calls WHERE end_time IS NOT NULL")[0][0])
+    x0 = pg_transactions()
     a0 = cpu_ticks(ast)
     d0 = cpu_ns(daemon.proc.pid) if daemon else 0
     dt0 = cpu_ticks(daemon.proc.pid) if daemon else 0
@@ -285,6 +293,7 @@ def phase(workdir, label, did, rate, seconds, daemon=None):
     a1 = cpu_ticks(ast)
     d1 = cpu_ns(daemon.proc.pid) if daemon else 0
     dt1 = cpu_ticks(daemon.proc.pid) if daemon else 0
+    x1 = pg_transactions()
     perf_stop(recorders)
     for p in procs:
         harness.stop_process(p)
@@ -300,6 +309,7 @@ def phase(workdir, label, did, rate, seconds, daemon=None):
         "ctl_ticks_ms": (dt1 - dt0) * 1000 / hz / n if daemon else None,
         "rss_mb": peak_rss_kb(daemon.proc.pid) / 1024 if daemon else None,
         "idle_ms_per_s": idle,
+        "pg_per_call": (x1 - x0) / n,
         "ring": [pct(ring, p) for p in (50, 90, 99)], "rang": len(ring),
     }
     return row
@@ -327,6 +337,9 @@ def report(rows, rate, seconds):
           f" {fmt(w['ctl_ticks_ms'], ' ms')} from utime+stime ticks),"
           f" peak RSS {fmt(w['rss_mb'], ' MB')} (goal <= 10);"
           f" daemon idle {w['idle_ms_per_s']:.2f} ms of CPU per s")
+    print("PostgreSQL transactions per call: " + ", ".join(
+        f"{r['label']} {r['pg_per_call']:.1f}" for r in rows) +
+        " (app_queue's are Asterisk's realtime lookups alone)")
     for r in rows:
         if r["ok"] != r["calls"] or r["rang"] != r["ok"]:
             print(f"{r['label']}: {r['ok']} of {r['calls']} calls ok, {r['rang']} rang an"
