@@ -804,6 +804,7 @@ static int start(struct daemon *d, const struct config *cfg)
 	} else {
 		log_warning("DATABASE_URL is empty: no CDRs are written");
 	}
+	lc.events = calls_event_types(&lc.n_events);
 	r = link_new(&d->loop, &lc, &link_handlers, d, &d->link);
 	if (r == 0 && d->agents)
 		r = open_phones(d, cfg);

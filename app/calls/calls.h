@@ -43,6 +43,11 @@ void calls_dispatch(struct calls *calls);
 /* Feeds one ARI event (borrowed) to the calls it concerns. */
 void calls_handle_event(struct calls *calls, const struct ari_event *ev);
 
+/* The event types calls_handle_event() uses, *ret_count of them, for the
+ * link's event filter: the others are not worth Asterisk building them.
+ * Static storage. */
+const enum ari_event_type *calls_event_types(size_t *ret_count);
+
 /* Reconciles after a (re)connect: calls whose channel is gone are ended
  * (their record saying "asterisk_restart" when restarted: Asterisk started
  * again meanwhile), legs that entered Stasis or were answered meanwhile

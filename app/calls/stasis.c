@@ -97,6 +97,17 @@ static const struct {
     {ARI_EVENT_PLAYBACK_FINISHED, false, on_playback_finished},
 };
 
+const enum ari_event_type *calls_event_types(size_t *ret_count)
+{
+	static enum ari_event_type
+	    types[sizeof(handlers) / sizeof(handlers[0])];
+
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		types[i] = handlers[i].type;
+	*ret_count = sizeof(handlers) / sizeof(handlers[0]);
+	return types;
+}
+
 void calls__stasis_event(struct calls *calls, const struct ari_event *ev)
 {
 	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {

@@ -28,7 +28,9 @@ struct link {
 	struct link_handlers handlers;
 	void *userdata;
 	char *app;
-	char *endpoints;     /* technology watched, or NULL */
+	char *endpoints;                  /* technology watched, or NULL */
+	const enum ari_event_type *types; /* link_config.events, borrowed */
+	size_t n_types;
 	unsigned generation; /* bumped per socket, to drop stale resyncs */
 	unsigned reconnects;
 	char *startup_time; /* Asterisk's, as of the last resync */
@@ -340,37 +342,52 @@ static void on_filter_set(const struct ari_response *resp, void *userdata)
 		enable_ws(userdata);
 }
 
-/* True when the application already allows exactly the types we decode
+/* True for the types the application's filter lets through. */
+static bool wanted(const struct link *link, enum ari_event_type type)
+{
+	if (link->endpoints)
+		return type == ARI_EVENT_ENDPOINT_STATE_CHANGE;
+	if (type == ARI_EVENT_APPLICATION_REPLACED ||
+	    type == ARI_EVENT_REST_RESPONSE || !link->types)
+		return true;
+	for (size_t i = 0; i < link->n_types; i++)
+		if (link->types[i] == type)
+			return true;
+	return false;
+}
+
+static size_t wanted_count(const struct link *link)
+{
+	size_t n = 0;
+
+	for (int t = ARI_EVENT_UNKNOWN + 1; t < ARI_EVENT__COUNT; t++)
+		n += wanted(link, (enum ari_event_type)t);
+	return n;
+}
+
+/* True when the application already allows exactly the types we want
  * (an earlier process set them, and Asterisk kept the application). */
 static bool filter_matches(const struct link *link, const json_t *allowed)
 {
 	size_t i;
 	json_t *f;
 
-	if (link->endpoints) {
-		f = json_array_get(allowed, 0);
-		return json_array_size(allowed) == 1 &&
-		       ari_event_type_from_name(
-			   json_string_value(json_object_get(f, "type"))) ==
-			   ARI_EVENT_ENDPOINT_STATE_CHANGE;
-	}
-	if (json_array_size(allowed) != ARI_EVENT__COUNT - 1)
+	if (json_array_size(allowed) != wanted_count(link))
 		return false;
 	json_array_foreach(allowed, i, f)
 	{
-		const char *type =
-		    json_string_value(json_object_get(f, "type"));
-		if (!type ||
-		    ari_event_type_from_name(type) == ARI_EVENT_UNKNOWN)
+		enum ari_event_type t = ari_event_type_from_name(
+		    json_string_value(json_object_get(f, "type")));
+		if (t == ARI_EVENT_UNKNOWN || !wanted(link, t))
 			return false;
 	}
 	return true;
 }
 
 /* Asterisk serializes every event it sends, and we parse every one we
- * receive: ask for only the types the daemon decodes. It is set after the
- * resync, never while another request reads the application, and only when
- * it differs: Asterisk 22 has been seen answering 500 to GET
+ * receive: ask for only the types wanted. It is set after the resync,
+ * never while another request reads the application, and only when it
+ * differs: Asterisk 22 has been seen answering 500 to GET
  * /applications/{app} when the filter changed under an application that
  * still held channels. */
 static void set_event_filter(struct link *link)
@@ -380,7 +397,7 @@ static void set_event_filter(struct link *link)
 	char path[256];
 
 	for (int t = ARI_EVENT_UNKNOWN + 1; t < ARI_EVENT__COUNT; t++) {
-		if (link->endpoints && t != ARI_EVENT_ENDPOINT_STATE_CHANGE)
+		if (!wanted(link, (enum ari_event_type)t))
 			continue;
 		json_array_append_new(
 		    allowed,
@@ -580,6 +597,8 @@ int link_new(uv_loop_t *loop, const struct link_config *cfg,
 	link->app = strdup(cfg->app);
 	link->endpoints = cfg->endpoints ? strdup(cfg->endpoints) : NULL;
 	link->rest_over_ws = cfg->rest_over_ws && !cfg->endpoints;
+	link->types = cfg->events;
+	link->n_types = cfg->n_events;
 	if (!link->app || (cfg->endpoints && !link->endpoints))
 		goto err;
 	backoff_init(&link->backoff,

@@ -43,6 +43,17 @@ struct link_config {
 	 * the application's own channels then arrive twice.
 	 */
 	const char *endpoints;
+	/*
+	 * The types handlers.event uses, n_events of them (borrowed: the
+	 * array must outlive the link). The application's event filter lets
+	 * only these through, with ApplicationReplaced and RESTResponse that
+	 * the link uses itself: Asterisk builds the JSON of every event it
+	 * sends, and a call makes ChannelVarset and bridge events by the
+	 * dozen that no handler reads. NULL: every type ari/event.h decodes.
+	 * An endpoints link ignores it.
+	 */
+	const enum ari_event_type *events;
+	size_t n_events;
 	unsigned backoff_min_ms; /* 0 means 500 */
 	/* 0 means 30000. It bounds retries after Asterisk refused the
 	 * credentials (HTTP 401); after any other failure (Asterisk down,

@@ -37,6 +37,24 @@ class LinkTest(unittest.TestCase):
         self.assertEqual(self.daemon.count(r"call=\S+ entered"), 1)
         harness.wait_idle()
 
+    def test_event_filter_lets_only_the_used_types_through(self):
+        # Asterisk builds the JSON of every event it sends: the daemon asks
+        # for the types it handles, not for the ChannelVarset and bridge
+        # events that each call makes by the dozen.
+        def allowed():
+            app = harness.ari("GET", "/applications/welcomedly")
+            return {f["type"] for f in app.get("events_allowed", [])}
+        harness.wait_for(lambda: "StasisStart" in allowed(), 10,
+                         what="the application's event filter")
+        types = allowed()
+        for used in ("StasisStart", "StasisEnd", "ChannelDestroyed", "Dial",
+                     "ChannelHangupRequest", "PlaybackFinished",
+                     "ApplicationReplaced", "RESTResponse"):
+            self.assertIn(used, types)
+        for unused in ("ChannelVarset", "ChannelStateChange", "ChannelEnteredBridge",
+                       "ChannelLeftBridge", "BridgeDestroyed", "RecordingStarted"):
+            self.assertNotIn(unused, types)
+
     def test_ari_originated_local_channel_is_handled(self):
         harness.ari("POST", "/channels", query={
             "endpoint": "Local/s@welcomedly-local", "app": "welcomedly",
