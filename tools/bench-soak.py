@@ -26,6 +26,7 @@ drift; the exit status is 1 when any of these fails.
 import csv
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -364,6 +365,11 @@ class Soak:
             self.log_pos = f.tell()
         lines = [ln for ln in text.splitlines() if ln.split(" ", 2)[1:2] == ["error"]]
         self.n.add("log_errors", len(lines))
+        for ln in text.splitlines():
+            if ln.split(" ", 2)[1:2] == ["warning"]:
+                # One kind of warning: its words without ids and numbers.
+                kind = re.sub(r"\S*[=\d]\S*", "", ln.split(" ", 2)[2]).split()
+                self.n.add("warning: " + " ".join(kind)[:80])
         self.n.add("rung_out", text.count("--no_answer-->"))
         self.n.add("ring_cancelled", text.count("ringing --cancel-->"))
         for ln in lines[:5]:
@@ -428,6 +434,9 @@ class Soak:
         last = self.row("end")
         chans, brs = harness.channels(), harness.bridges()
         total, closed = self.cdrs()
+        waiting = int(harness.sql(
+            "SELECT count(*) FROM queue_entries WHERE campaign_id IN"
+            f" ({self.cin}, {self.cab}, {self.cout})")[0][0])
         rss1 = rows[0]["rss"] if rows else rss0
         rss_drift = last["rss"] - rss1
         fd_drift = last["fds"] - fds0
@@ -437,6 +446,7 @@ class Soak:
             ("CDRs (ended/written) = calls made", f"{closed}/{total} = {started}",
              closed == total == started),
             ("agents stuck", stuck or 0, not stuck),
+            ("queue_entries left", waiting, waiting == 0),
             ("sipp callers placed every call",
              " ".join(f"{cl.counts()[0]}/{cl.calls}" for cl in self.callers),
              all(cl.counts()[0] == cl.calls for cl in self.callers)),
@@ -464,6 +474,11 @@ class Soak:
         print(f"CDRs: inbound answered {kinds[0]}, abandoned {kinds[1]}, outbound {kinds[2]},"
               f" with a disposition {kinds[3]}; offers rung out (no answer)"
               f" {n.get('rung_out')}, rings cut short by the caller {n.get('ring_cancelled')}")
+        with n.lock:
+            warnings = sorted(((v, k) for k, v in n.values.items()
+                               if k.startswith("warning: ")), reverse=True)
+        for count, kind in warnings[:8]:
+            print(f"  daemon log {kind} x{count}")
         for note in n.notes:
             print("  " + note)
         for c in chans[:10]:
