@@ -111,6 +111,10 @@ struct call_queue {
 	bool announcing;
 	bool adopted; /* found in Stasis after a restart: its place in the
 			 queue comes back from queue_entries */
+	/* The pool's connections do not keep the order of writes: the
+	 * queue_entries row is deleted only once its INSERTs are in. */
+	unsigned entry_inserts; /* INSERTs sent, not answered yet */
+	bool entry_left;        /* left meanwhile: DELETE once they are */
 	int64_t declined_ids[CALL_MAX_DECLINED];
 	int64_t declined_at[CALL_MAX_DECLINED];
 	unsigned ndeclined;

@@ -203,6 +203,50 @@ static void restore_place(struct call *call)
 		calls__unref(call);
 }
 
+static void delete_entry(struct call *call)
+{
+	const char *params[1] = {call->cdr.call_id};
+
+	calls__db_write(call->calls,
+			"DELETE FROM queue_entries WHERE call_id = $1", 1,
+			params);
+}
+
+static void on_entry_inserted(int error, const PGresult *res, void *userdata)
+{
+	struct call *call = userdata;
+
+	if (error < 0 && error != -ECANCELED)
+		log_warning("call=%s queue entry not stored error=%s %s",
+			    call->cdr.call_id, strerror(-error),
+			    res ? PQresultErrorMessage(res) : "");
+	if (--call->q.entry_inserts == 0 && call->q.entry_left &&
+	    error != -ECANCELED) {
+		call->q.entry_left = false;
+		delete_entry(call);
+	}
+	calls__unref(call);
+}
+
+static void insert_entry(struct call *call, const char *const *params)
+{
+	call->q.entry_left = false;
+	if (!call->calls->db)
+		return;
+	call->q.entry_inserts++;
+	if (db_pool_query(
+		call->calls->db,
+		"INSERT INTO queue_entries (call_id, campaign_id, priority,"
+		" caller_number, channel_id) VALUES ($1, $2, $3, $4, $5)"
+		" ON CONFLICT (call_id) DO UPDATE SET campaign_id = $2",
+		5, params, on_entry_inserted, calls__ref(call)) < 0) {
+		log_warning("call=%s queue entry not stored",
+			    call->cdr.call_id);
+		call->q.entry_inserts--;
+		calls__unref(call);
+	}
+}
+
 static enum call_input enter_queued(struct call *call)
 {
 	struct calls *calls = call->calls;
@@ -226,12 +270,7 @@ static enum call_input enter_queued(struct call *call)
 	params[2] = priority;
 	params[3] = call->cdr.caller_number;
 	params[4] = call->peer->id;
-	calls__db_write(
-	    calls,
-	    "INSERT INTO queue_entries (call_id, campaign_id, priority,"
-	    " caller_number, channel_id) VALUES ($1, $2, $3, $4, $5)"
-	    " ON CONFLICT (call_id) DO UPDATE SET campaign_id = $2",
-	    5, params);
+	insert_entry(call, params);
 	log_info("call=%s queued campaign=%lld waiting=%u", call->cdr.call_id,
 		 (long long)c->id, waiting_in(calls, c));
 	c->stats.dirty = true;
@@ -249,7 +288,6 @@ static enum call_input enter_queued(struct call *call)
 
 static void act_leave_queue(struct call *call, const struct call_event *ev)
 {
-	const char *params[1] = {call->cdr.call_id};
 	bool abandoned = call->state == CALL_STATE_GONE;
 
 	(void)ev;
@@ -264,9 +302,10 @@ static void act_leave_queue(struct call *call, const struct call_event *ev)
 	} else if (!abandoned) {
 		stop_moh(call);
 	}
-	calls__db_write(call->calls,
-			"DELETE FROM queue_entries WHERE call_id = $1", 1,
-			params);
+	if (call->q.entry_inserts)
+		call->q.entry_left = true;
+	else
+		delete_entry(call);
 }
 
 /* Offers ------------------------------------------------------------------- */
