@@ -179,6 +179,25 @@ static void on_side_reply(const struct ari_response *resp, void *userdata)
 	calls__unref(call);
 }
 
+static void on_orphan_gone(const struct ari_response *resp, void *userdata)
+{
+	if (resp->error < 0 && resp->error != -ENOENT &&
+	    resp->error != -ECANCELED)
+		log_warning("orphan %s not removed error=%s, ignoring",
+			    (const char *)userdata, strerror(-resp->error));
+}
+
+/* Deletes a channel or bridge of ours that nothing owns any more; kind is
+ * "channels" or "bridges" (a static string). */
+void calls__delete_orphan(struct calls *calls, const char *kind, const char *id)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/%s/%s", kind, id);
+	ari_rest_request(calls->rest, "DELETE", path, NULL, on_orphan_gone,
+			 (void *)kind);
+}
+
 int calls__request(struct call *call, const char *method, const char *path,
 		   const json_t *body, ari_rest_cb cb)
 {

@@ -254,6 +254,10 @@ void calls__input(struct call *call, enum call_input input,
  * calls__unref(). Returns 0 or a negative errno (cb never runs). */
 int calls__request(struct call *call, const char *method, const char *path,
 		   const json_t *body, ari_rest_cb cb);
+/* Deletes a channel or bridge of ours that no call owns; kind is
+ * "channels" or "bridges" (a static string). A failure is logged. */
+void calls__delete_orphan(struct calls *calls, const char *kind,
+			  const char *id);
 /* The parts of a call an earlier process left talking: the caller's (or
  * customer's) channel in a bridge of ours with the agent's leg, which the
  * bridge still records. */

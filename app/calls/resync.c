@@ -1,5 +1,4 @@
 /* resync.c: reconciling owned calls with Asterisk after a (re)connect. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,25 +165,6 @@ static void adopt(struct calls *calls, const char *id, const json_t *ch)
 		calls__place_expect(call);
 		end_supervisions(calls, id);
 	}
-}
-
-static void on_orphan_gone(const struct ari_response *resp, void *userdata)
-{
-	if (resp->error < 0 && resp->error != -ENOENT &&
-	    resp->error != -ECANCELED)
-		log_warning("orphan %s not removed error=%s, ignoring",
-			    (const char *)userdata, strerror(-resp->error));
-}
-
-/* Deletes a channel or bridge of ours that nothing owns any more; kind is
- * "channels" or "bridges" (a static string). */
-static void delete_orphan(struct calls *calls, const char *kind, const char *id)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "/%s/%s", kind, id);
-	ari_rest_request(calls->rest, "DELETE", path, NULL, on_orphan_gone,
-			 (void *)kind);
 }
 
 /*
@@ -488,7 +468,7 @@ static void adopt_unknown(struct calls *calls, const json_t *channel_ids,
 			/* An agent leg of an earlier process: its call is
 			 * being re-queued, so the leg goes. */
 			log_notice("leg=%s orphaned, hanging up", id);
-			delete_orphan(calls, "channels", id);
+			calls__delete_orphan(calls, "channels", id);
 			if (ids_is_ours(id, "out"))
 				close_orphan_outbound(calls, id);
 			continue;
@@ -529,7 +509,7 @@ static void destroy_orphan_bridges(struct calls *calls, const json_t *bridges)
 		if (!id || !ids_is_ours(id, NULL) || bridge_owned(calls, id))
 			continue;
 		log_notice("bridge=%s orphaned, destroying", id);
-		delete_orphan(calls, "bridges", id);
+		calls__delete_orphan(calls, "bridges", id);
 	}
 }
 

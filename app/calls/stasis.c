@@ -26,6 +26,15 @@ static void on_stasis_start(struct calls *calls, const struct ari_event *ev)
 		calls__leg_rekey(leg, ev->channel_id);
 		return;
 	}
+	/* A leg of ours that no call owns: its create failed here (a timeout)
+	 * while Asterisk made it anyway, or its call ended first. It is no
+	 * caller: hung up, with no call and no record. */
+	if (ids_is_ours(ev->channel_id, NULL)) {
+		log_warning("leg=%s (%s) unknown, hanging up", ev->channel_id,
+			    kind ? kind : "no arguments");
+		calls__delete_orphan(calls, "channels", ev->channel_id);
+		return;
+	}
 	/* Stasis(app,inbound[,campaign]): the campaign argument wins over the
 	 * dialed number. */
 	calls__inbound_add(

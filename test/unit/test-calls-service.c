@@ -1698,10 +1698,39 @@ static const struct step adopted[] = {
     {END, NULL},
 };
 
+/* The agent's leg is created in Asterisk, but the reply comes too late
+ * (Asterisk stalled under load): the leg counts as not created, and its
+ * StasisStart then names a leg no call owns. It is hung up as an orphan,
+ * not taken for a new caller (no answer, no queue, no record of its own). */
+static const struct step leg_create_timed_out[] = {
+    QUEUED_ON_5000,
+    OFFERED(1, LEG1),
+    /* Two seconds later the create times out: agent 2 is offered. */
+    {REQ, "POST /channels/create?endpoint=PJSIP/agent2"
+	  "&app=welcomedly&appArgs=agent,$CALLER,1&channelId=$LEG2"},
+    {FEED, "call.offered"},
+    {AGENT, "2 ringing"},
+    {AGENT, "1 available"},
+    {EV, "StasisStart $LEG1"},
+    {REQ, "DELETE /channels/$LEG1"},
+    {STATE, "$LEG1 -"},
+    {STATE, "$CALLER queued"},
+    {EV, "StasisEnd $CALLER"},
+    {FEED, "call.ended"},
+    {REQ, "DELETE /channels/$LEG2?reason_code=16"},
+    {AGENT, "2 available"},
+    {EV, "ChannelDestroyed $LEG1"},
+    {CDR, "$CALLER disposition=NO_ANSWER by=caller agent=- campaign=1 "
+	  "abandoned=true answered=false rec=-"},
+    {END, NULL},
+};
+
 static const struct row rows[] = {
     {"inbound-answered", "inbound-answered", NULL, NULL, inbound_answered},
     {"leg-before-reply", "inbound-answered", NULL,
      FAULTS({"POST /channels/create*", 0, 300}), leg_before_reply},
+    {"leg-create-timed-out", "abandoned-ringing", NULL,
+     FAULTS({"POST /channels/create*", 0, 2500}), leg_create_timed_out},
     {"agent-hangs-up", "agent-hangs-up", NULL,
      FAULTS({"DELETE /channels/$LEG1?reason_code=16", 404, 0}), agent_hangs_up},
     {"queue-full", "queue-full",
