@@ -95,18 +95,30 @@ class PgOutageTest(test_pbx.PbxTest):
         self.daemon.wait_log(r"database connections up=0", timeout=10)
         return time.monotonic(), time.time()
 
-    def check_history(self, agents):
-        """Each agent's stored history is the chain of transitions the
-        daemon made, in order, and its row holds the last state."""
+    def histories(self, agents):
+        """(made, stored): each agent's transitions in the daemons' logs,
+        and its rows in agent_state_events, in order."""
         made = {a: [] for a in agents}
         log = "".join(d.log() for d in self.daemons)
         for aid, frm, to in TRANSITION.findall(log):
             if int(aid) in made and frm != to:
                 made[int(aid)].append([frm, to])
+        stored = {a: harness.sql(f"SELECT from_state, to_state FROM agent_state_events"
+                                 f" WHERE agent_id = {a} ORDER BY seq") for a in agents}
+        return made, stored
+
+    def check_history(self, agents):
+        """Each agent's stored history is the chain of transitions the
+        daemon made, in order, and its row holds the last state. A
+        transition can land between reading the log and the table (after
+        call work ending): read both again until they agree or time is up."""
+        deadline = time.monotonic() + 10
+        made, stored = self.histories(agents)
+        while made != stored and time.monotonic() < deadline:
+            time.sleep(0.2)
+            made, stored = self.histories(agents)
         for a in agents:
-            stored = harness.sql(f"SELECT from_state, to_state FROM agent_state_events"
-                                 f" WHERE agent_id = {a} ORDER BY seq")
-            self.assertEqual(stored, made[a], f"agent {a} history")
+            self.assertEqual(stored[a], made[a], f"agent {a} history")
             self.assertEqual(acd.agent_state(a)[0], made[a][-1][1], f"agent {a} state")
 
     def test_outage_under_load(self):
