@@ -61,7 +61,8 @@ static void check_head(const uint8_t *data, size_t size)
 		buf[end] = '\0';
 		if (http_parser_parse(buf, (size_t)end, &h, &detail) == 0) {
 			if (!h.method[0] || h.minor < 0 || h.minor > 1 ||
-			    h.target < buf || h.target + h.target_len > buf + end)
+			    h.target < buf ||
+			    h.target + h.target_len > buf + end)
 				abort();
 			check_target(&h);
 		}
@@ -79,8 +80,8 @@ static void check_frame(const uint8_t *data, size_t size)
 		return;
 	memcpy(buf, data, size);
 	n = http_frame_parse(buf, size, 4096, &f);
-	if (n > 0 && ((size_t)n > size || f.len > 4096 ||
-		      f.payload + f.len != buf + n))
+	if (n > 0 &&
+	    ((size_t)n > size || f.len > 4096 || f.payload + f.len != buf + n))
 		abort();
 	free(buf);
 }
