@@ -230,7 +230,10 @@ class WebRtcTest(unittest.TestCase):
             except AssertionError:
                 if time.monotonic() > deadline:
                     raise
-        self.assertEqual(acd.agent_state(agent["id"])[0], "available")
+        # The page shows the state from the feed, sent as the change is
+        # made; its row is stored a moment later.
+        harness.wait_for(lambda: acd.agent_state(agent["id"])[0] == "available", 5,
+                         what="the available state stored")
         page.screenshot("available")
 
     def watch_shown(self, page, testid):
@@ -386,7 +389,10 @@ class WebRtcTest(unittest.TestCase):
         page.screenshot("wrapup")
         self.dispose(page, "sale")
         page.wait_text("[data-testid=agent-state]", "available", 10)
-        self.assertEqual(acd.agent_state(agent["id"])[0], "available")
+        # The page shows the state from the feed, sent as the change is
+        # made; its row is stored a moment later.
+        harness.wait_for(lambda: acd.agent_state(agent["id"])[0] == "available", 5,
+                         what="the available state stored")
         page.screenshot("available-again")
 
         row = self.wait_cdr(agent["id"])
