@@ -1,4 +1,5 @@
 /* resync.c: reconciling owned calls with Asterisk after a (re)connect. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,30 +168,6 @@ static void adopt(struct calls *calls, const char *id, const json_t *ch)
 	}
 }
 
-/*
- * An outbound call of an earlier process: its legs are hung up as orphans,
- * and its record, which that process never finished, is closed here (the
- * revision of now outranks any snapshot the earlier process took).
- */
-static void close_orphan_outbound(struct calls *calls, const char *id)
-{
-	static const char sql[] =
-	    "UPDATE calls SET end_time = greatest(now(), start_time),"
-	    " duration = greatest(0, extract(epoch FROM now() - start_time))"
-	    "::int,"
-	    " billsec = CASE WHEN answer_time IS NULL THEN 0 ELSE greatest(0,"
-	    " extract(epoch FROM now() - answer_time))::int END,"
-	    " disposition = CASE WHEN answer_time IS NULL THEN 'FAILED'"
-	    " ELSE 'ANSWERED' END, hangup_by = 'system',"
-	    " revision = greatest(revision + 1,"
-	    " (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)"
-	    " WHERE call_id = $1 AND end_time IS NULL";
-	const char *params[1] = {id};
-
-	log_notice("outbound call=%s of an earlier process: record closed", id);
-	calls__db_write(calls, sql, 1, params);
-}
-
 /* The agent whose phone a channel rings: "PJSIP/<username>-<seq>". */
 static struct agent *agent_of_channel(struct calls *calls, const json_t *ch)
 {
@@ -221,6 +198,123 @@ static struct campaign *leg_campaign(struct calls *calls, const json_t *ch)
 		return NULL;
 	id = strtoll(last + 1, &end, 10);
 	return *end || id <= 0 ? NULL : campaigns_by_id(calls->campaigns, id);
+}
+
+/* The call an outbound leg of ours belongs to: the agent's leg id is the
+ * call id; a customer's leg names it in its Stasis arguments
+ * ("app,customer,<call id>", outbound.c). Into buf; NULL when neither. */
+static const char *outbound_call_of(const char *id, const json_t *ch, char *buf,
+				    size_t size)
+{
+	const json_t *dialplan = json_object_get(ch, "dialplan");
+	const char *data =
+	    json_string_value(json_object_get(dialplan, "app_data"));
+	const char *args = data ? strchr(data, ',') : NULL;
+
+	if (ids_is_ours(id, "out"))
+		return id;
+	if (!ids_is_ours(id, "cust") || !args ||
+	    strncmp(args + 1, "customer,", 9) != 0 ||
+	    !ids_is_ours(args + 10, "out") || strlen(args + 10) >= size)
+		return NULL;
+	snprintf(buf, size, "%s", args + 10);
+	return buf;
+}
+
+/* True when a customer's leg of call_id is up in Asterisk: the customer
+ * answered. */
+static bool outbound_answered(const json_t *channels, const char *call_id)
+{
+	size_t i;
+	json_t *ch;
+
+	json_array_foreach(channels, i, ch)
+	{
+		const char *id = json_string_value(json_object_get(ch, "id"));
+		const char *state =
+		    json_string_value(json_object_get(ch, "state"));
+		char buf[CALL_MAX_ID];
+		const char *of =
+		    id ? outbound_call_of(id, ch, buf, sizeof(buf)) : NULL;
+
+		if (of && ids_is_ours(id, "cust") && !strcmp(of, call_id) &&
+		    state && !strcmp(state, "Up"))
+			return true;
+	}
+	return false;
+}
+
+/* A snapshot of the record of an outbound call that ends now, as its
+ * agent's leg ch (or a customer's leg) shows it: what a leg does not tell
+ * stays unset. NULL when out of memory. */
+static json_t *orphan_outbound_snapshot(struct calls *calls,
+					const char *call_id, const char *id,
+					const json_t *ch, bool answered)
+{
+	bool agent_leg = strcmp(id, call_id) == 0;
+	const json_t *caller = json_object_get(ch, "caller");
+	struct agent *agent = agent_leg ? agent_of_channel(calls, ch) : NULL;
+	struct campaign *campaign = agent_leg ? leg_campaign(calls, ch) : NULL;
+	int64_t now = cdr_now_us(), start_us = 0;
+	json_t *snapshot = NULL;
+	struct cdr c;
+
+	if (ari_event_timestamp_parse(
+		json_string_value(json_object_get(ch, "creationtime")),
+		&start_us) < 0 ||
+	    start_us <= 0 || start_us > now)
+		start_us = now;
+	if (cdr_init_inbound(
+		&c, call_id, NULL,
+		agent_leg ? json_string_value(json_object_get(caller, "number"))
+			  : NULL,
+		agent_leg ? NULL : id, start_us) < 0)
+		return NULL;
+	c.direction = "outbound";
+	c.agent_channel_id = agent_leg ? strdup(id) : NULL;
+	c.agent_id = agent ? agent->id : 0;
+	c.campaign_id = campaign ? campaign->id : 0;
+	c.end_us = now;
+	c.hangup_by = "system";
+	c.disposition = answered ? "ANSWERED" : "FAILED";
+	if (!agent_leg || c.agent_channel_id)
+		snapshot = cdr_snapshot(&c);
+	cdr_clear(&c);
+	return snapshot;
+}
+
+/*
+ * An outbound call of an earlier process whose legs go as orphans: its
+ * record ends here, through the CDR writer like every record, so that it
+ * waits out a database outage and exists even when the earlier process
+ * died before its first snapshot was stored. The snapshot of now outranks
+ * every one the earlier process took; what it does not know (the answer
+ * time, the lead) the stored row keeps.
+ */
+static void close_orphan_outbound(struct calls *calls, const char *id,
+				  const json_t *channel_ids,
+				  const json_t *channels)
+{
+	const json_t *ch = find_channel(channels, id);
+	char buf[CALL_MAX_ID];
+	const char *call_id = outbound_call_of(id, ch, buf, sizeof(buf));
+	json_t *snapshot;
+
+	/* A call is closed once, from its agent's leg when that is left. */
+	if (!ch || !call_id || !calls->cdr ||
+	    (strcmp(call_id, id) != 0 && array_has(channel_ids, call_id)))
+		return;
+	snapshot = orphan_outbound_snapshot(
+	    calls, call_id, id, ch, outbound_answered(channels, call_id));
+	if (!snapshot) {
+		log_error("outbound call=%s of an earlier process: record not "
+			  "closed, out of memory",
+			  call_id);
+		return;
+	}
+	log_notice("outbound call=%s of an earlier process: record closed",
+		   call_id);
+	cdr_writer_submit(calls->cdr, snapshot);
 }
 
 /* The call a bridge of ours still holds: an agent's leg of ours (of an
@@ -469,8 +563,7 @@ static void adopt_unknown(struct calls *calls, const json_t *channel_ids,
 			 * being re-queued, so the leg goes. */
 			log_notice("leg=%s orphaned, hanging up", id);
 			calls__delete_orphan(calls, "channels", id);
-			if (ids_is_ours(id, "out"))
-				close_orphan_outbound(calls, id);
+			close_orphan_outbound(calls, id, channel_ids, channels);
 			continue;
 		}
 		ch = find_channel(channels, id);

@@ -654,22 +654,67 @@ class OutboundTest(unittest.TestCase):
         harness.wait_idle()
         self.assertEqual(harness.channels(), [])
 
+    def test_customer_left_alone_by_a_killed_daemon_is_closed_by_the_next(self):
+        """The agent hangs up while no daemon runs: the next one finds the
+        customer alone in the call's bridge, hangs them up, and ends the
+        answered call's record."""
+        cid = self.campaign()
+        aid, tok = self.agent(cid)
+        trunk = Trunk("uas-answer.xml", ring_ms=200)
+        self.trunks.append(trunk)
+        call_id = self.place({"agent_id": aid, "campaign_id": cid, "number": number()},
+                             token=tok)["id"]
+        harness.wait_for(lambda: harness.sql(
+            f"SELECT answer_time IS NOT NULL FROM calls WHERE call_id = '{call_id}'")
+            == [["t"]], 30, what="the answer in the CDR")
+        self.daemon.kill()
+        harness.ari("DELETE", f"/channels/{call_id}")
+        harness.wait_for(lambda: all(c["id"] != call_id for c in harness.channels()),
+                         10, what="the agent's leg gone")
+        self.daemon, self.port = api.start_daemon(
+            "outc", journal=os.path.join(harness.LOG_DIR, "j-outc"))
+        row = self.wait_cdr(call_id)
+        self.assertEqual((row["direction"], row["disposition"], row["agent_id"],
+                          row["campaign_id"], row["answered"]),
+                         ("outbound", "ANSWERED", aid, cid, True), row)
+        self.assertEqual(harness.sql(f"SELECT hangup_by FROM calls WHERE call_id ="
+                                     f" '{call_id}'"), [["system"]])
+        harness.wait_idle()
+        self.assertEqual((harness.channels(), harness.bridges()), ([], []))
+
     def test_ringing_call_of_a_killed_daemon_is_closed_by_the_next(self):
         """A daemon killed while an outbound call still rings the agent: the
         next one hangs up what is left in Asterisk and closes the record."""
+        self.killed_while_ringing(record_stored=True)
+
+    def test_ringing_call_whose_record_was_never_stored(self):
+        """The daemon died before the call's first record reached the
+        database (the record is taken away here, which a kill within
+        milliseconds of the call does by itself): the next one still
+        writes it, from what the agent's channel tells."""
+        self.killed_while_ringing(record_stored=False)
+
+    def killed_while_ringing(self, record_stored):
         cid = self.campaign()
         aid, tok = self.agent(cid, ring_ms=30000)
-        call_id = self.place({"agent_id": aid, "campaign_id": cid, "number": number()},
+        customer = number()
+        call_id = self.place({"agent_id": aid, "campaign_id": cid, "number": customer},
                              token=tok)["id"]
         harness.wait_for(lambda: any(c["name"].startswith("PJSIP/agent")
                                      for c in harness.channels()),
                          15, what="the agent's phone ringing")
+        harness.wait_for(lambda: harness.sql(
+            f"SELECT count(*) FROM calls WHERE call_id = '{call_id}'") == [["1"]],
+            10, what="the call's first record")
         self.daemon.kill()
+        if not record_stored:
+            harness.sql(f"DELETE FROM calls WHERE call_id = '{call_id}'")
         self.daemon, self.port = api.start_daemon(
             "outc", journal=os.path.join(harness.LOG_DIR, "j-outc"))
         row = self.wait_cdr(call_id)
-        self.assertEqual((row["direction"], row["disposition"], row["agent_id"]),
-                         ("outbound", "FAILED", aid), row)
+        self.assertEqual((row["direction"], row["disposition"], row["agent_id"],
+                          row["campaign_id"], row["callee_number"], row["answered"]),
+                         ("outbound", "FAILED", aid, cid, customer, False), row)
         self.assertEqual(harness.sql(f"SELECT hangup_by FROM calls WHERE call_id ="
                                      f" '{call_id}'"), [["system"]])
         harness.wait_idle()
