@@ -23,11 +23,14 @@
 #include "routes.h"
 #include "standby/standby.h"
 #include "util/log.h"
+#include "util/memtrim.h"
 #include "webrtc/webrtc.h"
 
 /* How long `run` waits for PostgreSQL before taking calls without
  * campaigns (callers then hear the prompt, and CDRs go to the journal). */
 #define DAEMON_CONFIG_WAIT_MS 5000
+/* How often the heap is looked at for free pages to give back. */
+#define DAEMON_TRIM_MS 10000
 
 struct daemon {
 	uv_loop_t loop;
@@ -65,6 +68,8 @@ struct daemon {
 	 * the first configuration load. */
 	uv_timer_t deadline;
 	bool has_deadline;
+	/* The heap given back to the kernel after a peak of calls. */
+	struct memtrim trim;
 	bool link_started;
 	bool stopping;
 	int result; /* of a one-shot command */
@@ -383,6 +388,7 @@ static void stop(struct daemon *d)
 		uv_close((uv_handle_t *)&d->deadline, NULL);
 	if (d->has_notify)
 		notify_close(&d->notify);
+	memtrim_close(&d->trim);
 	standby_close(d->standby);
 	d->standby = NULL;
 }
@@ -825,6 +831,9 @@ static int start(struct daemon *d, const struct config *cfg)
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
 	uv_signal_start(&d->sighup, on_sighup, SIGHUP);
+	r = memtrim_start(&d->trim, &d->loop, DAEMON_TRIM_MS);
+	if (r < 0)
+		return r;
 	if (config_hot_standby(cfg))
 		return open_standby(d, cfg);
 	return take_calls(d);

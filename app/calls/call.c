@@ -274,8 +274,8 @@ static void defer(struct call *call, enum call_input input,
 
 static void set_deadline(struct call *call, enum call_state state)
 {
-	unsigned timeout =
-	    calls_state_timeout_ms(call->machine->direction, state);
+	unsigned timeout = calls_state_retry_ms(call->machine->direction, state,
+						call->retries);
 
 	call->deadline_ms = timeout ? calls__now_ms(call->calls) + timeout : 0;
 }
@@ -287,6 +287,7 @@ static enum call_input enter(struct call *call, enum call_state state,
 	call_enter_fn fn = entry_of(call, state);
 	enum call_input next;
 
+	call->retries = again ? call->retries + 1 : 0;
 	set_deadline(call, state);
 	if (!fn)
 		return CALL_INPUT_NONE;

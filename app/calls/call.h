@@ -155,8 +155,9 @@ struct call {
 	bool transferred; /* left Stasis for the dialplan */
 	/* Where a blind transfer goes; the extension escaped for a query. */
 	char transfer_context[64], transfer_exten[64];
-	bool running;  /* in calls__input(): inputs wait in pending */
-	bool retrying; /* the entry runs again (REENTER) */
+	bool running;     /* in calls__input(): inputs wait in pending */
+	bool retrying;    /* the entry runs again (REENTER) */
+	unsigned retries; /* entries of this state in a row after the first */
 	struct {
 		enum call_input input;
 		struct call_event ev; /* holds a reference on ev.leg */

@@ -222,6 +222,17 @@ unsigned calls_state_timeout_ms(enum call_direction direction,
 	return timeouts_ms[direction][state];
 }
 
+unsigned calls_state_retry_ms(enum call_direction direction,
+			      enum call_state state, unsigned retries)
+{
+	uint64_t ms = calls_state_timeout_ms(direction, state);
+
+	while (ms && retries-- && ms < CALLS_STATE_RETRY_MAX_MS)
+		ms *= 2;
+	return ms > CALLS_STATE_RETRY_MAX_MS ? CALLS_STATE_RETRY_MAX_MS
+					     : (unsigned)ms;
+}
+
 const char *calls_state_name(enum call_state state)
 {
 	return (unsigned)state < CALL_STATE__COUNT ? state_names[state] : "?";

@@ -121,6 +121,18 @@ enum call_state calls_state_next(enum call_direction direction,
 unsigned calls_state_timeout_ms(enum call_direction direction,
 				enum call_state state);
 
+/* The longest a state entered again after its timeout waits. */
+#define CALLS_STATE_RETRY_MAX_MS 60000u
+
+/* The limit of state entered for the (retries + 1)th time in a row, each
+ * entry after a timeout (REENTER): the state's own, doubled with every
+ * retry, up to CALLS_STATE_RETRY_MAX_MS. What such an entry sends again (a
+ * hangup) timed out because Asterisk answers late, under load; sending it
+ * as often as before would only add to that load. 0 for a state with no
+ * limit of its own. */
+unsigned calls_state_retry_ms(enum call_direction direction,
+			      enum call_state state, unsigned retries);
+
 const char *calls_state_name(enum call_state state);
 /* The state as the API shows it ("connecting" until both sides talk). */
 const char *calls_state_api_name(enum call_state state);

@@ -27,6 +27,8 @@ DAEMON = os.environ.get("WELCOMEDLYD", "welcomedlyd")
 ARI_PORT = int(os.environ.get("WELCOMEDLY_TEST_ARI_PORT", "18088"))
 SIP_PORT = int(os.environ.get("WELCOMEDLY_TEST_SIP_PORT", "15060"))
 RTP_START = int(os.environ.get("WELCOMEDLY_TEST_RTP_START", "21000"))
+# The sandbox's default range (1,000 ports) unless a benchmark needs more.
+RTP_END = os.environ.get("WELCOMEDLY_TEST_RTP_END")
 PG_PORT = int(os.environ.get("WELCOMEDLY_TEST_PG_PORT", "55433"))
 SANDBOX = os.environ.get("WELCOMEDLY_TEST_SANDBOX", "itest")
 ARI_USER = "welcomedly"
@@ -57,8 +59,9 @@ def pg_start():
 
 
 def asterisk_args():
-    return ["--name", SANDBOX, "--http-port", str(ARI_PORT),
+    args = ["--name", SANDBOX, "--http-port", str(ARI_PORT),
             "--sip-port", str(SIP_PORT), "--rtp-start", str(RTP_START)]
+    return args + (["--rtp-end", RTP_END] if RTP_END else [])
 
 
 def pg_dir():

@@ -63,6 +63,32 @@ START_TEST(every_state_ends_on_left)
 }
 END_TEST
 
+/* A hangup that timed out is sent again after 5, 10, 20, 40, 60, 60 s:
+ * an Asterisk answering late is not asked faster than it answers. */
+START_TEST(retries_back_off)
+{
+	static const unsigned hup_ms[] = {5000,  10000, 20000,
+					  40000, 60000, 60000};
+	enum call_direction d;
+
+	for (d = CALL_INBOUND; d <= CALL_OUTBOUND; d++) {
+		for (unsigned i = 0; i < sizeof(hup_ms) / sizeof(hup_ms[0]);
+		     i++)
+			ck_assert_uint_eq(
+			    calls_state_retry_ms(d, CALL_STATE_HANGING_UP, i),
+			    hup_ms[i]);
+		ck_assert_uint_eq(
+		    calls_state_retry_ms(d, CALL_STATE_HANGING_UP, ~0u),
+		    CALLS_STATE_RETRY_MAX_MS);
+	}
+	ck_assert_uint_eq(
+	    calls_state_retry_ms(CALL_INBOUND, CALL_STATE_QUEUED, 3), 0);
+	ck_assert_uint_eq(
+	    calls_state_retry_ms(CALL_INBOUND, CALL_STATE_ANSWERING, 0),
+	    calls_state_timeout_ms(CALL_INBOUND, CALL_STATE_ANSWERING));
+}
+END_TEST
+
 START_TEST(outbound_transitions)
 {
 	static const struct {
@@ -144,6 +170,7 @@ int main(void)
 	tcase_add_test(tc, transitions);
 	tcase_add_test(tc, every_state_ends_on_left);
 	tcase_add_test(tc, outbound_transitions);
+	tcase_add_test(tc, retries_back_off);
 	tcase_add_test(tc, inbound_actions);
 	suite_add_tcase(s, tc);
 	return testlib_run(s);
