@@ -189,6 +189,9 @@ struct calls {
 	struct cdr_writer *cdr;    /* NULL without a database */
 	struct strmap *by_id;      /* call id -> call (a reference) */
 	struct strmap *by_channel; /* channel id -> leg (a reference) */
+	/* Outbound calls of earlier processes whose records this one closed
+	 * (resync.c): call id -> the registry, as a mark. */
+	struct strmap *orphans_closed;
 	uv_timer_t sweep;
 	char *prompt_sound;
 	char *app;

@@ -283,30 +283,62 @@ static json_t *orphan_outbound_snapshot(struct calls *calls,
 	return snapshot;
 }
 
+static const json_t *bridge_holding(const json_t *bridges, const char *id)
+{
+	size_t i;
+	json_t *b;
+
+	json_array_foreach(bridges, i, b)
+	{
+		if (array_has(json_object_get(b, "channels"), id))
+			return b;
+	}
+	return NULL;
+}
+
+/* True when the call was answered: a customer's leg of it is up, or its
+ * agent's leg is in a bridge of ours, which an outbound call has only once
+ * the customer answered (the customer may have hung up since). */
+static bool orphan_answered(const json_t *channels, const json_t *bridges,
+			    const char *call_id)
+{
+	const json_t *b = bridge_holding(bridges, call_id);
+	const char *bid = json_string_value(json_object_get(b, "id"));
+
+	return outbound_answered(channels, call_id) ||
+	       (bid && ids_is_ours(bid, "br"));
+}
+
 /*
  * An outbound call of an earlier process whose legs go as orphans: its
  * record ends here, through the CDR writer like every record, so that it
  * waits out a database outage and exists even when the earlier process
  * died before its first snapshot was stored. The snapshot of now outranks
  * every one the earlier process took; what it does not know (the answer
- * time, the lead) the stored row keeps.
+ * time, the lead) the stored row keeps. Closed once by this process: a
+ * resync that sees the leg again (its hangup still on the way) leaves the
+ * record as it is.
  */
 static void close_orphan_outbound(struct calls *calls, const char *id,
-				  const json_t *channel_ids,
-				  const json_t *channels)
+				  const json_t *channels, const json_t *bridges)
 {
 	const json_t *ch = find_channel(channels, id);
 	char buf[CALL_MAX_ID];
 	const char *call_id = outbound_call_of(id, ch, buf, sizeof(buf));
 	json_t *snapshot;
 
-	/* A call is closed once, from its agent's leg when that is left. */
+	/* From its agent's leg while Asterisk still lists that, else from a
+	 * customer's leg. */
 	if (!ch || !call_id || !calls->cdr ||
-	    (strcmp(call_id, id) != 0 && array_has(channel_ids, call_id)))
+	    (strcmp(call_id, id) != 0 && find_channel(channels, call_id)) ||
+	    strmap_get(calls->orphans_closed, call_id))
 		return;
 	snapshot = orphan_outbound_snapshot(
-	    calls, call_id, id, ch, outbound_answered(channels, call_id));
-	if (!snapshot) {
+	    calls, call_id, id, ch,
+	    orphan_answered(channels, bridges, call_id));
+	if (!snapshot ||
+	    strmap_put(calls->orphans_closed, call_id, calls) == -ENOMEM) {
+		json_decref(snapshot);
 		log_error("outbound call=%s of an earlier process: record not "
 			  "closed, out of memory",
 			  call_id);
@@ -389,19 +421,6 @@ static const char *side_args(const json_t *ch, const char *kind)
 	if (!args || strncmp(args + 1, kind, n) != 0 || args[1 + n] != ',')
 		return NULL;
 	return args + 2 + n;
-}
-
-static const json_t *bridge_holding(const json_t *bridges, const char *id)
-{
-	size_t i;
-	json_t *b;
-
-	json_array_foreach(bridges, i, b)
-	{
-		if (array_has(json_object_get(b, "channels"), id))
-			return b;
-	}
-	return NULL;
 }
 
 static bool is_state(const json_t *ch, const char *state)
@@ -546,7 +565,7 @@ static void adopt_talking(struct calls *calls, const json_t *channel_ids,
 /* Channels in our application that we do not know: calls that entered
  * while another process (or an earlier run of this one) owned them. */
 static void adopt_unknown(struct calls *calls, const json_t *channel_ids,
-			  const json_t *channels)
+			  const json_t *channels, const json_t *bridges)
 {
 	size_t i;
 	json_t *v;
@@ -563,7 +582,7 @@ static void adopt_unknown(struct calls *calls, const json_t *channel_ids,
 			 * being re-queued, so the leg goes. */
 			log_notice("leg=%s orphaned, hanging up", id);
 			calls__delete_orphan(calls, "channels", id);
-			close_orphan_outbound(calls, id, channel_ids, channels);
+			close_orphan_outbound(calls, id, channels, bridges);
 			continue;
 		}
 		ch = find_channel(channels, id);
@@ -614,7 +633,7 @@ void calls_resync(struct calls *calls, const json_t *channel_ids,
 		end_missing(calls, channel_ids, restarted);
 		catch_up(calls, channel_ids, channels);
 		adopt_talking(calls, channel_ids, channels, bridges);
-		adopt_unknown(calls, channel_ids, channels);
+		adopt_unknown(calls, channel_ids, channels, bridges);
 	}
 	destroy_orphan_bridges(calls, bridges);
 }

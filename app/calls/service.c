@@ -55,13 +55,15 @@ int calls_init(uv_loop_t *loop, const struct calls_deps *deps,
 	calls->campaigns = deps->campaigns;
 	calls->by_id = strmap_new();
 	calls->by_channel = strmap_new();
+	calls->orphans_closed = strmap_new();
 	calls->prompt_sound = strdup(cfg->prompt_sound);
 	calls->app = strdup(cfg->app ? cfg->app : "welcomedly");
-	if (!calls->by_id || !calls->by_channel || !calls->prompt_sound ||
-	    !calls->app) {
+	if (!calls->by_id || !calls->by_channel || !calls->orphans_closed ||
+	    !calls->prompt_sound || !calls->app) {
 		free(calls->app);
 		strmap_free(calls->by_id);
 		strmap_free(calls->by_channel);
+		strmap_free(calls->orphans_closed);
 		free(calls->prompt_sound);
 		free(calls);
 		return -ENOMEM;
@@ -221,6 +223,7 @@ static void on_sweep_closed(uv_handle_t *handle)
 	}
 	strmap_free(calls->by_channel);
 	strmap_free(calls->by_id);
+	strmap_free(calls->orphans_closed);
 	free(calls->prompt_sound);
 	free(calls->app);
 	free(calls);

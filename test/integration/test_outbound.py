@@ -658,6 +658,14 @@ class OutboundTest(unittest.TestCase):
         """The agent hangs up while no daemon runs: the next one finds the
         customer alone in the call's bridge, hangs them up, and ends the
         answered call's record."""
+        self.left_alone_after_kill(agent_hangs_up=True)
+
+    def test_agent_left_alone_by_a_killed_daemon_is_closed_by_the_next(self):
+        """The customer hangs up while no daemon runs: the agent's leg alone
+        in the call's bridge still tells the call was answered."""
+        self.left_alone_after_kill(agent_hangs_up=False)
+
+    def left_alone_after_kill(self, agent_hangs_up):
         cid = self.campaign()
         aid, tok = self.agent(cid)
         trunk = Trunk("uas-answer.xml", ring_ms=200)
@@ -668,9 +676,14 @@ class OutboundTest(unittest.TestCase):
             f"SELECT answer_time IS NOT NULL FROM calls WHERE call_id = '{call_id}'")
             == [["t"]], 30, what="the answer in the CDR")
         self.daemon.kill()
-        harness.ari("DELETE", f"/channels/{call_id}")
-        harness.wait_for(lambda: all(c["id"] != call_id for c in harness.channels()),
-                         10, what="the agent's leg gone")
+        if agent_hangs_up:
+            gone = call_id
+        else:
+            gone = next(c["id"] for c in harness.channels()
+                        if c["id"] != call_id and "cust" in c["id"])
+        harness.ari("DELETE", f"/channels/{gone}")
+        harness.wait_for(lambda: all(c["id"] != gone for c in harness.channels()),
+                         10, what=f"leg {gone} gone")
         self.daemon, self.port = api.start_daemon(
             "outc", journal=os.path.join(harness.LOG_DIR, "j-outc"))
         row = self.wait_cdr(call_id)
