@@ -44,9 +44,6 @@ import harness  # noqa: E402
 WARMUP = 100
 HOLD_S = 20
 TARGET_KB = 8.0
-CACHE = os.environ.get("WELCOMEDLY_CACHE", "/var/cache/welcomedly")
-INSTANCE = os.path.join(CACHE, "asterisk-sid", "var", "lib", "welcomedly-sandbox",
-                        harness.SANDBOX)
 CALLER_PORT = harness.SIP_PORT + 10
 
 
@@ -57,11 +54,6 @@ def memory_kb(pid):
     with open(f"/proc/{pid}/smaps_rollup") as f:
         anon = next(int(ln.split()[1]) for ln in f if ln.startswith("Anonymous:"))
     return rss, anon
-
-
-def asterisk_pid():
-    with open(os.path.join(INSTANCE, "sandbox.pid")) as f:
-        return int(f.read())
 
 
 def callers(did, calls, rate, hold_ms, label):
@@ -144,7 +136,7 @@ def bench(daemon, port, calls, rate):
     acd.login(aid, "pause", "bench")
     harness.wait_for(lambda: acd.agent_state(aid)[0] == "paused", 10,
                      what="the agent paused")
-    pid, ast = daemon.proc.pid, asterisk_pid()
+    pid, ast = daemon.proc.pid, acd.asterisk_pid()
     base = int(harness.sql("SELECT coalesce(max(id), 0) FROM calls")[0][0])
 
     ok, failed = run_callers(did, WARMUP, min(rate, 50), 3000, "warmup")

@@ -57,9 +57,6 @@ CALLER_PORT = harness.SIP_PORT + 10
 PHONE_PORT = harness.SIP_PORT + 20
 CALLER_MEDIA = harness.RTP_START + 1000
 AGENT_MEDIA = harness.RTP_START + 1500
-CACHE = os.environ.get("WELCOMEDLY_CACHE", "/var/cache/welcomedly")
-INSTANCE = os.path.join(CACHE, "asterisk-sid", "var", "lib", "welcomedly-sandbox",
-                        harness.SANDBOX)
 
 
 def pct(values, p):
@@ -107,11 +104,6 @@ def peak_rss_kb(pid):
         return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
 
 
-def asterisk_pid():
-    with open(os.path.join(INSTANCE, "sandbox.pid")) as f:
-        return int(f.read())
-
-
 # -- Asterisk's own queue --------------------------------------------------------
 
 def cli(command):
@@ -129,11 +121,11 @@ def app_queue_setup(users):
     the bench's load rrmemory comes back to an agent long after their call
     ended, so the busy state the queue then does not see changes nothing."""
     members = "".join(f"member => PJSIP/{u},0,{u},Custom:{u}\n" for u in users)
-    with open(os.path.join(INSTANCE, "etc", "queues.conf"), "w") as f:
+    with open(os.path.join(acd.INSTANCE, "etc", "queues.conf"), "w") as f:
         f.write("[general]\npersistentmembers = no\n\n[bench]\nstrategy = rrmemory\n"
                 f"timeout = {RING_TIMEOUT}\nretry = 1\nwrapuptime = 0\nringinuse = no\n"
                 "joinempty = yes\nleavewhenempty = no\nmonitor-format = wav\n" + members)
-    with open(os.path.join(INSTANCE, "etc", "extensions.conf"), "a") as f:
+    with open(os.path.join(acd.INSTANCE, "etc", "extensions.conf"), "a") as f:
         # No Answer(): it waits up to 500 ms for the caller's first RTP.
         f.write(f"\n[welcomedly-inbound](+)\nexten => {QUEUE_DID},1,Queue(bench)\n"
                 " same => n,Hangup()\n")
@@ -278,7 +270,7 @@ def phase(workdir, label, did, rate, seconds, daemon=None):
     calls = rate * seconds
     procs = phones_start(workdir, label, calls)
     time.sleep(0.5)
-    ast = asterisk_pid()
+    ast = acd.asterisk_pid()
     pids = {"asterisk": ast}
     if daemon:
         pids["welcomedlyd"] = daemon.proc.pid
@@ -386,7 +378,7 @@ def main():
     # every agent, and Asterisk every registration.
     harness.sql("TRUNCATE calls, dids, campaign_agents, sip_peers, ps_contacts, ps_endpoints,"
                 " ps_auths, ps_aors, agents, campaigns CASCADE")
-    pin(asterisk_pid(), "asterisk")
+    pin(acd.asterisk_pid(), "asterisk")
     daemon = None
     try:
         cid, did = acd.campaign(wrapup_time=0, strategy="rrmemory",
@@ -415,7 +407,7 @@ def main():
         if daemon:
             daemon.stop()
         for d in ("recording", "monitor"):
-            for f in glob.glob(os.path.join(INSTANCE, "spool", d, "*")):
+            for f in glob.glob(os.path.join(acd.INSTANCE, "spool", d, "*")):
                 os.remove(f)
         if os.environ.get("BENCH_KEEP_ASTERISK") != "1":
             harness.asterisk_stop()

@@ -285,16 +285,10 @@ static enum call_input enter(struct call *call, enum call_state state,
 			     bool again)
 {
 	call_enter_fn fn = entry_of(call, state);
-	enum call_input next;
 
 	call->retries = again ? call->retries + 1 : 0;
 	set_deadline(call, state);
-	if (!fn)
-		return CALL_INPUT_NONE;
-	call->retrying = again;
-	next = fn(call);
-	call->retrying = false;
-	return next;
+	return fn ? fn(call) : CALL_INPUT_NONE;
 }
 
 /* One transition; returns the input the new state's entry leads to. */
@@ -1192,7 +1186,7 @@ static enum call_input enter_hanging_up(struct call *call)
 		struct leg *leg = call->legs[i];
 
 		if (leg->state == LEG_GONE ||
-		    (leg->state == LEG_ENDING && !call->retrying))
+		    (leg->state == LEG_ENDING && !call->retries))
 			continue;
 		calls__leg_ref(leg);
 		up[n++] = leg;

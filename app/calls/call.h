@@ -155,9 +155,10 @@ struct call {
 	bool transferred; /* left Stasis for the dialplan */
 	/* Where a blind transfer goes; the extension escaped for a query. */
 	char transfer_context[64], transfer_exten[64];
-	bool running;     /* in calls__input(): inputs wait in pending */
-	bool retrying;    /* the entry runs again (REENTER) */
-	unsigned retries; /* entries of this state in a row after the first */
+	bool running; /* in calls__input(): inputs wait in pending */
+	/* Entries of this state in a row after the first (REENTER): non-zero
+	 * while an entry runs again. */
+	unsigned retries;
 	struct {
 		enum call_input input;
 		struct call_event ev; /* holds a reference on ev.leg */

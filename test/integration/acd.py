@@ -9,8 +9,16 @@ import uuid
 import harness
 
 CACHE = os.environ.get("WELCOMEDLY_CACHE", "/var/cache/welcomedly")
-SPOOL = os.path.join(CACHE, "asterisk-sid", "var", "lib", "welcomedly-sandbox",
-                     harness.SANDBOX, "spool", "recording")
+# The sandbox instance's own directory inside the chroot.
+INSTANCE = os.path.join(CACHE, "asterisk-sid", "var", "lib", "welcomedly-sandbox",
+                        harness.SANDBOX)
+SPOOL = os.path.join(INSTANCE, "spool", "recording")
+
+
+def asterisk_pid():
+    """The pid of the sandbox's Asterisk (as tools/sandbox-asterisk wrote it)."""
+    with open(os.path.join(INSTANCE, "sandbox.pid")) as f:
+        return int(f.read())
 
 # Phones take ports from here, 10 apart, relative to the sandbox's SIP port
 # (16100 with the default 15060) so that suites on other ports run beside.

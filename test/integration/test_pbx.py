@@ -35,8 +35,7 @@ import apispec  # noqa: E402
 import harness  # noqa: E402
 
 TRUNK_PORT = harness.SIP_PORT + 5
-INSTANCE_ETC = os.path.join(acd.CACHE, "asterisk-sid", "var", "lib", "welcomedly-sandbox",
-                            harness.SANDBOX, "etc")
+INSTANCE_ETC = os.path.join(acd.INSTANCE, "etc")
 
 
 def harness_log():
