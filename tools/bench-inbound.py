@@ -17,6 +17,18 @@ in ns: the daemon's threads live as long as it does) over the phase, the
 daemon's peak RSS (VmHWM), and the ring latency from sipp's message logs:
 the caller's INVITE sent to the agent's INVITE received, matched by the
 caller's number. It prints the table and the ratios of issue 16.
+
+Run by `tools/bench ceiling [SECONDS] [FROM] [STEP] [TO]`, the same two
+controllers are each given FROM, FROM + STEP, ... calls/s for SECONDS until a
+phase has a failed call (sipp saw no 200 to its BYE; no agent was rung: the
+daemon answers at once, so its caller hangs up TALK_MS later whether an
+agent came or not; or one was rung more than BENCH_RING_LIMIT_MS, default
+5000, after the caller called: agents are free all along, so that is a
+caller a saturated system kept waiting) or leaves calls behind; the ceiling
+is the highest rate with none. Printed with it, the highest rate whose ring
+latency p99 stays within BENCH_RING_P99_MS (default 100). One row per
+phase: calls ok, not rung, rung late, Asterisk and controller CPU per call,
+ring latency.
 """
 
 import glob
@@ -50,13 +62,21 @@ LOG_LEVEL = os.environ.get("BENCH_LOG_LEVEL", "info")
 PERF = os.environ.get("BENCH_PERF", "")
 PERF_ARGS = ["-g"] if PERF == "1" else PERF.split()
 IDLE_S = 3
-# SIP ports of the sipp processes, and their RTP: the caller's calls take
-# CALLER_MEDIA + 4 x (call - 1), each phone process's 4 x its own calls from
-# its base, AGENT_MEDIA + 100 x process.
+RING_LIMIT_MS = int(os.environ.get("BENCH_RING_LIMIT_MS", "5000"))
+RING_P99_MS = int(os.environ.get("BENCH_RING_P99_MS", "100"))
+# SIP ports of the sipp processes; their RTP from BENCH_MEDIA (default the
+# sandbox's RTP start + 1000) on, laid out by media_ports().
 CALLER_PORT = harness.SIP_PORT + 10
 PHONE_PORT = harness.SIP_PORT + 20
-CALLER_MEDIA = harness.RTP_START + 1000
-AGENT_MEDIA = harness.RTP_START + 1500
+MEDIA = int(os.environ.get("BENCH_MEDIA", harness.RTP_START + 1000))
+
+
+def media_ports(calls):
+    """(the caller's base, the first phone process's base, the distance
+    between phone processes) for a phase of `calls` calls: sipp gives call n
+    of a process the ports base + 4 x (n - 1)."""
+    spacing = 4 * -(-calls // PHONE_PROCESSES) + 8
+    return MEDIA, MEDIA + 4 * calls + 100, spacing
 
 
 def pct(values, p):
@@ -165,12 +185,13 @@ def register(agents):
 
 def phones_start(workdir, label, calls):
     procs = []
+    _, base, spacing = media_ports(calls)
     for i in range(PHONE_PROCESSES):
         log = os.path.join(workdir, f"{label}-phone{i}")
         procs.append(subprocess.Popen(
             taskset_prefix() + [
                 "sipp", "-sf", os.path.join(BENCH, "uas-stream.xml"),
-                "-p", str(PHONE_PORT + i), "-mp", str(AGENT_MEDIA + 100 * i),
+                "-p", str(PHONE_PORT + i), "-mp", str(base + spacing * i),
                 "-i", "127.0.0.1", "-m", str(calls), "-nostdin", "-timeout", "600s",
                 "-trace_msg", "-message_file", log + ".msg",
                 "-trace_err", "-error_file", log + ".err"],
@@ -186,7 +207,7 @@ def callers(workdir, label, did, rate, seconds):
             "sipp", f"127.0.0.1:{harness.SIP_PORT}", "-sf",
             os.path.join(BENCH, "uac-stream.xml"), "-s", did, "-d", str(TALK_MS),
             "-r", str(rate), "-m", str(calls), "-l", str(calls),
-            "-p", str(CALLER_PORT), "-mp", str(CALLER_MEDIA), "-i", "127.0.0.1",
+            "-p", str(CALLER_PORT), "-mp", str(media_ports(calls)[0]), "-i", "127.0.0.1",
             "-nostdin", "-timeout", f"{seconds + TALK_MS // 1000 + 120}s",
             "-trace_msg", "-message_file", log + ".msg",
             "-trace_err", "-error_file", log + ".err"],
@@ -245,9 +266,15 @@ def pg_transactions():
 
 
 def wait_done(calls_before, calls, daemon):
-    harness.wait_idle(timeout=60)
-    if daemon:
-        acd.wait_calls(calls_before + calls, timeout=60)
+    """True once Asterisk is idle and (with the daemon) every call has its
+    CDR closed; False when that takes more than a minute."""
+    try:
+        harness.wait_idle(timeout=60)
+        if daemon:
+            acd.wait_calls(calls_before + calls, timeout=60)
+    except AssertionError:
+        return False
+    return True
 
 
 def perf_start(workdir, label, pids):
@@ -287,7 +314,7 @@ def phase(workdir, label, did, rate, seconds, daemon=None):
     d0 = cpu_ns(daemon.proc.pid) if daemon else 0
     dt0 = cpu_ticks(daemon.proc.pid) if daemon else 0
     rc, caller_log = callers(workdir, label, did, rate, seconds)
-    wait_done(calls_before, calls, daemon)
+    settled = wait_done(calls_before, calls, daemon)
     a1 = cpu_ticks(ast)
     d1 = cpu_ns(daemon.proc.pid) if daemon else 0
     dt1 = cpu_ticks(daemon.proc.pid) if daemon else 0
@@ -309,6 +336,7 @@ def phase(workdir, label, did, rate, seconds, daemon=None):
         "idle_ms_per_s": idle,
         "pg_per_call": (x1 - x0) / n,
         "ring": [pct(ring, p) for p in (50, 90, 99)], "rang": len(ring),
+        "settled": settled, "late": sum(1 for v in ring if v > RING_LIMIT_MS),
     }
     return row
 
@@ -366,9 +394,87 @@ def traffic(log, calls):
             print(f"  {name}: {v / calls:5.2f} {k}")
 
 
+def failed(row):
+    return (row["ok"] != row["calls"] or row["rang"] != row["ok"] or row["late"]
+            or not row["settled"])
+
+
+def ramp(workdir, label, did, rates, seconds, daemon=None):
+    """Phases at each rate until one fails: (the highest rate without a
+    failure or None, the highest whose ring p99 is within RING_P99_MS or
+    None)."""
+    best, fast, previous = None, None, None
+    for rate in rates:
+        row = phase(workdir, f"{label}-{rate}", did, rate, seconds, daemon)
+        ring = " / ".join(fmt(v) for v in row["ring"])
+        print(f"| {label} | {rate}/s | {row['ok']}/{row['calls']}"
+              f" | {row['ok'] - row['rang']} | {row['late']}"
+              f" | {fmt(row['ast_ms'], ' ms')} | {fmt(row['ctl_ms'], ' ms')}"
+              f" | {ring} ms |{'' if row['settled'] else ' calls left behind |'}",
+              flush=True)
+        if failed(row):
+            break
+        best = rate
+        if row["ring"][2] <= RING_P99_MS and fast == previous:
+            fast = rate
+        previous = rate
+    return best, fast
+
+
+def ceiling(workdir, did, cid, agents, seconds, rates):
+    print(f"\nceiling: {seconds} s a phase, rates {rates[0]}..{rates[-1]} calls/s,"
+          f" {AGENTS} agents in {PHONE_PROCESSES} sipp phones, talk {TALK_MS} ms,"
+          f" pin {PIN}\n")
+    print(f"| controller | rate | calls ok | not rung | rung after {RING_LIMIT_MS} ms"
+          " | Asterisk CPU/call | controller CPU/call | ring p50 / p90 / p99 |")
+    print("|---|---|---|---|---|---|---|---|", flush=True)
+    q, qf = ramp(workdir, "app_queue", QUEUE_DID, rates, seconds)
+    daemon = start_daemon(workdir, cid, agents)
+    try:
+        w, wf = ramp(workdir, "welcomedlyd", did, rates, seconds, daemon)
+    finally:
+        daemon.stop()
+
+    def text(best):
+        return f"{best}/s or more" if best == rates[-1] else f"{best}/s" if best else \
+            f"below {rates[0]}/s"
+
+    def ratio(a, b):
+        return f"; welcomedlyd / app_queue x{b / a:.2f}" if a and b else ""
+    print(f"\nceiling (highest rate with 0 failed calls): app_queue {text(q)},"
+          f" welcomedlyd {text(w)}{ratio(q, w)}")
+    print(f"highest rate with ring p99 <= {RING_P99_MS} ms: app_queue {text(qf)},"
+          f" welcomedlyd {text(wf)}{ratio(qf, wf)}")
+    capacity = AGENTS * 1000 / (TALK_MS + 500)
+    if rates[-1] > capacity:
+        print(f"(past about {capacity:.0f} calls/s the {AGENTS} agents, talking"
+              f" {TALK_MS} ms a call, are the limit, not the controller)")
+
+
+def start_daemon(workdir, cid, agents):
+    daemon = harness.Daemon(DATABASE_URL=harness.pg_url(), LOG_LEVEL=LOG_LEVEL,
+                            PROMPT_SOUND="sound:beep",
+                            JOURNAL_DIR=os.path.join(workdir, "journal")).start()
+    pin(daemon.proc.pid, "daemon")
+    daemon.wait_log(r"campaigns loaded", timeout=30)
+    for aid, _, _ in agents:
+        acd.login(aid)
+    harness.wait_for(lambda: int(harness.sql(
+        f"SELECT count(*) FROM agents a JOIN campaign_agents m ON m.agent_id = a.id"
+        f" WHERE m.campaign_id = {cid} AND a.state = 'available'")[0][0]) == len(agents),
+        timeout=60, what="every agent available")
+    return daemon
+
+
 def main():
-    rate = int(sys.argv[1]) if len(sys.argv) > 1 else 6
-    seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 12
+    if sys.argv[1:2] == ["ceiling"]:
+        args = [int(a) for a in sys.argv[2:]] + [0] * 4
+        seconds, first, step, last = (a or d for a, d in zip(args, (12, 10, 5, 60)))
+        rates = list(range(first, last + 1, step))
+    else:
+        rate = int(sys.argv[1]) if len(sys.argv) > 1 else 6
+        seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 12
+        rates = None
     workdir = tempfile.mkdtemp(prefix="bench-inbound-", dir=harness.LOG_DIR)
     audio_file(workdir)
     # A fresh instance: the queue and its dialplan go into its rendered files.
@@ -382,23 +488,17 @@ def main():
     daemon = None
     try:
         cid, did = acd.campaign(wrapup_time=0, strategy="rrmemory",
-                                ring_timeout=RING_TIMEOUT, retry_delay=1)
+                                ring_timeout=RING_TIMEOUT, retry_delay=1,
+                                max_queue_length=100000)
         agents = [acd.agent(cid) for _ in range(AGENTS)]
         register(agents)
         app_queue_setup([user for _, user, _ in agents])
+        if rates:
+            ceiling(workdir, did, cid, agents, seconds, rates)
+            return
         rows = [phase(workdir, "app_queue", QUEUE_DID, rate, seconds)]
 
-        daemon = harness.Daemon(DATABASE_URL=harness.pg_url(), LOG_LEVEL=LOG_LEVEL,
-                                PROMPT_SOUND="sound:beep",
-                                JOURNAL_DIR=os.path.join(workdir, "journal")).start()
-        pin(daemon.proc.pid, "daemon")
-        daemon.wait_log(r"campaigns loaded", timeout=30)
-        for aid, _, _ in agents:
-            acd.login(aid)
-        harness.wait_for(lambda: int(harness.sql(
-            f"SELECT count(*) FROM agents a JOIN campaign_agents m ON m.agent_id = a.id"
-            f" WHERE m.campaign_id = {cid} AND a.state = 'available'")[0][0]) == AGENTS,
-            timeout=60, what="every agent available")
+        daemon = start_daemon(workdir, cid, agents)
         rows.append(phase(workdir, "welcomedlyd", did, rate, seconds, daemon))
         report(rows, rate, seconds)
         traffic(daemon.log(), rows[1]["calls"])

@@ -109,6 +109,7 @@ struct call_queue {
 	uint64_t next_announce_ms; /* 0: no announcements */
 	uint64_t max_wait_ms;      /* 0: no limit */
 	bool announcing;
+	bool music;         /* its music on hold was started */
 	bool adopted;       /* found in Stasis after a restart: its place in the
 			 queue comes back from queue_entries */
 	bool place_pending; /* adopted, counted in calls->places_pending */

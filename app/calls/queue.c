@@ -151,23 +151,29 @@ static enum call_input enter_routing(struct call *call)
 
 /* Waiting ----------------------------------------------------------------- */
 
+/* A campaign without a class (moh_class "") keeps its callers waiting in
+ * silence: nothing is played, so nothing is stopped either. */
 static void start_moh(struct call *call)
 {
 	char path[512];
 
+	if (!call->campaign->moh_class[0])
+		return;
 	snprintf(path, sizeof(path), "/channels/%s/moh?mohClass=%s",
 		 call->peer->id, call->campaign->moh_class);
 	calls__request(call, "POST", path, NULL, NULL);
+	call->q.music = true;
 }
 
 static void stop_moh(struct call *call)
 {
 	char path[512];
 
-	if (!call->peer)
+	if (!call->peer || !call->q.music)
 		return;
 	snprintf(path, sizeof(path), "/channels/%s/moh", call->peer->id);
 	calls__request(call, "DELETE", path, NULL, NULL);
+	call->q.music = false;
 }
 
 /* A call adopted after a restart keeps the place it had: the join time and

@@ -35,6 +35,20 @@ static const char *check_digits_or_empty(const char *value)
 		   : "must be digits (or empty)";
 }
 
+/* A class name goes into an ARI query as it is: musiconhold.conf section
+ * names, no character that would need escaping. Empty: callers wait in
+ * silence. */
+static const char *check_moh_class(const char *value)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.";
+
+	return strspn(value, ok) == strlen(value)
+		   ? NULL
+		   : "must be letters, digits, '-', '_' or '.' (empty: "
+		     "callers wait in silence)";
+}
+
 static const struct api_field campaign_fields[] = {
     {"name", API_TEXT, API_F_REQUIRED, 1, 100, NULL, NULL},
     {"strategy", API_TEXT, 0, 1, 20, strategies, NULL},
@@ -43,7 +57,7 @@ static const struct api_field campaign_fields[] = {
     {"max_queue_length", API_INT, 0, 0, 100000, NULL, NULL},
     {"wrapup_time", API_INT, 0, 0, 3600, NULL, NULL},
     {"announce_frequency", API_INT, 0, 0, 3600, NULL, NULL},
-    {"moh_class", API_TEXT, 0, 1, 80, NULL, NULL},
+    {"moh_class", API_TEXT, 0, 0, 80, NULL, check_moh_class},
     {"dial_template", API_TEXT, 0, 1, 200, NULL, api_check_template},
     {"caller_id", API_TEXT, API_F_NULLABLE, 0, 80, NULL, NULL},
     {"allowed_prefixes", API_TEXTS, 0, 1, 16, NULL, check_prefix},

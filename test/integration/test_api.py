@@ -186,6 +186,10 @@ class CrudTest(ApiCase):
         self.assertEqual(harness.sql(f"SELECT ring_timeout, caller_id IS NULL FROM campaigns"
                                      f" WHERE id = {cid}"), [["9", "t"]])
 
+        # No class: callers wait in silence.
+        self.assertEqual(self.c.ok("PATCH", f"{V1}/campaigns/{cid}",
+                                   {"moh_class": ""})["moh_class"], "")
+
         r = self.c.delete(f"{V1}/campaigns/{cid}")
         self.assertEqual(r.status, 204, r.raw)
         self.assertEqual(r.raw, b"")
@@ -636,6 +640,11 @@ class BadInputTest(ApiCase):
              "no_agents_action"),
             ("POST", c, dict(ok, dial_template="PJSIP/x@trunk"), None, 422, "invalid-body",
              "dial_template"),
+            # The class goes into an ARI query as it is.
+            ("POST", c, dict(ok, moh_class="jazz&mohClass=x"), None, 422, "invalid-body",
+             "moh_class"),
+            ("POST", c, dict(ok, moh_class="two words"), None, 422, "invalid-body",
+             "moh_class"),
             ("POST", c, {"name": ""}, None, 422, "invalid-body", "name"),
             ("POST", c, {"name": "x" * 101}, None, 422, "invalid-body", "name"),
             ("POST", c, {"name": "a\u0000b"}, None, 422, "invalid-body", "name"),

@@ -1250,7 +1250,6 @@ static const struct step max_wait[] = {
 	  "sound:queue-minutes"},
     {EV, "PlaybackStarted"},
     {STATE, "$CALLER queued"},
-    {REQ, "DELETE /channels/$CALLER/moh"},
     {REQ, "POST /channels/$CALLER/play/$PB2"
 	  "?media=sound:all-circuits-busy-now"},
     {STATE, "$CALLER prompting"},
@@ -1470,6 +1469,24 @@ static const struct step api_hangup_queued[] = {
     {STATE, "$CALLER queued"},
     {HANGUP, "$CALLER"},
     {REQ, "DELETE /channels/$CALLER/moh"},
+    {REQ, "DELETE /channels/$CALLER?reason_code=16"},
+    {STATE, "$CALLER hanging_up"},
+    {EV, "StasisEnd $CALLER"},
+    {FEED, "call.ended"},
+    {STATE, "$CALLER -"},
+    {CDR, "$CALLER disposition=NO_ANSWER by=system agent=- campaign=1 "
+	  "abandoned=false answered=false wait=0 rec=- cause=32"},
+    {END, NULL},
+};
+
+/* The same in a campaign without music on hold (moh_class ""): the caller
+ * waits in silence, so no music is started or stopped. */
+static const struct step silent_queue[] = {
+    {EV, "StasisStart $CALLER"},
+    {REQ, "POST /channels/$CALLER/answer"},
+    {FEED, "call.queued"},
+    {STATE, "$CALLER queued"},
+    {HANGUP, "$CALLER"},
     {REQ, "DELETE /channels/$CALLER?reason_code=16"},
     {STATE, "$CALLER hanging_up"},
     {EV, "StasisEnd $CALLER"},
@@ -1776,6 +1793,8 @@ static const struct row rows[] = {
      outbound_agent_busy},
     {"api-hangup-queued", "api-hangup-queued", ALL_PAUSED, NULL,
      api_hangup_queued},
+    {"silent-queue", "api-hangup-queued",
+     ALL_PAUSED "; UPDATE campaigns SET moh_class = ''", NULL, silent_queue},
     {"hangup-404", "api-hangup-queued", ALL_PAUSED,
      FAULTS({"DELETE /channels/$CALLER?reason_code=16", 404, 0}), hangup_404},
     {"addchannel-404", "inbound-answered", NULL,
