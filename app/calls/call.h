@@ -97,6 +97,9 @@ struct supervision {
 	char phone_id[IDS_MAX];
 	char snoop_id[IDS_MAX];  /* "" when none */
 	char bridge_id[IDS_MAX]; /* theirs (phone and snoop); "" when none */
+	/* The one of the mode before, dropped once the phone has moved out
+	 * of it; "" when none. */
+	char old_bridge_id[IDS_MAX];
 	bool in_call_bridge;     /* barging: the phone is in the call's */
 	unsigned generation;     /* of the mode applied: stale replies drop */
 };

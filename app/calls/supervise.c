@@ -2,8 +2,12 @@
  * side leg of the call; once answered it joins the call's audio by mode:
  * listen and whisper through a snoop on the agent's leg (spy both ways;
  * whisper also speaks into what the agent hears) in a bridge of the
- * supervisor's own, barge in the call's bridge. A mode change tears down
- * what the old mode set up, then sets up the new one, without ringing. */
+ * supervisor's own, barge in the call's bridge. A mode change sets up the
+ * new mode without ringing; the phone's addChannel takes it out of the
+ * bridge it was in, and that bridge, if it was its own, goes after. Never
+ * the other way round: a bridge deleted under the phone dissolves in
+ * Asterisk's threads after the reply, and an addChannel meeting that is
+ * lost (answered 204, the phone left in no bridge). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,8 +112,20 @@ static void sup_request(struct call *call, struct supervision *sup,
 
 /* Setting up ----------------------------------------------------------- */
 
+static void drop_bridge(struct call *call, char *bridge_id)
+{
+	char path[256];
+
+	if (!bridge_id[0])
+		return;
+	snprintf(path, sizeof(path), "/bridges/%s", bridge_id);
+	calls__request(call, "DELETE", path, NULL, NULL);
+	bridge_id[0] = '\0';
+}
+
 static void joined(struct call *call, struct supervision *sup, int error)
 {
+	drop_bridge(call, sup->old_bridge_id);
 	if (error < 0) {
 		log_warning("call=%s supervisor=%lld not joined error=%s",
 			    call->cdr.call_id, (long long)sup->agent->id,
@@ -242,33 +258,21 @@ static void hang_up_snoop(struct call *call, struct supervision *sup)
 	sup->snoop_id[0] = '\0';
 }
 
-static void torn_down(struct call *call, struct supervision *sup, int error)
-{
-	(void)error; /* gone already is as good */
-	set_up(call, sup);
-}
-
-/* What the old mode set up goes, then the new mode is set up. */
+/* The old mode's snoop goes at once; its bridge once the phone joined the
+ * new mode's place (joined()). A bridge still waiting for that from an
+ * earlier change goes now: the phone has left it or is leaving it. */
 static void apply(struct call *call, struct supervision *sup)
 {
-	char path[512];
-	struct leg *phone = leg_of(call, sup->phone_id);
-
 	sup->generation++;
 	hang_up_snoop(call, sup);
 	if (sup->bridge_id[0]) {
-		snprintf(path, sizeof(path), "/bridges/%s", sup->bridge_id);
+		drop_bridge(call, sup->old_bridge_id);
+		memcpy(sup->old_bridge_id, sup->bridge_id,
+		       sizeof(sup->old_bridge_id));
 		sup->bridge_id[0] = '\0';
-		sup_request(call, sup, "DELETE", path, torn_down);
-	} else if (sup->in_call_bridge && phone && call->bridge_id[0]) {
-		sup->in_call_bridge = false;
-		snprintf(path, sizeof(path),
-			 "/bridges/%s/removeChannel?channel=%s",
-			 call->bridge_id, phone->id);
-		sup_request(call, sup, "POST", path, torn_down);
-	} else {
-		set_up(call, sup);
 	}
+	sup->in_call_bridge = false;
+	set_up(call, sup);
 }
 
 /* The CDR notes the supervision (a new one when mode is given and none of
@@ -294,6 +298,7 @@ static void end(struct call *call, struct supervision *sup, bool hang_up)
 	unsigned i = (unsigned)(sup - call->sups);
 
 	hang_up_snoop(call, sup);
+	drop_bridge(call, sup->old_bridge_id);
 	if (sup->bridge_id[0]) {
 		snprintf(path, sizeof(path), "/bridges/%s", sup->bridge_id);
 		calls__request(call, "DELETE", path, NULL, NULL);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -98,28 +99,61 @@ static void write_journal(enum log_level level, const char *fmt, va_list ap)
 	    (int)len, line);
 }
 
-void log_writev(enum log_level level, const char *fmt, va_list ap)
+/* The time and level, then the message: into buf when it fits, else into
+ * an allocation the caller frees (or cut at the buffer should that fail).
+ * Returns the line, which ends with '\n', and sets *ret_len. */
+static char *format_line(char *buf, size_t size, size_t *ret_len,
+			 enum log_level level, const char *fmt, va_list ap)
 {
 	struct timespec ts;
 	struct tm tm;
 	char stamp[32];
+	char *line = buf;
+	va_list again;
+	int head, n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	head = snprintf(buf, size, "%s.%03ldZ %s ", stamp,
+			ts.tv_nsec / 1000000L, log_level_name(level));
+	va_copy(again, ap);
+	n = vsnprintf(buf + head, size - (size_t)head, fmt, ap);
+	if (n < 0)
+		n = 0;
+	*ret_len = (size_t)head + (size_t)n + 1;
+	if (*ret_len > size) {
+		line = malloc(*ret_len + 1);
+		if (line) {
+			memcpy(line, buf, (size_t)head);
+			vsnprintf(line + head, (size_t)n + 1, fmt, again);
+		} else {
+			line = buf;
+			*ret_len = size;
+		}
+	}
+	va_end(again);
+	line[*ret_len - 1] = '\n';
+	return line;
+}
+
+/* One write per line: a line is never split between writes, so nothing
+ * another process writes to the same stream lands inside it, and a busy
+ * daemon makes one system call per line instead of three. */
+void log_writev(enum log_level level, const char *fmt, va_list ap)
+{
+	char buf[LOG_LINE_STACK];
+	char *line;
+	size_t len;
 
 	if (journal) {
 		write_journal(level, fmt, ap);
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-
-	/* One fprintf per part is fine: stderr is unbuffered, but flockfile
-	 * keeps a line whole if a helper thread ever logs too. */
-	flockfile(stderr);
-	fprintf(stderr, "%s.%03ldZ %s ", stamp, ts.tv_nsec / 1000000L,
-		log_level_name(level));
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	funlockfile(stderr);
+	line = format_line(buf, sizeof(buf), &len, level, fmt, ap);
+	fwrite(line, 1, len, stderr);
+	if (line != buf)
+		free(line);
 }
 
 void log_write(enum log_level level, const char *fmt, ...)

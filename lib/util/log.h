@@ -35,6 +35,10 @@ const char *log_level_name(enum log_level level);
  */
 bool log_stderr_is(const char *journal_stream);
 
+/* Lines up to this long are formatted on the stack; longer ones in an
+ * allocation. Each line reaches standard error in one write. */
+#define LOG_LINE_STACK 1024
+
 /* Named cap on one journal line (journald's own default is 48 KiB). */
 #define LOG_JOURNAL_LINE 8192
 

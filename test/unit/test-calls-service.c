@@ -1562,16 +1562,17 @@ static const struct step supervise[] = {
     {REQ, "POST /bridges/$BRIDGE2/addChannel?channel=$SNOOP1,$SUP1"},
     {FEED, "call.supervised"},
     {STATE, "$CALLER talking"},
-    /* Barge: the snoop and its bridge go, the phone joins the call's. */
+    /* Barge: the snoop goes, the phone joins the call's bridge (which
+     * takes it out of its own), then its own bridge goes. */
     {SUPERVISE, "$CALLER 2 barge"},
     {REQ, "DELETE /channels/$SNOOP1?reason_code=16"},
-    {REQ, "DELETE /bridges/$BRIDGE2"},
     {REQ, "POST /bridges/$BRIDGE/addChannel?channel=$SUP1"},
+    {REQ, "DELETE /bridges/$BRIDGE2"},
     {FEED, "call.supervised"},
     {EV, "StasisEnd $SNOOP1"},
-    /* Whisper: out of the call's bridge, a new snoop that speaks. */
+    /* Whisper: a new snoop that speaks, in a new bridge the phone joins
+     * straight from the call's. */
     {SUPERVISE, "$CALLER 2 whisper"},
-    {REQ, "POST /bridges/$BRIDGE/removeChannel?channel=$SUP1"},
     {REQ, "POST /bridges/$BRIDGE3?type=mixing&name=sup-$CALLER"},
     {REQ, "POST /channels/$LEG1/snoop?spy=both&whisper=out&app=welcomedly"
 	  "&appArgs=snoop,$CALLER,whisper&snoopId=$SNOOP2"},

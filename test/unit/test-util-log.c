@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -125,6 +126,48 @@ START_TEST(plain_lines_keep_time_and_level)
 }
 END_TEST
 
+/* Each write to a SOCK_SEQPACKET socket is one packet, so the first packet
+ * read back is whatever the first write carried. */
+static void check_one_write(size_t message_len)
+{
+	char *message = malloc(message_len + 1);
+	char *got = malloc(message_len + 128);
+	int sv[2];
+	int saved = dup(STDERR_FILENO);
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(message);
+	ck_assert_ptr_nonnull(got);
+	memset(message, 'm', message_len);
+	message[message_len] = '\0';
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	fflush(stderr);
+	ck_assert_int_ge(dup2(sv[0], STDERR_FILENO), 0);
+	log_set_level(LOG_LEVEL_INFO);
+	log_set_journal(false);
+	log_info("x=%s", message);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = recv(sv[1], got, message_len + 128, MSG_DONTWAIT);
+	ck_assert_int_eq(n, (ssize_t)(24 + strlen(" info x=") + message_len + 1));
+	ck_assert_int_eq(got[n - 1], '\n');
+	ck_assert_int_eq(memcmp(got + 24, " info x=", 8), 0);
+	ck_assert_int_eq(memcmp(got + 32, message, message_len), 0);
+	close(sv[0]);
+	close(sv[1]);
+	free(message);
+	free(got);
+}
+
+START_TEST(a_line_is_one_write)
+{
+	check_one_write(20);
+	check_one_write(LOG_LINE_STACK - 40); /* just fits the stack buffer */
+	check_one_write(LOG_LINE_STACK);      /* does not */
+	check_one_write(64 * 1024);
+}
+END_TEST
+
 static void detect(const char *stream)
 {
 	char other[80];
@@ -158,6 +201,7 @@ int main(void)
 	tcase_add_test(tc, enabled_follows_level);
 	tcase_add_test(tc, journal_lines_carry_priorities_and_no_time);
 	tcase_add_test(tc, plain_lines_keep_time_and_level);
+	tcase_add_test(tc, a_line_is_one_write);
 	tcase_add_test(tc, stderr_is_the_journal_only_when_dev_and_ino_match);
 	suite_add_tcase(s, tc);
 	return testlib_run(s);
