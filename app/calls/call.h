@@ -100,8 +100,8 @@ struct supervision {
 	/* The one of the mode before, dropped once the phone has moved out
 	 * of it; "" when none. */
 	char old_bridge_id[IDS_MAX];
-	bool in_call_bridge;     /* barging: the phone is in the call's */
-	unsigned generation;     /* of the mode applied: stale replies drop */
+	bool in_call_bridge; /* barging: the phone is in the call's */
+	unsigned generation; /* of the mode applied: stale replies drop */
 };
 
 /* A campaign queue's view of an inbound call (queue.c). */

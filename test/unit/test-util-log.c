@@ -149,7 +149,8 @@ static void check_one_write(size_t message_len)
 	dup2(saved, STDERR_FILENO);
 	close(saved);
 	n = recv(sv[1], got, message_len + 128, MSG_DONTWAIT);
-	ck_assert_int_eq(n, (ssize_t)(24 + strlen(" info x=") + message_len + 1));
+	ck_assert_int_eq(n,
+			 (ssize_t)(24 + strlen(" info x=") + message_len + 1));
 	ck_assert_int_eq(got[n - 1], '\n');
 	ck_assert_int_eq(memcmp(got + 24, " info x=", 8), 0);
 	ck_assert_int_eq(memcmp(got + 32, message, message_len), 0);
