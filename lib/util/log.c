@@ -104,6 +104,10 @@ static void write_journal(enum log_level level, const char *fmt, va_list ap)
  * Returns the line, which ends with '\n', and sets *ret_len. */
 static char *format_line(char *buf, size_t size, size_t *ret_len,
 			 enum log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
+static char *format_line(char *buf, size_t size, size_t *ret_len,
+			 enum log_level level, const char *fmt, va_list ap)
 {
 	struct timespec ts;
 	struct tm tm;
