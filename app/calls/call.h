@@ -168,9 +168,11 @@ struct call {
 		struct call_event ev; /* holds a reference on ev.leg */
 	} pending[CALL_MAX_PENDING];
 	unsigned npending;
-	/* For the ring latency: StasisStart handled, answer sent, answered
-	 * (uv_hrtime() nanoseconds). */
-	uint64_t entered_ns, answer_sent_ns, answered_ns;
+	/* For the ring latency: when StasisStart was handled (uv_hrtime()
+	 * nanoseconds). */
+	uint64_t entered_ns;
+	/* Inbound: the caller's answer was asked for (queue.c). */
+	bool answer_sent;
 	struct call_queue q;
 	struct supervision sups[CALL_MAX_SUPERVISORS];
 	unsigned nsups;

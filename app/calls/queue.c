@@ -20,33 +20,35 @@ static void on_answer(const struct ari_response *resp, void *userdata)
 {
 	struct call *call = userdata;
 
-	call->answered_ns = uv_hrtime();
-	if (resp->error != -ECANCELED && call->state == CALL_STATE_ANSWERING) {
-		if (resp->error == 0) {
-			calls__input(call, CALL_INPUT_ANSWERED, NULL);
-		} else if (resp->error == -ENOENT) {
-			/* The channel is already gone: StasisEnd follows. */
-			log_debug("call=%s gone while answering",
-				  call->cdr.call_id);
-		} else {
-			log_warning("call=%s answer failed error=%s http=%ld",
-				    call->cdr.call_id, strerror(-resp->error),
-				    resp->http_status);
-			calls__input(call, CALL_INPUT_FAILED, NULL);
-		}
+	if (resp->error == -ENOENT) {
+		/* The channel is already gone: StasisEnd follows. */
+		log_debug("call=%s gone while answering", call->cdr.call_id);
+	} else if (resp->error < 0 && resp->error != -ECANCELED &&
+		   (call->state == CALL_STATE_QUEUED ||
+		    call->state == CALL_STATE_PROMPTING)) {
+		log_warning("call=%s answer failed error=%s http=%ld",
+			    call->cdr.call_id, strerror(-resp->error),
+			    resp->http_status);
+		calls__input(call, CALL_INPUT_FAILED, NULL);
 	}
 	calls__unref(call);
 }
 
-static enum call_input enter_answering(struct call *call)
+/* The caller is answered once, by whichever of QUEUED and PROMPTING comes
+ * first. Asterisk runs a channel's requests in the order sent, so what
+ * follows for the caller (music, a prompt) plays once it is answered; what
+ * went before (an agent's leg) does not wait for the answer. Returns 0 or
+ * -ENOMEM. */
+static int answer(struct call *call)
 {
 	char path[512];
 
+	if (call->answer_sent)
+		return 0;
+	call->answer_sent = true;
 	snprintf(path, sizeof(path), "/channels/%s/answer", call->peer->id);
-	call->answer_sent_ns = uv_hrtime();
-	if (calls__request(call, "POST", path, NULL, on_answer) < 0)
-		return CALL_INPUT_FAILED;
-	return CALL_INPUT_NONE;
+	return calls__request(call, "POST", path, NULL, on_answer) < 0 ? -ENOMEM
+								       : 0;
 }
 
 /* Prompting --------------------------------------------------------------- */
@@ -70,7 +72,8 @@ static enum call_input enter_prompting(struct call *call)
 {
 	char path[512];
 
-	if (ids_new(call->playback_id, sizeof(call->playback_id), "pb") < 0)
+	if (answer(call) < 0 ||
+	    ids_new(call->playback_id, sizeof(call->playback_id), "pb") < 0)
 		return CALL_INPUT_FAILED;
 	if (!call->cdr.answer_us)
 		call->cdr.answer_us = cdr_now_us();
@@ -231,7 +234,6 @@ static enum call_input enter_queued(struct call *call)
 	call->q.max_wait_ms = c->max_wait_s ? now + c->max_wait_s * 1000ull : 0;
 	call->cdr.queue_wait_seconds = 0;
 	calls__write_cdr(call);
-	start_moh(call);
 	calls__write_queue_entry(
 	    call, json_pack("{s:s, s:s, s:I, s:i, s:s?, s:s, s:I}", "call_id",
 			    call->cdr.call_id, "op", "join", "campaign_id",
@@ -250,7 +252,13 @@ static enum call_input enter_queued(struct call *call)
 			      (int)waiting_in(calls, c)));
 	if (call->q.adopted)
 		restore_place(call);
+	/* Offers first: the agent's phone need not wait for the answer. */
 	calls__dispatch(calls);
+	if (call->state != CALL_STATE_QUEUED)
+		return CALL_INPUT_NONE;
+	if (answer(call) < 0)
+		return CALL_INPUT_FAILED;
+	start_moh(call);
 	return CALL_INPUT_NONE;
 }
 
@@ -327,20 +335,13 @@ static void act_win(struct call *call, const struct call_event *ev)
 		 (long long)agent->id);
 }
 
-/* The ring latency: since StasisStart, and the part of it spent inside
- * the daemon (everything but waiting for Asterisk to answer the caller). */
+/* The ring latency inside the daemon: from StasisStart to the offer. */
 static void log_offer(const struct call *call, const struct agent *agent,
 		      const char *leg_id)
 {
-	uint64_t now = uv_hrtime();
-	uint64_t inside = (call->answer_sent_ns - call->entered_ns) +
-			  (now - call->answered_ns);
-
-	log_info("call=%s offered agent=%lld leg=%s since_stasis_us=%llu "
-		 "inside_us=%llu",
+	log_info("call=%s offered agent=%lld leg=%s since_stasis_us=%llu",
 		 call->cdr.call_id, (long long)agent->id, leg_id,
-		 (unsigned long long)((now - call->entered_ns) / 1000),
-		 (unsigned long long)(inside / 1000));
+		 (unsigned long long)((uv_hrtime() - call->entered_ns) / 1000));
 }
 
 static int offer(struct call *call, struct agent *agent)
@@ -655,7 +656,6 @@ const struct call_machine calls__inbound = {
     .direction = CALL_INBOUND,
     .enter =
 	{
-	    [CALL_STATE_ANSWERING] = enter_answering,
 	    [CALL_STATE_ROUTING] = enter_routing,
 	    [CALL_STATE_PROMPTING] = enter_prompting,
 	    [CALL_STATE_QUEUED] = enter_queued,
@@ -688,7 +688,8 @@ struct call *calls__inbound_adopt_talking(struct calls *calls,
 
 struct call *calls__inbound_add(struct calls *calls, const char *channel_id,
 				const char *caller, const char *callee,
-				const char *route_arg, int64_t start_us)
+				const char *route_arg, int64_t start_us,
+				bool adopted)
 {
 	struct call *call = calls__new(calls, &calls__inbound, channel_id,
 				       caller, callee, channel_id, start_us);
@@ -705,7 +706,11 @@ struct call *calls__inbound_add(struct calls *calls, const char *channel_id,
 	log_info("call=%s entered caller=%s callee=%s", channel_id,
 		 caller ? caller : "", callee ? callee : "");
 	calls__write_cdr(call);
-	calls__start(call, CALL_STATE_ANSWERING);
+	if (adopted) {
+		call->q.adopted = true;
+		calls__place_expect(call);
+	}
+	calls__start(call, CALL_STATE_ROUTING);
 	return call;
 err:
 	log_error("call=%s cannot be tracked: out of memory", channel_id);

@@ -11,12 +11,15 @@ extern const struct call_machine calls__inbound;
 /*
  * Takes a caller's channel that entered Stasis: the call is named after the
  * channel (Asterisk makes the id unique, and a restarted daemon finds the
- * same one), answered and routed. route_arg names a campaign (or NULL);
- * start_us 0 means now. Returns the call (borrowed) or NULL (logged).
+ * same one), routed and answered. route_arg names a campaign (or NULL);
+ * start_us 0 means now. adopted: an earlier process had queued the caller,
+ * whose place (join time, priority) is read back before anyone is offered
+ * it. Returns the call (borrowed) or NULL (logged).
  */
 struct call *calls__inbound_add(struct calls *calls, const char *channel_id,
 				const char *caller, const char *callee,
-				const char *route_arg, int64_t start_us);
+				const char *route_arg, int64_t start_us,
+				bool adopted);
 
 /* Takes over an inbound call an earlier process left talking, as it is
  * (calls__take_over), so that the conversation goes on across a restart.

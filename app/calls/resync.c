@@ -160,12 +160,10 @@ static void adopt(struct calls *calls, const char *id, const json_t *ch)
 	call = calls__inbound_add(
 	    calls, id, json_string_value(json_object_get(caller, "number")),
 	    json_string_value(json_object_get(dialplan, "exten")),
-	    stasis_campaign(dialplan, campaign, sizeof(campaign)), start_us);
-	if (call) {
-		call->q.adopted = true;
-		calls__place_expect(call);
+	    stasis_campaign(dialplan, campaign, sizeof(campaign)), start_us,
+	    true);
+	if (call)
 		end_supervisions(calls, id);
-	}
 }
 
 /* The agent whose phone a channel rings: "PJSIP/<username>-<seq>". */

@@ -40,7 +40,7 @@ static void on_stasis_start(struct calls *calls, const struct ari_event *ev)
 	calls__inbound_add(
 	    calls, ev->channel_id, ev->caller_number, ev->dialed_exten,
 	    kind && strcmp(kind, "inbound") == 0 ? ari_event_arg(ev, 1) : NULL,
-	    0);
+	    0, false);
 }
 
 static void on_left(struct calls *calls, const struct ari_event *ev)

@@ -1,7 +1,6 @@
 /* state.c: transitions of a call, as one table per direction. */
 #include "calls/state.h"
 
-#define ANS CALL_STATE_ANSWERING
 #define ROUTE CALL_STATE_ROUTING
 #define PROMPT CALL_STATE_PROMPTING
 #define QUEUED CALL_STATE_QUEUED
@@ -23,12 +22,6 @@
 /* Unlisted pairs are {0, 0}: filled in as "stay" by step(). */
 static const struct call_transition
     inbound[CALL_STATE__COUNT][CALL_INPUT__COUNT] = {
-	T(ANS, ANSWERED, ROUTE, 0),
-	T(ANS, FAILED, HUP, BY_SYS),
-	T(ANS, TIMEOUT, HUP, BY_SYS),
-	T(ANS, HANGUP, HUP, BY_SYS),
-	T(ANS, LEFT, GONE, A(BY_CALLER)),
-
 	T(ROUTE, QUEUE, QUEUED, 0),
 	T(ROUTE, REFUSE, PROMPT, 0),
 	T(ROUTE, FAILED, HUP, BY_SYS),
@@ -126,7 +119,6 @@ static const struct call_transition (
 static const unsigned timeouts_ms[CALL_DIRECTION__COUNT][CALL_STATE__COUNT] = {
     [CALL_INBOUND] =
 	{
-	    [ANS] = 10000,
 	    [ROUTE] = 10000,
 	    /* A prompt is a few seconds; this only catches a lost event. */
 	    [PROMPT] = 30000,
@@ -145,15 +137,18 @@ static const unsigned timeouts_ms[CALL_DIRECTION__COUNT][CALL_STATE__COUNT] = {
 };
 
 static const char *const state_names[CALL_STATE__COUNT] = {
-    [ANS] = "answering",        [ROUTE] = "routing",
-    [PROMPT] = "prompting",     [QUEUED] = "queued",
-    [RAGENT] = "ringing_agent", [RCUST] = "ringing_customer",
-    [CONN] = "connecting",      [TALK] = "talking",
-    [HUP] = "hanging_up",       [GONE] = "gone",
+    [ROUTE] = "routing",
+    [PROMPT] = "prompting",
+    [QUEUED] = "queued",
+    [RAGENT] = "ringing_agent",
+    [RCUST] = "ringing_customer",
+    [CONN] = "connecting",
+    [TALK] = "talking",
+    [HUP] = "hanging_up",
+    [GONE] = "gone",
 };
 
 static const char *const input_names[CALL_INPUT__COUNT] = {
-    [I(ANSWERED)] = "answered",
     [I(QUEUE)] = "queue",
     [I(REFUSE)] = "refuse",
     [I(AGENT_ANSWERED)] = "agent_answered",
@@ -202,8 +197,10 @@ struct call_transition calls_state_step(enum call_direction direction,
 	/* Every state ends when the call's legs are gone. */
 	if (input == CALL_INPUT_LEFT)
 		t.next = GONE;
-	else if (t.next == ANS && t.actions == 0)
-		t.next = state; /* an empty slot: the input changes nothing */
+	else if (t.next == ROUTE && t.actions == 0)
+		/* An empty slot (zero: nothing leads back to ROUTING): the
+		 * input changes nothing. */
+		t.next = state;
 	return t;
 }
 

@@ -7,15 +7,15 @@
 /*
  * Inbound (a caller from the trunk, queued for an agent):
  *
- *   ANSWERING --answered--> ROUTING --queue--> QUEUED --agent_answered-->
- *                              |                 |
- *                            refuse            refuse (overflow, max wait)
- *                              v                 v
- *                           PROMPTING <----------+
- *                              |
- *                         prompt_done         CONNECTING --bridged--> TALKING
- *                              v                  |                      |
- *                          HANGING_UP <--failed/timeout/agent_left-------+
+ *   ROUTING --queue--> QUEUED --agent_answered--> CONNECTING --bridged-->
+ *      |                 |                              |      TALKING
+ *    refuse            refuse (overflow, max wait)      |         |
+ *      v                 v                              |         |
+ *   PROMPTING <----------+                              |         |
+ *      |                                                |         |
+ *   prompt_done                                         |         |
+ *      v                                                |         |
+ *   HANGING_UP <-------failed/timeout/agent_left--------+---------+
  *
  * Outbound (an agent calls a customer; the agent's phone rings first):
  *
@@ -28,7 +28,10 @@
  *   (any) --hangup (the API)--> HANGING_UP
  *   (any) --left (every leg that holds the call is gone)--> GONE
  *
- * ROUTING decides at once where an answered call goes. HANGING_UP hangs up
+ * ROUTING decides at once where a new caller goes; QUEUED and PROMPTING
+ * answer the caller on entry, QUEUED after its first offers went out, so
+ * an agent's phone rings without waiting for the caller's answer (a failed
+ * answer is FAILED there). HANGING_UP hangs up
  * every leg still up; a timeout there enters it again, which sends the
  * hangups again (a 404 then says a leg is gone).
  */
@@ -39,8 +42,7 @@ enum call_direction {
 };
 
 enum call_state {
-	CALL_STATE_ANSWERING = 0,
-	CALL_STATE_ROUTING,
+	CALL_STATE_ROUTING = 0,
 	CALL_STATE_PROMPTING,
 	CALL_STATE_QUEUED,
 	CALL_STATE_RINGING_AGENT,
@@ -53,8 +55,7 @@ enum call_state {
 };
 
 enum call_input {
-	CALL_INPUT_ANSWERED = 0, /* the caller's channel answered */
-	CALL_INPUT_QUEUE,
+	CALL_INPUT_QUEUE = 0,
 	CALL_INPUT_REFUSE,
 	CALL_INPUT_AGENT_ANSWERED, /* an agent's leg answered */
 	CALL_INPUT_BRIDGED,

@@ -169,9 +169,13 @@ class HttpWatch:
     def _poll(self):
         deadline = time.monotonic() + 60
         while self.answered is None and time.monotonic() < deadline:
+            # When the answering request was sent: one held up while
+            # Asterisk starts can return after the daemon has already
+            # reconnected and resynced.
+            asked = time.time()
             now = startup_time()
             if now is not None and now != self.before:
-                self.answered = time.time()
+                self.answered = asked
             else:
                 time.sleep(0.02)
 

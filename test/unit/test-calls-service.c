@@ -991,16 +991,20 @@ static void check_all_seen(struct fx *fx)
 
 /* The table --------------------------------------------------------------- */
 
-/* Shared openings: a caller on 5000 answered and queued in campaign 1;
- * agent N offered the call on leg $LEG and dialed once the leg is in
- * Stasis. */
+/* Shared openings: a caller on 5000 queued in campaign 1, answered and
+ * waiting with music, after the offers made on arrival (the agent's leg is
+ * asked for before the caller's answer); agent N offered the call on leg
+ * $LEG and dialed once the leg is in Stasis. */
 /* clang-format would take the last braces of each list apart. */
 /* clang-format off */
-#define QUEUED_ON_5000                                                         \
+#define ARRIVED                                                                \
 	{EV, "StasisStart $CALLER"},                                           \
+	{FEED, "call.queued"}
+#define WAITING                                                                \
 	{REQ, "POST /channels/$CALLER/answer"},                                \
-	{FEED, "call.queued"},                                                 \
 	{REQ, "POST /channels/$CALLER/moh?mohClass=default"}
+#define QUEUED_ON_5000 ARRIVED, WAITING
+#define QUEUED_OFFERED(n, leg) ARRIVED, OFFERED(n, leg), WAITING
 #define OFFERED(n, leg)                                                        \
 	{FEED, "call.offered"},                                                \
 	{REQ, "POST /channels/create?endpoint=PJSIP/agent" #n                  \
@@ -1027,9 +1031,8 @@ static void check_all_seen(struct fx *fx)
 /* Inbound, answered by agent 1, bridged and recorded; the caller hangs
  * up; the agent goes to wrap-up. */
 static const struct step inbound_answered[] = {
-    QUEUED_ON_5000,
+    QUEUED_OFFERED(1, LEG1),
     {STATE, "$CALLER queued"},
-    OFFERED(1, LEG1),
     DIALED(LEG1),
     BRIDGED(LEG1),
     {AGENT, "1 in_call"},
@@ -1048,8 +1051,7 @@ static const struct step inbound_answered[] = {
 /* The agent's leg enters Stasis before the reply to its create (ARI does
  * not order them): it is dialed once both are in, whichever comes last. */
 static const struct step leg_before_reply[] = {
-    QUEUED_ON_5000,
-    OFFERED(1, LEG1),
+    QUEUED_OFFERED(1, LEG1),
     {EV, "StasisStart $LEG1"},
     {QUIET, NULL},
     {REQ, "POST /channels/$LEG1/dial?caller=$CALLER&timeout=15"},
@@ -1066,8 +1068,7 @@ static const struct step leg_before_reply[] = {
 /* max_queue_length 1: while the first caller waits (agent 1 ringing), a
  * second is refused with the prompt; then the first gives up. */
 static const struct step queue_full[] = {
-    QUEUED_ON_5000,
-    OFFERED(1, LEG1),
+    QUEUED_OFFERED(1, LEG1),
     DIALED(LEG1),
     {EV, "Dial RINGING"},
     {EV, "StasisStart $CALLER2"},
@@ -1096,8 +1097,7 @@ static const struct step queue_full[] = {
  * 17, then StasisEnd without a cause. Nobody else is offered within the
  * retry delay; the caller gives up. */
 static const struct step agent_busy[] = {
-    QUEUED_ON_5000,
-    OFFERED(1, LEG1),
+    QUEUED_OFFERED(1, LEG1),
     DIALED(LEG1),
     {EV, "StasisEnd $LEG1"},
     /* Busy is not the agent's doing: the cause 17 of the leg's hangup
@@ -1114,8 +1114,7 @@ static const struct step agent_busy[] = {
 /* The caller hangs up while agent 1 rings: the leg is hung up, the agent
  * is free again, the call counts as abandoned. */
 static const struct step abandoned_ringing[] = {
-    QUEUED_ON_5000,
-    OFFERED(1, LEG1),
+    QUEUED_OFFERED(1, LEG1),
     DIALED(LEG1),
     {EV, "Dial RINGING"},
     {STATE, "$CALLER queued"},
@@ -1133,9 +1132,10 @@ static const struct step abandoned_ringing[] = {
 /* ringall: both agents answer; agent 2 answered first and wins, agent 1's
  * late answer is ignored and its leg hung up. */
 static const struct step ringall_race[] = {
-    QUEUED_ON_5000,
+    ARRIVED,
     OFFERED(1, LEG1),
     OFFERED(2, LEG2),
+    WAITING,
     DIALED(LEG1),
     DIALED(LEG2),
     {EV, "Dial ANSWER"},
@@ -1166,8 +1166,7 @@ static const struct step ringall_race[] = {
 /* Agent 1's phone rings out (Asterisk ends the leg at the dial timeout:
  * no Dial status, only StasisEnd); agent 2 is offered next and answers. */
 static const struct step ring_no_answer[] = {
-    QUEUED_ON_5000,
-    OFFERED(1, LEG1),
+    QUEUED_OFFERED(1, LEG1),
     DIALED(LEG1),
     {EV, "Dial RINGING"},
     {EV, "StasisEnd $LEG1"},
@@ -1222,11 +1221,7 @@ static const struct step prompt_no_agents[] = {
 /* 5001 rings campaign 2, whose only agent is logged out: it overflows to
  * campaign 1, where agent 1 answers. */
 static const struct step overflow[] = {
-    {EV, "StasisStart $CALLER"},
-    {REQ, "POST /channels/$CALLER/answer"},
-    {FEED, "call.queued"},
-    {REQ, "POST /channels/$CALLER/moh?mohClass=default"},
-    OFFERED(1, LEG1),
+    QUEUED_OFFERED(1, LEG1),
     DIALED(LEG1),
     BRIDGED(LEG1),
     {EV, "StasisEnd $CALLER"},
@@ -1429,8 +1424,7 @@ static const struct step outbound_agent_busy[] = {
 /* The agent hangs up first: the caller is hung up by us, the agent goes
  * to wrap-up. */
 static const struct step agent_hangs_up[] = {
-    QUEUED_ON_5000,
-    OFFERED(1, LEG1),
+    QUEUED_OFFERED(1, LEG1),
     DIALED(LEG1),
     BRIDGED(LEG1),
     {EV, "StasisEnd $LEG1"},
@@ -1512,11 +1506,31 @@ static const struct step hangup_404[] = {
     {END, NULL},
 };
 
+/* Answering the caller fails (the fault in the row, answered late) after
+ * agent 1's phone was asked for: the offer is taken back, the caller leaves
+ * the queue and is hung up, and agent 1 is free again. */
+static const struct step answer_fails[] = {
+    QUEUED_OFFERED(1, LEG1),
+    {REQ, "DELETE /channels/$LEG1?reason_code=16"},
+    {REQ, "DELETE /channels/$CALLER/moh"},
+    {REQ, "DELETE /channels/$CALLER?reason_code=16"},
+    {STATE, "$CALLER hanging_up"},
+    {AGENT, "1 available"},
+    /* The leg, hung up, never rang; the caller's hangup ends the call. */
+    {SKIP, "Dial RINGING"},
+    {EV, "StasisEnd $CALLER"},
+    {FEED, "call.ended"},
+    {STATE, "$CALLER -"},
+    {EV, "ChannelDestroyed $LEG1"},
+    {CDR, "$CALLER disposition=NO_ANSWER by=system agent=- campaign=1 "
+	  "abandoned=false answered=false rec=-"},
+    {END, NULL},
+};
+
 /* Joining the bridge fails (the fault in the row): the agent's leg, the
  * bridge and the caller are hung up; nothing was recorded. */
 static const struct step addchannel_fails[] = {
-    QUEUED_ON_5000,
-    OFFERED(1, LEG1),
+    QUEUED_OFFERED(1, LEG1),
     DIALED(LEG1),
     {EV, "Dial ANSWER"},
     {FEED, "call.answered"},
@@ -1543,8 +1557,7 @@ static const struct step addchannel_fails[] = {
  * again, and the call's end ends it. Side legs never move the call or the
  * supervisor's own state. */
 static const struct step supervise[] = {
-    QUEUED_ON_5000,
-    OFFERED(1, LEG1),
+    QUEUED_OFFERED(1, LEG1),
     DIALED(LEG1),
     BRIDGED(LEG1),
     /* Listen: the phone rings, answers, and meets a snoop on the agent's
@@ -1622,8 +1635,7 @@ static const struct step supervise[] = {
 /* Blind transfer of a talking call: the caller continues in the dialplan
  * (StasisEnd without a hangup), the agent's leg and the bridge go. */
 static const struct step blind_transfer[] = {
-    QUEUED_ON_5000,
-    OFFERED(1, LEG1),
+    QUEUED_OFFERED(1, LEG1),
     DIALED(LEG1),
     BRIDGED(LEG1),
     {TRANSFER, "$CALLER welcomedly-transfer agent2"},
@@ -1645,8 +1657,7 @@ static const struct step blind_transfer[] = {
 
 /* A number (checked by the API): its "+" escaped in both queries. */
 static const struct step blind_transfer_number[] = {
-    QUEUED_ON_5000,
-    OFFERED(1, LEG1),
+    QUEUED_OFFERED(1, LEG1),
     DIALED(LEG1),
     BRIDGED(LEG1),
     {TRANSFER, "$CALLER welcomedly-transfer +12125550100"},
@@ -1671,8 +1682,7 @@ static const struct step blind_transfer_number[] = {
  * must not end the call. The call keeps its id; later requests use the new
  * channel, and the record names it. */
 static const struct step masquerade[] = {
-    QUEUED_ON_5000,
-    OFFERED(1, LEG1),
+    QUEUED_OFFERED(1, LEG1),
     DIALED(LEG1),
     BRIDGED(LEG1),
     {EV, "StasisStart"},
@@ -1724,8 +1734,7 @@ static const struct step adopted[] = {
  * StasisStart then names a leg no call owns. It is hung up as an orphan,
  * not taken for a new caller (no answer, no queue, no record of its own). */
 static const struct step leg_create_timed_out[] = {
-    QUEUED_ON_5000,
-    OFFERED(1, LEG1),
+    QUEUED_OFFERED(1, LEG1),
     /* Two seconds later the create times out: agent 2 is offered. */
     {REQ, "POST /channels/create?endpoint=PJSIP/agent2"
 	  "&app=welcomedly&appArgs=agent,$CALLER,1&channelId=$LEG2"},
@@ -1798,6 +1807,8 @@ static const struct row rows[] = {
      ALL_PAUSED "; UPDATE campaigns SET moh_class = ''", NULL, silent_queue},
     {"hangup-404", "api-hangup-queued", ALL_PAUSED,
      FAULTS({"DELETE /channels/$CALLER?reason_code=16", 404, 0}), hangup_404},
+    {"answer-500", "abandoned-ringing", NULL,
+     FAULTS({"POST /channels/$CALLER/answer", 500, 300}), answer_fails},
     {"addchannel-404", "inbound-answered", NULL,
      FAULTS({"POST /bridges/$BRIDGE/addChannel*", 404, 0}), addchannel_fails},
     {"addchannel-409", "inbound-answered", NULL,

@@ -11,8 +11,12 @@ START_TEST(transitions)
 		enum call_input input;
 		enum call_state to;
 	} rows[] = {
-	    {CALL_STATE_ANSWERING, CALL_INPUT_ANSWERED, CALL_STATE_ROUTING},
-	    {CALL_STATE_ANSWERING, CALL_INPUT_TIMEOUT, CALL_STATE_HANGING_UP},
+	    {CALL_STATE_ROUTING, CALL_INPUT_TIMEOUT, CALL_STATE_HANGING_UP},
+	    /* An input ROUTING does not take leaves it there: the empty
+	     * slot of the table is no transition to it. */
+	    {CALL_STATE_ROUTING, CALL_INPUT_AGENT_ANSWERED, CALL_STATE_ROUTING},
+	    {CALL_STATE_QUEUED, CALL_INPUT_FAILED, CALL_STATE_HANGING_UP},
+	    {CALL_STATE_PROMPTING, CALL_INPUT_FAILED, CALL_STATE_HANGING_UP},
 	    {CALL_STATE_ROUTING, CALL_INPUT_QUEUE, CALL_STATE_QUEUED},
 	    {CALL_STATE_ROUTING, CALL_INPUT_REFUSE, CALL_STATE_PROMPTING},
 	    {CALL_STATE_QUEUED, CALL_INPUT_AGENT_ANSWERED,
@@ -84,8 +88,8 @@ START_TEST(retries_back_off)
 	ck_assert_uint_eq(
 	    calls_state_retry_ms(CALL_INBOUND, CALL_STATE_QUEUED, 3), 0);
 	ck_assert_uint_eq(
-	    calls_state_retry_ms(CALL_INBOUND, CALL_STATE_ANSWERING, 0),
-	    calls_state_timeout_ms(CALL_INBOUND, CALL_STATE_ANSWERING));
+	    calls_state_retry_ms(CALL_INBOUND, CALL_STATE_ROUTING, 0),
+	    calls_state_timeout_ms(CALL_INBOUND, CALL_STATE_ROUTING));
 }
 END_TEST
 

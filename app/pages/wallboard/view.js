@@ -13,7 +13,7 @@ const STATE_LABELS = {
 };
 const STATE_ORDER = ['in_call', 'ringing', 'after_call_work', 'available', 'paused', 'offline'];
 const CALL_LABELS = {
-  answering: 'answering', routing: 'routing', queued: 'waiting', offered: 'ringing agent',
+  routing: 'routing', queued: 'waiting', offered: 'ringing agent',
   prompting: 'prompt', connecting: 'connecting', talking: 'talking', hanging_up: 'ending',
 };
 const MODES = ['listen', 'whisper', 'barge'];
