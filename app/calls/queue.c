@@ -254,8 +254,6 @@ static enum call_input enter_queued(struct call *call)
 		restore_place(call);
 	/* Offers first: the agent's phone need not wait for the answer. */
 	calls__dispatch(calls);
-	if (call->state != CALL_STATE_QUEUED)
-		return CALL_INPUT_NONE;
 	if (answer(call) < 0)
 		return CALL_INPUT_FAILED;
 	start_moh(call);
