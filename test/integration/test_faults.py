@@ -335,8 +335,15 @@ class FaultsTest(unittest.TestCase):
     def check_after_restart(self, did, talkers, ringer, did_ring, t_http):
         # A caller who dials the moment the daemon is back is offered at
         # once (the agent whose phone rang is free again).
-        t_ready = harness.wait_for(lambda: [t for t in log_times(
-            self.daemon, r"ARI resync done") if t > t_http], 10, what="resync")[0]
+        # The first resync with the new Asterisk, found by the daemon's
+        # word that the startup time changed: the daemon may reconnect
+        # before the watcher's next look at Asterisk's HTTP (it polls),
+        # so t_http cannot tell which resync is the new one.
+        t_ready = harness.wait_for(lambda: [
+            t for t in log_times(self.daemon, r"ARI resync done")
+            if any(self.t_fault < r <= t for r in log_times(
+                self.daemon, r"ARI Asterisk restarted since the last connect"))],
+            10, what="resync with the new Asterisk")[0]
         offers = self.daemon.count(rf"agent={ringer[0]} available --offer--> ringing")
         self.call(did_ring, talk_ms=1000)
         t_offer = harness.wait_for(lambda: log_times(
