@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "agents/agents.h"
+#include "agents/presence.h"
 #include "api/api.h"
 #include "calls/calls.h"
 #include "campaigns/api.h"
@@ -115,9 +116,11 @@ static void on_phone_event(const struct ari_event *ev, void *userdata)
 {
 	struct daemon *d = userdata;
 
+	struct agents_endpoint e = {ev->endpoint_technology,
+				    ev->endpoint_resource, ev->endpoint_state};
+
 	if (ev->type == ARI_EVENT_ENDPOINT_STATE_CHANGE)
-		agents_phone_endpoint(d->agents,
-				      json_object_get(ev->json, "endpoint"));
+		agents_phone_endpoint(d->agents, &e);
 }
 
 static void on_phone_endpoints(const json_t *endpoints, void *userdata)
@@ -128,7 +131,10 @@ static void on_phone_endpoints(const json_t *endpoints, void *userdata)
 
 	json_array_foreach(endpoints, i, e)
 	{
-		agents_phone_endpoint(d->agents, e);
+		struct agents_endpoint endpoint;
+
+		agents_endpoint_from_json(e, &endpoint);
+		agents_phone_endpoint(d->agents, &endpoint);
 	}
 	agents_phones_synced(d->agents);
 }

@@ -99,10 +99,12 @@ int agents_request(struct agents *agents, struct agent *agent,
 void agents_phone_state(struct agents *agents, const char *username,
 			unsigned source, bool online);
 
-/* An ARI Endpoint object (borrowed), from EndpointStateChange or GET
+/* What ARI says of an endpoint (borrowed), from EndpointStateChange or GET
  * /endpoints/PJSIP. Returns 0, or -EINVAL when it is not a PJSIP endpoint
  * with a state (ignored). */
-int agents_phone_endpoint(struct agents *agents, const json_t *endpoint);
+struct agents_endpoint;
+int agents_phone_endpoint(struct agents *agents,
+			  const struct agents_endpoint *endpoint);
 
 /* ARI's endpoints were all read (after a (re)connect): sip_peers.status
  * is written from now on, and at once where it differs. */

@@ -97,15 +97,24 @@ int agents_presence_set(struct agents_presence *presence, const char *username,
 	return !(was & presence->trusted) != !(now & presence->trusted);
 }
 
-int agents_presence_endpoint(struct agents_presence *presence,
-			     const json_t *endpoint, const char **ret_username)
+void agents_endpoint_from_json(const json_t *endpoint,
+			       struct agents_endpoint *ret_endpoint)
 {
-	const char *tech =
+	ret_endpoint->technology =
 	    json_string_value(json_object_get(endpoint, "technology"));
-	const char *name =
+	ret_endpoint->resource =
 	    json_string_value(json_object_get(endpoint, "resource"));
-	const char *state =
+	ret_endpoint->state =
 	    json_string_value(json_object_get(endpoint, "state"));
+}
+
+int agents_presence_endpoint(struct agents_presence *presence,
+			     const struct agents_endpoint *endpoint,
+			     const char **ret_username)
+{
+	const char *tech = endpoint->technology;
+	const char *name = endpoint->resource;
+	const char *state = endpoint->state;
 
 	if (!tech || strcmp(tech, "PJSIP") != 0 || !name || !*name || !state)
 		return -EINVAL;

@@ -71,16 +71,27 @@ unsigned agents_presence_trusted(const struct agents_presence *presence);
 bool agents_presence_online(const struct agents_presence *presence,
 			    const char *username);
 
+/* What ARI says of an endpoint, from an EndpointStateChange or GET
+ * /endpoints/PJSIP; the strings are borrowed, any of them may be NULL. */
+struct agents_endpoint {
+	const char *technology, *resource, *state;
+};
+
+/* Fills *ret_endpoint from an ARI Endpoint object (borrowed; NULL or not
+ * an object gives all NULL). */
+void agents_endpoint_from_json(const json_t *endpoint,
+			       struct agents_endpoint *ret_endpoint);
+
 /*
- * Reads an ARI Endpoint object (borrowed; from an EndpointStateChange or
- * GET /endpoints/PJSIP): a PJSIP endpoint is online for AGENTS_PRESENCE_ARI
- * when its state is "online" ("offline" and "unknown" are not). Returns
- * like agents_presence_set() and sets *ret_username (borrowed from
- * endpoint), or -EINVAL for anything but a PJSIP endpoint with a resource
- * and a state (*ret_username untouched).
+ * Reads an ARI endpoint (borrowed): a PJSIP endpoint is online for
+ * AGENTS_PRESENCE_ARI when its state is "online" ("offline" and "unknown"
+ * are not). Returns like agents_presence_set() and sets *ret_username
+ * (borrowed from endpoint), or -EINVAL for anything but a PJSIP endpoint
+ * with a resource and a state (*ret_username untouched).
  */
 int agents_presence_endpoint(struct agents_presence *presence,
-			     const json_t *endpoint, const char **ret_username);
+			     const struct agents_endpoint *endpoint,
+			     const char **ret_username);
 
 /* Called for each phone whose reachability changed; username borrowed. */
 typedef void (*agents_presence_cb)(const char *username, bool online,

@@ -309,7 +309,8 @@ void agents_phone_state(struct agents *agents, const char *username,
 		on_phone_changed(username, online, agents);
 }
 
-int agents_phone_endpoint(struct agents *agents, const json_t *endpoint)
+int agents_phone_endpoint(struct agents *agents,
+			  const struct agents_endpoint *endpoint)
 {
 	const char *username = NULL;
 	int r = agents_presence_endpoint(agents->presence, endpoint, &username);

@@ -497,7 +497,7 @@ static void on_message(struct ari_events *events, const char *data, size_t len,
 		return;
 	}
 	if (ev.type == ARI_EVENT_REST_RESPONSE) {
-		if (!ari_rest_ws_answer(link->rest, ev.json))
+		if (!ari_rest_ws_answer(link->rest, &ev))
 			log_debug("ARI RESTResponse for no request of ours");
 	} else if (ev.type == ARI_EVENT_UNKNOWN) {
 		log_debug("ARI event type=%s skipped", ev.type_name);

@@ -1,8 +1,8 @@
-/* event.h: decoding ARI events into a typed view over the JSON. */
+/* event.h: decoding ARI events into a typed view of the fields the daemon
+ * reads, in one pass over the text and without a JSON tree. */
 #ifndef ARI_EVENT_H
 #define ARI_EVENT_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,9 +33,13 @@ enum ari_event_type {
 	ARI_EVENT__COUNT,
 };
 
+/* Named cap: StasisStart arguments kept; later ones read as absent. */
+#define ARI_EVENT_MAX_ARGS 8
+
 /*
- * A decoded event. Every string points into json and lives as long as the
- * event; any of them may be NULL when the event does not carry it.
+ * A decoded event. Every string is NUL-terminated, unescaped, points into
+ * the event's own buffer and lives as long as the event; any of them is NULL
+ * when the event does not carry it as a string.
  */
 struct ari_event {
 	enum ari_event_type type;
@@ -51,20 +55,29 @@ struct ari_event {
 	const char *bridge_id;
 	const char *playback_id;
 	const char *recording_name;
-	const char *target_uri;        /* playback or recording target */
-	const char *dial_status;       /* Dial */
-	const char *digit;             /* ChannelDtmfReceived */
-	const char *endpoint_resource; /* EndpointStateChange: e.g. "agent1" */
-	const char *endpoint_state;    /* "online", "offline" or "unknown" */
-	const char *variable;          /* ChannelVarset */
+	const char *target_uri;          /* playback or recording target */
+	const char *dial_status;         /* Dial */
+	const char *digit;               /* ChannelDtmfReceived */
+	const char *endpoint_technology; /* EndpointStateChange: "PJSIP" */
+	const char *endpoint_resource;   /* e.g. "agent1" */
+	const char *endpoint_state;      /* "online", "offline" or "unknown" */
+	const char *variable;            /* ChannelVarset */
 	const char *value;
-	json_t
-	    *args; /* borrowed from json: StasisStart's args array, or NULL */
-	int cause; /* hangup cause, 0 when absent */
+	/* RESTResponse: the answer to a RESTRequest of ours. */
+	const char *request_id;
+	const char *content_type;
+	const char *message_body; /* the body's text, itself JSON or empty */
+	long status_code;         /* 0 when absent */
+	/* StasisStart's args (strings; NULL for an argument that is not
+	 * one), the first ARI_EVENT_MAX_ARGS of them; read with
+	 * ari_event_arg(). */
+	const char *args[ARI_EVENT_MAX_ARGS];
+	size_t nargs;
+	int cause; /* hangup cause, 0 when absent or not an integer */
 	/* ChannelHangupRequest from a soft hangup: cause then holds
 	 * Asterisk's reason flags (ARI_SOFTHANGUP_*), not a Q.850 cause. */
 	bool soft;
-	json_t *json; /* owned: the whole event */
+	char *text; /* owned: the unescaped strings */
 };
 
 /* A soft hangup's reason flag that says Asterisk is shutting down or
@@ -76,9 +89,12 @@ struct ari_event {
 
 /*
  * Decodes one event message of len bytes. Returns 0 and fills *ret_event
- * (release it with ari_event_clear()), or -EBADMSG when data is not a JSON
- * object with a string "type" (garbled input), leaving *ret_event untouched.
- * An unknown type is not an error: it decodes with type ARI_EVENT_UNKNOWN.
+ * (release it with ari_event_clear()), -EBADMSG when data is not a JSON
+ * object with a string "type" (garbled input: what jansson refuses without
+ * flags but JSON_REJECT_DUPLICATES, a string that is not UTF-8 or holds
+ * \u0000, or anything nested deeper than ARI_EVENT_MAX_DEPTH), or -ENOMEM;
+ * *ret_event is untouched on failure. An unknown type is not an error: it
+ * decodes with type ARI_EVENT_UNKNOWN.
  */
 int ari_event_parse(const char *data, size_t len, struct ari_event *ret_event);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ari/event.h"
 #include "ari/internal.h"
 #include "ari/status.h"
 #include "util/buf.h"
@@ -922,13 +923,11 @@ void ari_rest_set_ws(struct ari_rest *rest, ari_rest_ws_send send,
 	rest->ws_data = userdata;
 }
 
-bool ari_rest_ws_answer(struct ari_rest *rest, const json_t *msg)
+bool ari_rest_ws_answer(struct ari_rest *rest, const struct ari_event *msg)
 {
-	const char *id = json_string_value(json_object_get(msg, "request_id"));
-	const char *body =
-	    json_string_value(json_object_get(msg, "message_body"));
-	const char *type =
-	    json_string_value(json_object_get(msg, "content_type"));
+	const char *id = msg->request_id;
+	const char *body = msg->message_body;
+	const char *type = msg->content_type;
 	struct ari_response resp = {0};
 	struct ws_request *w;
 
@@ -938,8 +937,7 @@ bool ari_rest_ws_answer(struct ari_rest *rest, const json_t *msg)
 	if (!w)
 		return false;
 	ws_unlink(rest, w);
-	resp.http_status =
-	    (long)json_integer_value(json_object_get(msg, "status_code"));
+	resp.http_status = msg->status_code;
 	resp.error = ari_status_to_errno(resp.http_status);
 	resp.body = body;
 	resp.body_len = body ? strlen(body) : 0;

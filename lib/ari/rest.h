@@ -107,9 +107,11 @@ typedef int (*ari_rest_ws_send)(const char *text, size_t len, void *userdata);
 void ari_rest_set_ws(struct ari_rest *rest, ari_rest_ws_send send,
 		     void *userdata);
 
-/* A RESTResponse message from the events socket (borrowed). Runs the
- * request's callback and returns true when it answers one of ours. */
-bool ari_rest_ws_answer(struct ari_rest *rest, const json_t *msg);
+/* A RESTResponse message from the events socket, as decoded by
+ * ari_event_parse() (borrowed). Runs the request's callback and returns
+ * true when it answers one of ours. */
+struct ari_event;
+bool ari_rest_ws_answer(struct ari_rest *rest, const struct ari_event *msg);
 
 /* Sees every answer (not the -ECANCELED ones) before its callback, e.g. for
  * latency metrics; resp is borrowed. NULL cb stops it. */

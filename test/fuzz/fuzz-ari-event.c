@@ -1,16 +1,21 @@
 /* fuzz-ari-event.c: libFuzzer harness for ARI event decoding: any bytes
  * the events WebSocket might deliver, through ari_event_parse() and every
- * accessor of the decoded view. */
+ * accessor of the decoded view, held to the reference decoder over
+ * jansson's tree (test/unit/eventref.c): both refuse the same texts and
+ * read the same members from the others. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ari/event.h"
+#include "eventref.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Reads every string of the view, so that a pointer the decoder left
- * outside the JSON shows up under ASan. */
+ * outside its buffer shows up under ASan. */
 static size_t touch(const struct ari_event *ev)
 {
 	const char *s[] = {
@@ -29,10 +34,14 @@ static size_t touch(const struct ari_event *ev)
 	    ev->target_uri,
 	    ev->dial_status,
 	    ev->digit,
+	    ev->endpoint_technology,
 	    ev->endpoint_resource,
 	    ev->endpoint_state,
 	    ev->variable,
 	    ev->value,
+	    ev->request_id,
+	    ev->content_type,
+	    ev->message_body,
 	};
 	size_t n = 0;
 
@@ -41,12 +50,26 @@ static size_t touch(const struct ari_event *ev)
 	return n;
 }
 
+/* Stops the run when the decoder and the reference disagree. */
+static void hold_to_reference(const uint8_t *data, size_t size, int r,
+			      const struct ari_event *ev)
+{
+	const char *differs = eventref_check((const char *)data, size, r, ev);
+
+	if (differs) {
+		fprintf(stderr, "against the reference: %s (%d)\n", differs, r);
+		abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ari_event ev;
 	int64_t us;
+	int r = ari_event_parse((const char *)data, size, &ev);
 
-	if (ari_event_parse((const char *)data, size, &ev) < 0)
+	hold_to_reference(data, size, r, &ev);
+	if (r < 0)
 		return 0;
 	(void)touch(&ev);
 	(void)ari_event_type_name(ev.type);

@@ -1,10 +1,13 @@
 /* test-ari-event.c: decoding recorded ARI events, and refusing garbled ones. */
 #include <check.h>
+#include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ari/event.h"
+#include "eventref.h"
 #include "testlib.h"
 
 static int parse_file(const char *name, struct ari_event *ev)
@@ -34,7 +37,7 @@ START_TEST(stasis_start_inbound)
 	ck_assert_ptr_null(ev.replace_channel_id);
 	ck_assert_ptr_null(ev.bridge_id);
 	ari_event_clear(&ev);
-	ck_assert_ptr_null(ev.json);
+	ck_assert_ptr_null(ev.text);
 }
 END_TEST
 
@@ -185,6 +188,237 @@ START_TEST(timestamps)
 }
 END_TEST
 
+/* Decodes len bytes and fails unless the reference decoder agrees on
+ * whether the text is an event and on every member. Returns the result. */
+static int agree(const char *what, const char *data, size_t len)
+{
+	struct ari_event ev;
+	int r = ari_event_parse(data, len, &ev);
+	const char *differs = eventref_check(data, len, r, &ev);
+
+	ck_assert_msg(!differs, "%s: %s (%d)", what, differs, r);
+	if (r == 0)
+		ari_event_clear(&ev);
+	return r;
+}
+
+static int agree_text(const char *text)
+{
+	return agree(text, text, strlen(text));
+}
+
+/* Every recorded event of test/data, and each line of its call traces. */
+START_TEST(recorded_events_decode_as_the_reference)
+{
+	const char *dir = getenv("WELCOMEDLY_TEST_DATA");
+	char path[4096];
+	size_t n = 0, len;
+	struct dirent *e;
+	DIR *d;
+
+	for (int calls = 0; calls <= 1; calls++) {
+		snprintf(path, sizeof(path), "%s%s", dir ? dir : "test/data",
+			 calls ? "/calls" : "");
+		d = opendir(path);
+		ck_assert_msg(d != NULL, "cannot open %s", path);
+		while ((e = readdir(d))) {
+			char name[512], *data, *line, *next;
+
+			if (!strstr(e->d_name, ".json"))
+				continue;
+			snprintf(name, sizeof(name), "%s%s",
+				 calls ? "calls/" : "", e->d_name);
+			data = testlib_read_data(name, &len);
+			if (!calls) {
+				agree(name, data, len);
+				n++;
+			}
+			for (line = data; calls && *line; line = next) {
+				next = strchr(line, '\n');
+				next = next ? next + 1 : line + strlen(line);
+				if (next - line > 1) {
+					agree(name, line,
+					      (size_t)(next - line - 1));
+					n++;
+				}
+			}
+			free(data);
+		}
+		closedir(d);
+	}
+	ck_assert_uint_gt(n, 500);
+}
+END_TEST
+
+/* The corners of JSON and of the members read, each held to the
+ * reference: what it refuses, the decoder refuses. */
+START_TEST(corners_decode_as_the_reference)
+{
+	static const char *const texts[] = {
+	    /* duplicate names, at any depth, also spelled differently */
+	    "{\"type\":\"X\",\"a\":1,\"a\":2}",
+	    "{\"type\":\"X\",\"channel\":{\"id\":\"a\",\"id\":\"b\"}}",
+	    "{\"type\":\"X\",\"o\":{\"k\":1},\"p\":{\"k\":1}}",
+	    "{\"type\":\"X\",\"o\":{\"a\":1,\"\\u0061\":2}}",
+	    "{\"type\":\"X\",\"type\":\"X\"}",
+	    "{\"type\":\"X\",\"o\":[{\"a\":1},{\"a\":1}]}",
+	    /* escapes and UTF-8 */
+	    "{\"type\":\"T\\u00e9\\n\\\"\\\\\\/\\b\\f\\r\\t\"}",
+	    "{\"type\":\"\\ud83d\\ude00 \\u20AC \\u07ff\"}",
+	    "{\"type\":\"\\ud83d\"}",
+	    "{\"type\":\"\\ude00\"}",
+	    "{\"type\":\"\\ud83d\\u0041\"}",
+	    "{\"type\":\"\\ud83dx\"}",
+	    "{\"type\":\"a\\u0000b\"}",
+	    "{\"type\":\"\\u12\"}",
+	    "{\"type\":\"\\u12G4\"}",
+	    "{\"type\":\"\\x\"}",
+	    "{\"type\":\"\\",
+	    "{\"type\":\"a\tb\"}",
+	    "{\"type\":\"a\x7f\"}",
+	    "{\"type\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}",
+	    "{\"type\":\"\xc0\x80\"}",
+	    "{\"type\":\"\xe0\x80\x80\"}",
+	    "{\"type\":\"\xed\xa0\x80\"}",
+	    "{\"type\":\"\xf4\x90\x80\x80\"}",
+	    "{\"type\":\"\xf0\x8f\xbf\xbf\"}",
+	    "{\"type\":\"\x80\"}",
+	    "{\"type\":\"\xc3\"}",
+	    "{\"type\":\"\xe2\x82\"}",
+	    "{\"type\":\"\xff\"}",
+	    "{\"t\xc3\xa9\":1,\"type\":\"x\"}",
+	    /* numbers */
+	    "{\"type\":\"X\",\"n\":[0,-0,1.5,1e5,1E+5,-1.5e-3,10,1e-400]}",
+	    "{\"type\":\"X\",\"n\":01}",
+	    "{\"type\":\"X\",\"n\":-01}",
+	    "{\"type\":\"X\",\"n\":1.}",
+	    "{\"type\":\"X\",\"n\":.5}",
+	    "{\"type\":\"X\",\"n\":-}",
+	    "{\"type\":\"X\",\"n\":1e}",
+	    "{\"type\":\"X\",\"n\":1e+}",
+	    "{\"type\":\"X\",\"n\":+1}",
+	    "{\"type\":\"X\",\"n\":9223372036854775807}",
+	    "{\"type\":\"X\",\"n\":9223372036854775808}",
+	    "{\"type\":\"X\",\"n\":-9223372036854775808}",
+	    "{\"type\":\"X\",\"n\":-9223372036854775809}",
+	    "{\"type\":\"X\",\"n\":1e400}",
+	    "{\"type\":\"X\",\"n\":-1e400}",
+	    "{\"type\":\"X\",\"n\":1x}",
+	    "{\"type\":\"ChannelDestroyed\",\"cause\":16}",
+	    "{\"type\":\"ChannelDestroyed\",\"cause\":16.0}",
+	    "{\"type\":\"ChannelDestroyed\",\"cause\":\"16\"}",
+	    "{\"type\":\"ChannelDestroyed\",\"cause\":-3}",
+	    "{\"type\":\"ChannelDestroyed\",\"cause\":[16]}",
+	    "{\"type\":\"RESTResponse\",\"status_code\":404,"
+	    "\"request_id\":\"r\\u00e9\",\"content_type\":\"application/json\","
+	    "\"message_body\":\"{\\\"id\\\":\\\"pb1\\\"}\"}",
+	    "{\"type\":\"RESTResponse\",\"status_code\":2.5e2}",
+	    /* literals */
+	    "{\"type\":\"X\",\"soft\":true}",
+	    "{\"type\":\"X\",\"soft\":1}",
+	    "{\"type\":\"X\",\"soft\":\"true\"}",
+	    "{\"type\":\"X\",\"soft\":false,\"a\":null}",
+	    "{\"type\":\"X\",\"a\":tru}",
+	    "{\"type\":\"X\",\"a\":nul}",
+	    "{\"type\":\"X\",\"a\":trueX}",
+	    "{\"type\":\"X\",\"a\":True}",
+	    /* structure */
+	    "{\"type\":\"X\",}",
+	    "{\"type\":\"X\",\"a\":[1,]}",
+	    "{\"type\":\"X\",\"a\":[,1]}",
+	    "{\"type\" \"X\"}",
+	    "{\"type\":\"X\" \"a\":1}",
+	    "{\"type\":\"X\",\"a\":[1 2]}",
+	    "{type:\"X\"}",
+	    "{\"type\":'X'}",
+	    "{}",
+	    "{\"type\":1}",
+	    "{\"type\":null}",
+	    "[{\"type\":\"X\"}]",
+	    "\"type\"",
+	    " \t\r\n{ \"type\" : \"X\" , \"a\" : [ ] , \"b\" : { } } \n",
+	    "{\"type\":\"X\"} x",
+	    "{\"type\":\"X\"}{}",
+	    "{\"type\":\"X\"",
+	    "{\"type\":\"X\",\"a\":{\"b\":[}]}",
+	    "\xef\xbb\xbf{\"type\":\"X\"}",
+	    "",
+	    "   ",
+	    /* the members read */
+	    "{\"type\":\"StasisStart\",\"channel\":\"x\",\"args\":\"a\"}",
+	    "{\"type\":\"StasisStart\",\"args\":[\"a\",1,\"b\",null,{},[]]}",
+	    "{\"type\":\"StasisStart\",\"args\":[\"1\",\"2\",\"3\",\"4\",\"5\","
+	    "\"6\",\"7\",\"8\",\"9\",\"10\"]}",
+	    "{\"type\":\"StasisStart\",\"args\":{\"0\":\"a\"}}",
+	    "{\"type\":\"StasisStart\",\"args\":[]}",
+	    "{\"peer\":{\"id\":\"p\",\"caller\":{\"number\":\"1\"}},"
+	    "\"channel\":{\"id\":\"c\",\"dialplan\":{\"exten\":\"5\"}},"
+	    "\"type\":\"Dial\",\"dialstatus\":\"ANSWER\"}",
+	    "{\"type\":\"StasisStart\",\"peer\":{\"id\":\"p\"},"
+	    "\"channel\":{\"id\":\"c\",\"state\":\"Up\",\"name\":\"n\","
+	    "\"caller\":\"x\",\"dialplan\":{\"exten\":5},\"x\":{\"id\":\"y\"}}"
+	    "}",
+	    "{\"type\":\"X\",\"playback\":{\"id\":\"p\",\"target_uri\":\"t\"},"
+	    "\"recording\":{}}",
+	    "{\"type\":\"X\",\"recording\":{\"name\":\"r\",\"target_uri\":"
+	    "\"u\"},"
+	    "\"playback\":{\"id\":\"p\",\"target_uri\":\"t\"}}",
+	    "{\"type\":\"X\",\"recording\":[],\"playback\":{\"target_uri\":1}}",
+	    "{\"type\":\"EndpointStateChange\",\"endpoint\":{\"technology\":"
+	    "\"PJSIP\",\"resource\":\"ag1\",\"state\":\"online\","
+	    "\"channel_ids\":[\"a\",\"b\"]}}",
+	    "{\"type\":\"X\",\"replace_channel\":{\"id\":\"r\"},\"bridge\":{"
+	    "\"id"
+	    "\":\"b\",\"channels\":[\"c\"]},\"digit\":\"5\",\"variable\":\"v\","
+	    "\"value\":\"\",\"application\":\"a\",\"timestamp\":\"t\"}",
+	    "{\"type\":\"X\",\"o\":{\"type\":\"Y\",\"channel\":{\"id\":\"z\"}}"
+	    "}",
+	};
+	char many[4096], deep[256];
+	size_t pos;
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(*texts); i++)
+		agree_text(texts[i]);
+	/* A NUL inside the text, in a string and outside. */
+	agree("nul in string", "{\"type\":\"a\0b\"}", 14);
+	agree("nul outside", "{\"type\":\"ab\"}\0", 14);
+	ck_assert_int_eq(
+	    agree("nul after a number", "{\"type\":\"ab\",\"n\":2\0}", 20),
+	    -EBADMSG);
+	/* Many names in one object: the sorted duplicate check. */
+	for (int dup = 0; dup <= 1; dup++) {
+		pos = (size_t)snprintf(many, sizeof(many), "{\"type\":\"X\"");
+		for (int k = 0; k < 200; k++)
+			pos += (size_t)snprintf(many + pos, sizeof(many) - pos,
+						",\"k%d\":%d", k, k);
+		if (dup)
+			pos += (size_t)snprintf(many + pos, sizeof(many) - pos,
+						",\"k117\":0");
+		snprintf(many + pos, sizeof(many) - pos, "}");
+		ck_assert_int_eq(agree_text(many), dup ? -EBADMSG : 0);
+	}
+	/* Nesting around ARI_EVENT_MAX_DEPTH (the root is level 1): arrays
+	 * down to level `levels`, the innermost empty or holding a number. */
+	for (int levels = 30; levels <= 34; levels++) {
+		for (int filled = 0; filled <= 1; filled++) {
+			bool ok = levels + filled <= ARI_EVENT_MAX_DEPTH;
+
+			pos = (size_t)snprintf(deep, sizeof(deep),
+					       "{\"type\":\"X\",\"d\":");
+			for (int k = 1; k < levels; k++)
+				deep[pos++] = '[';
+			if (filled)
+				deep[pos++] = '0';
+			for (int k = 1; k < levels; k++)
+				deep[pos++] = ']';
+			deep[pos++] = '}';
+			deep[pos] = '\0';
+			ck_assert_int_eq(agree_text(deep), ok ? 0 : -EBADMSG);
+		}
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ari-event");
@@ -199,6 +433,8 @@ int main(void)
 	tcase_add_test(tc, garbled_is_refused);
 	tcase_add_test(tc, type_names_round_trip);
 	tcase_add_test(tc, timestamps);
+	tcase_add_test(tc, recorded_events_decode_as_the_reference);
+	tcase_add_test(tc, corners_decode_as_the_reference);
 	suite_add_tcase(s, tc);
 	return testlib_run(s);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ari/event.h"
 #include "ari/internal.h"
 #include "ari/rest.h"
 #include "httpd.h"
@@ -801,19 +802,31 @@ static int ws_capture(const char *text, size_t len, void *userdata)
 	return 0;
 }
 
-static json_t *ws_response(const char *id, int status, const char *body)
+/* Answers request id as Asterisk would, through the decoder the daemon
+ * uses; returns what ari_rest_ws_answer() returned. */
+static bool ws_answer(struct ari_rest *rest, const char *id, int status,
+		      const char *body)
 {
 	json_t *msg =
 	    json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "type", "RESTResponse",
 		      "transaction_id", id, "request_id", id, "status_code",
 		      status, "reason_phrase", "x", "uri", "channels/x");
+	struct ari_event ev;
+	char *text;
+	bool answered;
 
 	if (body) {
 		json_object_set_new(msg, "content_type",
 				    json_string("application/json"));
 		json_object_set_new(msg, "message_body", json_string(body));
 	}
-	return msg;
+	text = json_dumps(msg, 0);
+	ck_assert_int_eq(ari_event_parse(text, strlen(text), &ev), 0);
+	answered = ari_rest_ws_answer(rest, &ev);
+	ari_event_clear(&ev);
+	free(text);
+	json_decref(msg);
+	return answered;
 }
 
 /* Non-GET requests travel as RESTRequest messages and are answered by
@@ -822,7 +835,7 @@ START_TEST(ws_requests_and_answers)
 {
 	struct fx fx;
 	struct ws_sent ws = {0};
-	json_t *body = json_pack("{s:s}", "media", "sound:beep"), *msg;
+	json_t *body = json_pack("{s:s}", "media", "sound:beep");
 	const char *id;
 
 	fx_init(&fx);
@@ -845,12 +858,8 @@ START_TEST(ws_requests_and_answers)
 	ck_assert_uint_eq(ari_rest_pending(fx.rest), 1);
 	id = json_string_value(json_object_get(ws.last, "request_id"));
 	/* Someone else's answer is not ours. */
-	msg = ws_response("nobody", 204, NULL);
-	ck_assert(!ari_rest_ws_answer(fx.rest, msg));
-	json_decref(msg);
-	msg = ws_response(id, 200, "{\"id\":\"pb1\"}");
-	ck_assert(ari_rest_ws_answer(fx.rest, msg));
-	json_decref(msg);
+	ck_assert(!ws_answer(fx.rest, "nobody", 204, NULL));
+	ck_assert(ws_answer(fx.rest, id, 200, "{\"id\":\"pb1\"}"));
 	ck_assert_int_eq(fx.done, 1);
 	ck_assert_int_eq(fx.res[0].error, 0);
 	ck_assert_int_eq(fx.res[0].status, 200);
@@ -862,9 +871,8 @@ START_TEST(ws_requests_and_answers)
 					  NULL, record, &fx.res[1]),
 			 0);
 	id = json_string_value(json_object_get(ws.last, "request_id"));
-	msg = ws_response(id, 404, "{\"message\":\"Channel not found\"}");
-	ck_assert(ari_rest_ws_answer(fx.rest, msg));
-	json_decref(msg);
+	ck_assert(
+	    ws_answer(fx.rest, id, 404, "{\"message\":\"Channel not found\"}"));
 	ck_assert_int_eq(fx.res[1].error, -ENOENT);
 	request(&fx, "GET", "/json", NULL);
 	ck_assert_int_eq(ws.count, 2);
