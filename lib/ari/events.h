@@ -97,10 +97,12 @@ int ari_events_set_credentials(struct ari_events *ev, const char *username,
 bool ari_events_connected(const struct ari_events *ev);
 
 /*
- * Queues one text message (copied) on the established socket. Returns 0,
- * -ENOTCONN, -EMSGSIZE (over ARI_EVENTS_MAX_SEND), -ENOBUFS (more than
- * ARI_EVENTS_MAX_SEND_QUEUE bytes already waiting) or -ENOMEM. Queued
- * messages die with their socket.
+ * Sends one text message (copied) on the established socket: at once when
+ * nothing else waits and the socket takes it, else queued for when it is
+ * writable. Returns 0, -ENOTCONN, -EMSGSIZE (over ARI_EVENTS_MAX_SEND),
+ * -ENOBUFS (more than ARI_EVENTS_MAX_SEND_QUEUE bytes already waiting),
+ * -ENOMEM, or -EPIPE (the write failed and the socket is going; the
+ * message is dropped). Queued messages die with their socket.
  */
 int ari_events_send(struct ari_events *ev, const char *data, size_t len);
 

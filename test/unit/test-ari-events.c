@@ -589,6 +589,35 @@ START_TEST(send_messages)
 }
 END_TEST
 
+/* A message is written when sent, not on the loop's next turn: with a
+ * peer that reads nothing and the loop not running, more than the queue's
+ * cap is accepted (the kernel took the first ones), and what waited in the
+ * queue follows once the peer reads. */
+START_TEST(send_writes_at_once)
+{
+	size_t len = ARI_EVENTS_MAX_SEND / 2;
+	char *msg = filled(len, 'b');
+	unsigned sent = 0;
+	struct fx fx;
+	int r;
+
+	fx_init(&fx);
+	fx_start(&fx);
+	fx_connect(&fx);
+	wsd_set_deaf(fx.wsd, true);
+	while ((r = ari_events_send(fx.ev, msg, len)) == 0)
+		sent++;
+	ck_assert_int_eq(r, -ENOBUFS);
+	ck_assert_uint_gt(sent, ARI_EVENTS_MAX_SEND_QUEUE / len);
+	wsd_set_deaf(fx.wsd, false);
+	WAIT_UNTIL(&fx, wsd_received(fx.wsd) == sent);
+	ck_assert_int_eq(ari_events_send(fx.ev, "{}", 2), 0);
+	WAIT_UNTIL(&fx, wsd_received(fx.wsd) == sent + 1);
+	free(msg);
+	fx_finish(&fx);
+}
+END_TEST
+
 START_TEST(close_with_socket_open)
 {
 	struct fx fx;
@@ -761,6 +790,7 @@ int main(void)
 	tcase_add_test(tc, close_while_connecting);
 	tcase_add_test(tc, close_from_callback);
 	tcase_add_test(tc, close_spares_new_fds);
+	tcase_add_test(tc, send_writes_at_once);
 	tcase_add_test(tc, no_signal_handlers);
 	tcase_add_test(tc, new_rejects_bad_config);
 	suite_add_tcase(s, tc);
