@@ -139,6 +139,10 @@ struct fx {
 	bool fault_used[MAX_FAULTS];
 	uv_timer_t hold;
 	bool holding; /* a delayed reply is on its way */
+	/* run_until()'s: one timer for the row, as the loop must not run
+	 * between a wait's end and its answer (a stack timer's close would). */
+	uv_timer_t deadline;
+	bool expired;
 	struct {
 		char name[32];
 		char value[128];
@@ -313,24 +317,24 @@ static void on_request(const struct httpd_request *req,
 
 static void on_deadline(uv_timer_t *timer)
 {
-	*(bool *)timer->data = true;
+	struct fx *fx = timer->data;
+
+	fx->expired = true;
 }
 
-/* Runs the loop until pred(fx) or timeout_ms; returns pred(fx). */
+/* Runs the loop until pred(fx) or timeout_ms; returns pred(fx), as it was
+ * when the loop stopped. */
 static bool run_until(struct fx *fx, bool (*pred)(struct fx *),
 		      uint64_t timeout_ms)
 {
-	uv_timer_t timer;
-	bool expired = false;
+	bool met;
 
-	uv_timer_init(&fx->loop, &timer);
-	timer.data = &expired;
-	uv_timer_start(&timer, on_deadline, timeout_ms, 0);
-	while (!pred(fx) && !expired)
+	fx->expired = false;
+	uv_timer_start(&fx->deadline, on_deadline, timeout_ms, 0);
+	while (!(met = pred(fx)) && !fx->expired)
 		uv_run(&fx->loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&timer, NULL);
-	uv_run(&fx->loop, UV_RUN_NOWAIT);
-	return pred(fx);
+	uv_timer_stop(&fx->deadline);
+	return met;
 }
 
 /* Every reply is in, but the one a fault delays while it is held back. */
@@ -529,6 +533,8 @@ static void setup(struct fx *fx, const struct row *row)
 				 0);
 	uv_timer_init(&fx->loop, &fx->hold);
 	fx->hold.data = fx;
+	uv_timer_init(&fx->loop, &fx->deadline);
+	fx->deadline.data = fx;
 	ck_assert_int_eq(httpd_new(&fx->loop, on_request, fx, &fx->httpd), 0);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d",
 		 httpd_port(fx->httpd));
@@ -577,6 +583,7 @@ static void teardown(struct fx *fx)
 	agents_close(fx->agents);
 	httpd_close(fx->httpd);
 	uv_close((uv_handle_t *)&fx->hold, NULL);
+	uv_close((uv_handle_t *)&fx->deadline, NULL);
 	cdr_writer_close(fx->cdr, on_cdr_closed, &closed);
 	ck_assert(pgtest_run_until(&fx->loop, &closed, PGTEST_TIMEOUT_MS));
 	campaigns_free(fx->campaigns);
