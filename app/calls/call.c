@@ -526,10 +526,19 @@ static void leg_not_created(struct leg *leg)
 static void on_dialed(const struct ari_response *resp, void *userdata)
 {
 	struct leg *leg = userdata;
+	bool failed = resp->error < 0 && resp->error != -ECANCELED &&
+		      !leg->settled && leg->state == LEG_DIALING;
 
-	if (resp->error < 0 && resp->error != -ECANCELED && !leg->settled &&
-	    leg->state == LEG_DIALING)
+	if (failed && resp->error == -ECONNABORTED) {
+		/* The phone may be ringing: failing the offer would hang up
+		 * on it and count the agent unreachable for a blip. */
+		leg->dial_unsure = true;
+		log_notice("call=%s leg=%s dial's answer lost with the events "
+			   "socket: the resync tells",
+			   leg->call->cdr.call_id, leg->id);
+	} else if (failed) {
 		leg_failed(leg, "CHANUNAVAIL", 27);
+	}
 	calls__leg_unref(leg);
 }
 

@@ -72,6 +72,9 @@ struct leg {
 	unsigned ring_s;       /* dial timeout */
 	int cause;             /* of its hangup request, 0 until one came */
 	char *connected;       /* connected line to set before dialing */
+	/* The dial's answer went with the events socket: whether Asterisk
+	 * dialed is for the resync after the reconnect to tell (resync.c). */
+	bool dial_unsure;
 	unsigned refs;
 };
 

@@ -81,6 +81,22 @@ static const json_t *find_channel(const json_t *channels, const char *id)
 	return NULL;
 }
 
+/* A leg whose dial's answer was lost, still there and not answered: its
+ * phone rings (the dial went out; Dial events follow as usual), or it is
+ * down, which it also is between a dial and the phone's first answer: the
+ * offer is withdrawn, as a cancel that is not held against the agent,
+ * rather than left to wait on a dial that may never have gone out. */
+static void settle_unsure_dial(struct leg *leg, const char *state)
+{
+	leg->dial_unsure = false;
+	if (state && strcmp(state, "Ringing") == 0)
+		return;
+	log_notice("call=%s leg=%s not known to have been dialed (%s): offer "
+		   "withdrawn",
+		   leg->call->cdr.call_id, leg->id, state ? state : "?");
+	calls__leg_dial(leg, "CANCEL");
+}
+
 /* What a leg of ours still in our application did while we were not
  * listening: it entered Stasis, or its phone answered. */
 static void catch_up_leg(struct leg *leg, const json_t *ch)
@@ -92,11 +108,15 @@ static void catch_up_leg(struct leg *leg, const json_t *ch)
 			   leg->call->cdr.call_id, leg->id);
 		calls__leg_in_stasis(leg);
 	}
-	if (leg->state == LEG_DIALING && !leg->settled && state &&
-	    strcmp(state, "Up") == 0) {
+	if (leg->state != LEG_DIALING || leg->settled)
+		return;
+	if (state && strcmp(state, "Up") == 0) {
 		log_notice("call=%s leg=%s answered while ARI was away",
 			   leg->call->cdr.call_id, leg->id);
+		leg->dial_unsure = false;
 		calls__leg_dial(leg, "ANSWER");
+	} else if (leg->dial_unsure) {
+		settle_unsure_dial(leg, state);
 	}
 }
 

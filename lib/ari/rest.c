@@ -918,7 +918,7 @@ void ari_rest_set_ws(struct ari_rest *rest, ari_rest_ws_send send,
 		     void *userdata)
 {
 	/* Answers to what went over the previous socket will not come. */
-	ws_fail_all(rest, -ECONNRESET);
+	ws_fail_all(rest, -ECONNABORTED);
 	rest->ws_send = send;
 	rest->ws_data = userdata;
 }

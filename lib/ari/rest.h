@@ -31,6 +31,8 @@ struct ari_response {
 	/* 0 for a 2xx answer; otherwise a negative errno:
 	 * ari_status_to_errno(http_status) for an HTTP error status,
 	 * -ETIMEDOUT, -ECONNREFUSED, -ECONNRESET (closed without an answer),
+	 * -ECONNABORTED (sent over the events socket, which went before the
+	 * answer came: Asterisk may or may not have carried it out),
 	 * -EMSGSIZE (body over the cap), -ECANCELED (ari_rest_close() first),
 	 * -EPROTO (malformed answer, or a 2xx JSON body that does not parse),
 	 * -EHOSTUNREACH, -EINVAL (a base_url libcurl cannot use), -ENOMEM,
@@ -100,7 +102,7 @@ int ari_rest_escape(const char *s, char **ret_escaped);
  * ari_rest_ws_answer(); GETs (lists, recordings) and /applications/
  * requests (the event filter) stay on HTTP. The same
  * timeout applies. Setting it, also to NULL when the socket goes, fails
- * the requests still waiting for an answer with -ECONNRESET: their
+ * the requests still waiting for an answer with -ECONNABORTED: their
  * answers would come on the old socket, if at all.
  */
 typedef int (*ari_rest_ws_send)(const char *text, size_t len, void *userdata);

@@ -29,9 +29,11 @@ LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z", re.M)
 
 class AriProxy:
     """Forwards TCP from the daemon to Asterisk's HTTP server. It can cut the
-    events WebSocket (a reset, as a killed connection gives), hold it silent
-    (a half-open connection: nothing goes through either way) and refuse
-    new events sockets for a while."""
+    events WebSocket (a reset, as a killed connection gives), also in place
+    of passing on what Asterisk sends that matches cut_on, hold it silent
+    (a half-open connection: nothing goes through either way), drop what
+    the daemon sends on it from when Asterisk sent what matches deaf_after,
+    and refuse new events sockets for a while."""
 
     def __init__(self):
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -41,6 +43,13 @@ class AriProxy:
         self.events = []  # [daemon side, Asterisk side, silent flag]
         self.refusing = False
         self.stopped = False
+        # A compiled bytes pattern: the first events socket data from
+        # Asterisk that matches it is not passed on, the socket is cut and
+        # cut_on goes back to None.
+        self.cut_on = None
+        # Likewise: from the first data from Asterisk that matches it (that
+        # data passed on), what the daemon sends on that socket is dropped.
+        self.deaf_after = None
 
     def start(self):
         threading.Thread(target=self._accept, daemon=True).start()
@@ -79,22 +88,41 @@ class AriProxy:
             return
         up.settimeout(None)
         up.sendall(head)
-        entry = [client, up, False]
+        entry = [client, up, False, False]  # ..., silent, deaf
         if is_events:
             with self.lock:
                 self.events.append(entry)
         for src, dst in ((client, up), (up, client)):
-            threading.Thread(target=self._pump, args=(entry, src, dst),
+            threading.Thread(target=self._pump,
+                             args=(entry, src, dst, is_events and src is up),
                              daemon=True).start()
 
-    def _pump(self, entry, src, dst):
+    def _matches(self, name, seen):
+        """Whether seen matches the pattern in attribute name, which is
+        then reset: each pattern acts once."""
+        with self.lock:
+            pattern = getattr(self, name)
+            if pattern is None or not pattern.search(seen):
+                return False
+            setattr(self, name, None)
+        return True
+
+    def _pump(self, entry, src, dst, watched):
+        tail = b""
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
-                if not entry[2]:
+                # What matches may straddle two reads.
+                seen, tail = tail + data, data[-4096:]
+                if watched and self._matches("cut_on", seen):
+                    self.cut_events()
+                    break
+                if not entry[2] and not (entry[3] and src is entry[0]):
                     dst.sendall(data)
+                if watched and self._matches("deaf_after", seen):
+                    entry[3] = True
         except OSError:
             pass
         for s in (src, dst):
@@ -112,7 +140,7 @@ class AriProxy:
         Asterisk's."""
         with self.lock:
             entries, self.events = self.events, []
-        for client, up, _ in entries:
+        for client, up, *_ in entries:
             client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                               b"\x01\x00\x00\x00\x00\x00\x00\x00")
             for s in (client, up):
@@ -303,10 +331,12 @@ class FaultsTest(unittest.TestCase):
         self.assertEqual(twice, [], "events received twice")
         self.assertEqual(self.daemon.count(r"delivered twice"), 0)
 
-    def new_call_works(self, did, aid):
+    def new_call_works(self, did, aid, talk_ms=500):
+        """talk_ms counts from the caller's answer: more than the agent's
+        phone rings."""
         before = int(harness.sql(f"SELECT count(*) FROM calls WHERE agent_id = {aid}"
                                  " AND answer_time IS NOT NULL")[0][0])
-        self.call(did, talk_ms=500)
+        self.call(did, talk_ms=talk_ms)
         harness.wait_for(lambda: int(harness.sql(
             f"SELECT count(*) FROM calls WHERE agent_id = {aid} AND answer_time IS NOT"
             " NULL AND end_time IS NOT NULL")[0][0]) > before, 30,
@@ -421,13 +451,13 @@ class FaultsTest(unittest.TestCase):
             if ch["name"].startswith("PJSIP/trunk-"):
                 harness.ari("DELETE", f"/channels/{ch['id']}", expect=(204, 404))
 
-    def finish(self, did, aid):
+    def finish(self, did, aid, talk_ms=500):
         """Every call ends with its record; then a new one works."""
         self.hang_up_callers()
         harness.wait_for(lambda: self.open_cdrs() == 0, 30, what="every CDR closed")
         harness.wait_idle(timeout=30)
         acd.wait_stable(self.agents, timeout=30)
-        self.new_call_works(did, aid)
+        self.new_call_works(did, aid, talk_ms)
         self.assert_no_event_twice()
 
     def test_socket_cut_with_calls_live(self):
@@ -441,9 +471,13 @@ class FaultsTest(unittest.TestCase):
         leaver = self.call(did, talk_ms=1500)
         self.call(did_late, talk_ms=120000)
         self.call(did_deaf, talk_ms=120000)
-        self.wait_state(late[0], ("ringing",))
-        self.wait_state(deaf[0], ("ringing",))
-        deaf_leg = agent_channels(deaf[1])[0]["id"]
+        # Both phones ring: their dials went out (an answer to a dial may
+        # still be on its way; test_dial_answer_lost).
+        def ringing(user):
+            return [c["id"] for c in agent_channels(user) if c["state"] == "Ringing"]
+        harness.wait_for(lambda: ringing(late[1]) and ringing(deaf[1]), 15,
+                         what="both phones ringing")
+        deaf_leg = ringing(deaf[1])[0]
         # The events socket is cut and stays down while: the queued caller
         # hangs up, the late agent answers, the deaf agent's ring times out.
         self.proxy.refusing = True
@@ -469,6 +503,43 @@ class FaultsTest(unittest.TestCase):
                          what="the other records open")
         self.assertTrue(self.daemon.alive())
         self.finish(did, talkers[0][0])
+
+    def test_dial_answer_lost(self):
+        """The events socket goes between a dial and its answer: the phone
+        rings on, is not hung up on, its agent not counted unreachable; it
+        answers and the call is bridged."""
+        _, did, [agent] = self.campaign(["uas-answer.xml"], ring_ms=3000,
+                                        wrapup_time=0)
+        self.proxy.cut_on = re.compile(
+            rb'"type":"RESTResponse"[^{}]*"uri":"channels/[^"/]+/dial"')
+        self.call(did, talk_ms=120000)
+        self.daemon.wait_log(r"dial's answer lost with the events socket")
+        self.daemon.wait_log(r"ARI resync done", count=2, timeout=10)
+        self.wait_state(agent[0], ("in_call",))
+        harness.wait_for(lambda: self.talking() == 1, 10, what="the call talking")
+        self.assertEqual(self.daemon.count(r"offer ended"), 0)
+        self.assertEqual(self.daemon.count(rf"agent={agent[0]} phone=\S+ unreachable"), 0)
+        self.finish(did, agent[0], talk_ms=5000)
+
+    def test_dial_lost_on_the_way(self):
+        """The events socket takes the dial and goes without a word: the
+        phone is not rung, so the offer is withdrawn, neither a miss nor
+        the phone unreachable, and made again."""
+        _, did, [agent] = self.campaign(["uas-answer.xml"], wrapup_time=0)
+        self.proxy.deaf_after = re.compile(
+            rb'"type":"StasisStart"[^{}]*"args":\["agent",')
+        self.call(did, talk_ms=120000)
+        self.daemon.wait_log(r"offered agent=\d+ leg=")
+        leg = re.search(r"offered agent=\d+ leg=(\S+)", self.daemon.log()).group(1)
+        self.daemon.wait_log(rf"start ws method=POST uri=/channels/{leg}/dial")
+        self.assertEqual(self.proxy.cut_events(), 1)
+        self.daemon.wait_log(rf"leg={leg} not known to have been dialed \(Down\)")
+        self.daemon.wait_log(rf"agent={agent[0]} offer ended status=CANCEL streak=0")
+        self.wait_state(agent[0], ("in_call",))
+        harness.wait_for(lambda: self.talking() == 1, 10, what="the call talking")
+        self.assertEqual(self.daemon.count(r"offer ended"), 1)
+        self.assertEqual(self.daemon.count(rf"agent={agent[0]} phone=\S+ unreachable"), 0)
+        self.finish(did, agent[0])
 
     def test_silent_socket_is_replaced_before_it_is_closed(self):
         _, did, talkers = self.campaign(["uas-answer.xml"] * 2, wrapup_time=0)

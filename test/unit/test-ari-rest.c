@@ -884,7 +884,7 @@ START_TEST(ws_requests_and_answers)
 END_TEST
 
 /* No answer within the timeout: -ETIMEDOUT; the socket going: the
- * requests waiting on it fail with -ECONNRESET; a socket that refuses the
+ * requests waiting on it fail with -ECONNABORTED; a socket that refuses the
  * message: the request goes over HTTP. */
 START_TEST(ws_timeout_reset_and_fallback)
 {
@@ -909,7 +909,7 @@ START_TEST(ws_timeout_reset_and_fallback)
 			 0);
 	ari_rest_set_ws(fx.rest, NULL, NULL);
 	ck_assert_int_eq(fx.done, 2);
-	ck_assert_int_eq(fx.res[1].error, -ECONNRESET);
+	ck_assert_int_eq(fx.res[1].error, -ECONNABORTED);
 	ws.fail = -ENOBUFS;
 	ari_rest_set_ws(fx.rest, ws_capture, &ws);
 	request(&fx, "POST", "/echo", NULL);
