@@ -111,10 +111,13 @@ int cdr_writer_new(uv_loop_t *loop, struct db_pool *db,
 
 /*
  * Queues one snapshot (stolen). Records reach the database in submission
- * order, batched; while the database is away they go to the journal and
- * are replayed in order when it returns, or on the next start. Returns 0,
- * or -ENOBUFS when CDR_MEMORY_MAX records are already waiting (the record is
- * then logged whole at error level so that an operator can recover it).
+ * order, batched: those submitted in one turn of the loop go in one
+ * statement (sent before the loop next waits), and those submitted while
+ * a statement is in flight in the next one. While the database is away
+ * they go to the journal and are replayed in order when it returns, or on
+ * the next start. Returns 0, or -ENOBUFS when CDR_MEMORY_MAX records are
+ * already waiting (the record is then logged whole at error level so that
+ * an operator can recover it).
  */
 int cdr_writer_submit(struct cdr_writer *w, json_t *snapshot);
 
@@ -160,6 +163,7 @@ struct cdr_writer_stats {
 	uint64_t journaled;     /* records appended to the journal */
 	uint64_t replayed;      /* journal records the database confirmed */
 	uint64_t rejected;      /* records the database refused (logged) */
+	uint64_t statements;    /* statements sent, each one transaction */
 	size_t waiting;         /* in memory, not yet in the journal */
 	size_t journal_records; /* in the journal, not yet confirmed */
 	uint64_t journal_bytes;

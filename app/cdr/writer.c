@@ -202,6 +202,7 @@ struct cdr_writer {
 	size_t appending;       /* journal appends not yet durable */
 	size_t single_left; /* after a refused batch: send these one by one */
 	uv_timer_t retry;   /* owned; data points back to the writer */
+	uv_idle_t soon;     /* owned: the next step, once this turn is done */
 	bool retry_armed;
 	bool journal_opening;
 	bool closing;
@@ -216,6 +217,7 @@ struct cdr_writer {
 };
 
 static void kick(struct cdr_writer *w);
+static void kick_soon(struct cdr_writer *w);
 
 static bool db_up(const struct cdr_writer *w)
 {
@@ -501,6 +503,7 @@ static int send_batch(struct cdr_writer *w, json_t *records, uint64_t last_seq)
 			    (const char *const *)params, on_batch_done, b);
 	if (r == 0) {
 		w->inflight = b;
+		w->stats.statements++;
 		b = NULL;
 	}
 out:
@@ -585,6 +588,25 @@ static void kick(struct cdr_writer *w)
 		journal_waiting(w);
 }
 
+static void on_soon(uv_idle_t *idle)
+{
+	struct cdr_writer *w = idle->data;
+
+	uv_idle_stop(idle);
+	kick(w);
+}
+
+/* A call changes several records in one turn of the loop (its snapshot,
+ * its place in the queue, its agent's state): they wait for the end of
+ * the turn and go in one statement, not one now and the rest after its
+ * reply. An idle handle runs before the loop would block, so nothing
+ * waits for the next event. */
+static void kick_soon(struct cdr_writer *w)
+{
+	if (!w->closing && !uv_is_active((uv_handle_t *)&w->soon))
+		uv_idle_start(&w->soon, on_soon);
+}
+
 static void on_journal_open(int error, struct journal *j, void *userdata)
 {
 	struct cdr_writer *w = userdata;
@@ -651,6 +673,8 @@ int cdr_writer_new(uv_loop_t *loop, struct db_pool *db,
 	w->journal_opening = true;
 	uv_timer_init(loop, &w->retry);
 	w->retry.data = w;
+	uv_idle_init(loop, &w->soon);
+	w->soon.data = w;
 	*ret_writer = w;
 	return 0;
 err:
@@ -668,7 +692,7 @@ int cdr_writer_submit(struct cdr_writer *w, json_t *snapshot)
 	}
 	json_array_append_new(w->waiting, snapshot);
 	w->submitted++;
-	kick(w);
+	kick_soon(w);
 	return 0;
 }
 
@@ -759,6 +783,13 @@ static void on_retry_closed(uv_handle_t *handle)
 	free(w);
 }
 
+static void on_soon_closed(uv_handle_t *handle)
+{
+	struct cdr_writer *w = handle->data;
+
+	uv_close((uv_handle_t *)&w->retry, on_retry_closed);
+}
+
 static void on_journal_closed(void *userdata)
 {
 	struct cdr_writer *w = userdata;
@@ -770,7 +801,7 @@ static void on_journal_closed(void *userdata)
 	    log_lost(rec, "journal unavailable at exit");
 	json_decref(w->waiting);
 	w->waiting = NULL;
-	uv_close((uv_handle_t *)&w->retry, on_retry_closed);
+	uv_close((uv_handle_t *)&w->soon, on_soon_closed);
 }
 
 void cdr_writer_close(struct cdr_writer *w, void (*cb)(void *userdata),
@@ -779,6 +810,7 @@ void cdr_writer_close(struct cdr_writer *w, void (*cb)(void *userdata),
 	w->close_cb = cb;
 	w->close_userdata = userdata;
 	w->closing = true;
+	uv_idle_stop(&w->soon);
 	if (w->journal_opening)
 		return; /* on_journal_open() comes back here */
 	run_waiters(w, -ECANCELED);

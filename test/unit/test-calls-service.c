@@ -1849,10 +1849,59 @@ START_TEST(row)
 }
 END_TEST
 
+static void on_durable(int error, void *userdata)
+{
+	ck_assert_int_eq(error, 0);
+	*(bool *)userdata = true;
+}
+
+static void submit_state(struct cdr_writer *w, int agent, const char *to)
+{
+	json_t *rec = json_pack("{s:i, s:s, s:s, s:I}", "agent_id", agent,
+				"from_state", "available", "to_state", to,
+				"at_us", (json_int_t)cdr_now_us());
+
+	ck_assert_int_eq(cdr_writer_submit_kind(w, CDR_KIND_AGENT_STATE, rec),
+			 0);
+}
+
+/* What a call changes in one turn of the loop (here three agents' states)
+ * goes to the database in one statement; what comes while it is in flight
+ * goes in the next one. */
+START_TEST(one_statement_per_turn)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	struct cdr_writer_stats st;
+	bool durable = false;
+	char count[16];
+
+	ck_assert_ptr_nonnull(fx);
+	setup(fx, &rows[0]);
+	pgtest_run_for(&fx->loop, 200);
+	cdr_writer_get_stats(fx->cdr, &st);
+	const uint64_t before = st.statements;
+	for (int i = 1; i <= 3; i++)
+		submit_state(fx->cdr, i, "paused");
+	ck_assert_int_eq(cdr_writer_durable(fx->cdr, on_durable, &durable), 0);
+	ck_assert(pgtest_run_until(&fx->loop, &durable, PGTEST_TIMEOUT_MS));
+	cdr_writer_get_stats(fx->cdr, &st);
+	ck_assert_uint_eq(st.statements - before, 1);
+	ck_assert_int_eq(
+	    pgtest_query(&fx->loop, fx->pool,
+			 "SELECT count(*) FROM agents WHERE state = 'paused'",
+			 0, NULL, count, sizeof(count)),
+	    0);
+	ck_assert_str_eq(count, "3");
+	teardown(fx);
+	free(fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("calls-service");
 	TCase *tc = tcase_create("rows");
+	TCase *writer = tcase_create("writer");
 	const char *only = getenv("CALLS_TEST_ROW");
 
 	if (pgtest_require_url() != 0)
@@ -1865,5 +1914,11 @@ int main(void)
 	tcase_add_unchecked_fixture(tc, shared_schema_up, shared_schema_down);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
+	if (!only) {
+		tcase_add_test(writer, one_statement_per_turn);
+		tcase_add_unchecked_fixture(writer, shared_schema_up,
+					    shared_schema_down);
+		suite_add_tcase(s, writer);
+	}
 	return testlib_run(s);
 }
