@@ -61,6 +61,9 @@ bool pgtest_run_until(uv_loop_t *loop, const bool *done, uint64_t timeout_ms)
 
 	uv_timer_init(loop, &timer);
 	timer.data = &expired;
+	/* From now: the loop may not have run for a while (one shared by a
+	 * whole test case), and its clock is as old as its last turn. */
+	uv_update_time(loop);
 	uv_timer_start(&timer, on_deadline, timeout_ms, 0);
 	while (!*done && !expired)
 		uv_run(loop, UV_RUN_ONCE);

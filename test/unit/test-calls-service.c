@@ -330,6 +330,7 @@ static bool run_until(struct fx *fx, bool (*pred)(struct fx *),
 	bool met;
 
 	fx->expired = false;
+	uv_update_time(&fx->loop);
 	uv_timer_start(&fx->deadline, on_deadline, timeout_ms, 0);
 	while (!(met = pred(fx)) && !fx->expired)
 		uv_run(&fx->loop, UV_RUN_ONCE);
