@@ -119,10 +119,11 @@ class AriProxy:
                 if watched and self._matches("cut_on", seen):
                     self.cut_events()
                     break
-                if not entry[2] and not (entry[3] and src is entry[0]):
-                    dst.sendall(data)
+                # Deaf before the daemon can answer what matched.
                 if watched and self._matches("deaf_after", seen):
                     entry[3] = True
+                if not entry[2] and not (entry[3] and src is entry[0]):
+                    dst.sendall(data)
         except OSError:
             pass
         for s in (src, dst):
