@@ -81,15 +81,24 @@ static const json_t *find_channel(const json_t *channels, const char *id)
 	return NULL;
 }
 
+static bool is_state(const json_t *ch, const char *state)
+{
+	const char *s = json_string_value(json_object_get(ch, "state"));
+
+	return s && strcmp(s, state) == 0;
+}
+
 /* A leg whose dial's answer was lost, still there and not answered: its
  * phone rings (the dial went out; Dial events follow as usual), or it is
  * down, which it also is between a dial and the phone's first answer: the
  * offer is withdrawn, as a cancel that is not held against the agent,
  * rather than left to wait on a dial that may never have gone out. */
-static void settle_unsure_dial(struct leg *leg, const char *state)
+static void settle_unsure_dial(struct leg *leg, const json_t *ch)
 {
+	const char *state = json_string_value(json_object_get(ch, "state"));
+
 	leg->dial_unsure = false;
-	if (state && strcmp(state, "Ringing") == 0)
+	if (is_state(ch, "Ringing"))
 		return;
 	log_notice("call=%s leg=%s not known to have been dialed (%s): offer "
 		   "withdrawn",
@@ -101,8 +110,6 @@ static void settle_unsure_dial(struct leg *leg, const char *state)
  * listening: it entered Stasis, or its phone answered. */
 static void catch_up_leg(struct leg *leg, const json_t *ch)
 {
-	const char *state = json_string_value(json_object_get(ch, "state"));
-
 	if (leg->created && !leg->in_stasis) {
 		log_notice("call=%s leg=%s entered Stasis while ARI was away",
 			   leg->call->cdr.call_id, leg->id);
@@ -110,13 +117,13 @@ static void catch_up_leg(struct leg *leg, const json_t *ch)
 	}
 	if (leg->state != LEG_DIALING || leg->settled)
 		return;
-	if (state && strcmp(state, "Up") == 0) {
+	if (is_state(ch, "Up")) {
 		log_notice("call=%s leg=%s answered while ARI was away",
 			   leg->call->cdr.call_id, leg->id);
 		leg->dial_unsure = false;
 		calls__leg_dial(leg, "ANSWER");
 	} else if (leg->dial_unsure) {
-		settle_unsure_dial(leg, state);
+		settle_unsure_dial(leg, ch);
 	}
 }
 
@@ -439,13 +446,6 @@ static const char *side_args(const json_t *ch, const char *kind)
 	if (!args || strncmp(args + 1, kind, n) != 0 || args[1 + n] != ',')
 		return NULL;
 	return args + 2 + n;
-}
-
-static bool is_state(const json_t *ch, const char *state)
-{
-	const char *s = json_string_value(json_object_get(ch, "state"));
-
-	return s && strcmp(s, state) == 0;
 }
 
 /* The snoop on the call's agent leg that listens or whispers with the
