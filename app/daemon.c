@@ -112,9 +112,21 @@ static void on_resync(const json_t *channel_ids, const json_t *channels,
 	maybe_ready(d);
 }
 
+/* With registrations in ps_contacts, ARI's endpoint states mean nothing
+ * (see presence.h): the phones' application stops being told them, which
+ * is two events of a trunk's for each call. Checked as they come. */
+static void unwatch_if_contacts(struct daemon *d)
+{
+	if (agents_contacts_trusted(d->agents) && link_unwatch(d->phones) == 0)
+		log_info("phones: endpoint states no longer watched, "
+			 "registrations are read from ps_contacts");
+}
+
 static void on_phone_event(const struct ari_event *ev, void *userdata)
 {
 	struct daemon *d = userdata;
+
+	unwatch_if_contacts(d);
 
 	struct agents_endpoint e = {ev->endpoint_technology,
 				    ev->endpoint_resource, ev->endpoint_state};
@@ -137,6 +149,7 @@ static void on_phone_endpoints(const json_t *endpoints, void *userdata)
 		agents_phone_endpoint(d->agents, &endpoint);
 	}
 	agents_phones_synced(d->agents);
+	unwatch_if_contacts(d);
 }
 
 static void on_phones_replaced(void *userdata)

@@ -114,6 +114,11 @@ void agents_phones_synced(struct agents *agents);
  * whether it has a live one is read again, in the background. */
 void agents_contacts_changed(struct agents *agents, const char *endpoint);
 
+/* True once Asterisk's registrations were found in ps_contacts:
+ * reachability follows them alone from then on (see presence.h), and
+ * ARI's endpoint states are not read. */
+bool agents_contacts_trusted(const struct agents *agents);
+
 /* A dial says username's phone is (true) registered, or (false) unavailable
  * although registered: it is then not offered for a second, after which
  * what the sources say holds again. */

@@ -620,13 +620,18 @@ static const char contact_sql[] =
  * endpoint state over ARI is stale for all of them (see presence.h). */
 static void trust_contacts(struct agents *agents)
 {
-	if (agents_presence_trusted(agents->presence) ==
-	    AGENTS_PRESENCE_CONTACTS)
+	if (agents_contacts_trusted(agents))
 		return;
 	log_notice("registrations are in ps_contacts: reachability follows "
 		   "them, not ARI's endpoint state");
 	agents_presence_trust(agents->presence, AGENTS_PRESENCE_CONTACTS,
 			      on_phone_changed, agents);
+}
+
+bool agents_contacts_trusted(const struct agents *agents)
+{
+	return agents_presence_trusted(agents->presence) ==
+	       AGENTS_PRESENCE_CONTACTS;
 }
 
 static void on_contacts(int error, const PGresult *res, void *userdata)

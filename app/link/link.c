@@ -19,6 +19,9 @@
  * reconnect): far more than a switch of sockets can overlap. */
 #define LINK_SEEN_EVENTS 256
 
+/* Named cap on the DELETEs of one unsubscription run (see unsubscribe()). */
+#define LINK_UNSUBSCRIBE_MAX 4096u
+
 struct link {
 	uv_loop_t *loop;
 	struct ari_rest *rest;
@@ -42,6 +45,10 @@ struct link {
 	bool opened_once;
 	bool rest_over_ws;
 	bool ready;
+	bool unwatched;         /* link_unwatch(): subscribes no more */
+	bool unsubscribing;     /* a DELETE of the subscription in flight */
+	bool unsubscribe_again; /* and one more run wanted after it */
+	unsigned unsubscribed;  /* DELETEs that removed one, this run */
 	bool closing;
 };
 
@@ -247,25 +254,102 @@ static void on_endpoints(const struct ari_response *resp, void *userdata)
 	free(es);
 }
 
-static void on_subscribed(const struct ari_response *resp, void *userdata)
+static void list_endpoints(struct endpoints_sync *es)
 {
-	struct endpoints_sync *es = userdata;
 	struct link *link = es->link;
 	char path[128];
 
-	if (!endpoints_current(es, resp, "endpoint subscription")) {
-		free(es);
-		return;
-	}
-	if (!filter_matches(link,
-			    json_object_get(resp->json, "events_allowed")))
-		set_event_filter(link);
 	snprintf(path, sizeof(path), "/endpoints/%s", link->endpoints);
 	if (ari_rest_request(link->rest, "GET", path, NULL, on_endpoints, es) <
 	    0) {
 		log_warning("ARI endpoint list not sent, ignoring");
 		free(es);
 	}
+}
+
+static void unsubscribe(struct link *link);
+
+static void on_subscribed(const struct ari_response *resp, void *userdata)
+{
+	struct endpoints_sync *es = userdata;
+	struct link *link = es->link;
+
+	if (!endpoints_current(es, resp, "endpoint subscription")) {
+		free(es);
+		return;
+	}
+	if (link->unwatched)
+		unsubscribe(link);
+	else if (!filter_matches(link,
+				 json_object_get(resp->json, "events_allowed")))
+		set_event_filter(link);
+	list_endpoints(es);
+}
+
+static void subscription_path(const struct link *link, char *path, size_t size)
+{
+	snprintf(path, size,
+		 "/applications/%s/subscription?eventSource=endpoint%%3A%s",
+		 link->app, link->endpoints);
+}
+
+static void on_unsubscribed(const struct ari_response *resp, void *userdata)
+{
+	struct link *link = userdata;
+	bool again = link->unsubscribe_again;
+
+	if (resp->error == -ECANCELED)
+		return;
+	link->unsubscribing = false;
+	link->unsubscribe_again = false;
+	if (resp->error == 0) {
+		/* One subscription fewer: there may be more. */
+		if (++link->unsubscribed < LINK_UNSUBSCRIBE_MAX) {
+			unsubscribe(link);
+			return;
+		}
+		log_warning("ARI endpoint subscriptions of app=%s not all "
+			    "removed after %u, ignoring",
+			    link->app, link->unsubscribed);
+	} else if (resp->http_status != 409 && resp->http_status != 422) {
+		log_warning("ARI endpoint unsubscription failed app=%s "
+			    "error=%s http=%ld, will retry on the next "
+			    "connect, ignoring",
+			    link->app, strerror(-resp->error),
+			    resp->http_status);
+	} else if (again) {
+		unsubscribe(link);
+		return;
+	} else {
+		log_info("ARI endpoints no longer watched app=%s removed=%u",
+			 link->app, link->unsubscribed);
+	}
+	link->unsubscribed = 0;
+}
+
+/*
+ * Asterisk counts an application's subscriptions to a source, one per
+ * POST (every connect of a watching link makes one, and they outlive the
+ * socket and the process that made them), and stops forwarding once as
+ * many DELETEs came: so DELETE is sent until it answers that it is not
+ * subscribed (422 from Asterisk 22, 409 in ARI's description). One at a time; a call while one is in flight makes the run
+ * go on past a 409, for a subscription made meanwhile.
+ */
+static void unsubscribe(struct link *link)
+{
+	char path[512];
+
+	if (link->unsubscribing) {
+		link->unsubscribe_again = true;
+		return;
+	}
+	subscription_path(link, path, sizeof(path));
+	if (ari_rest_request(link->rest, "DELETE", path, NULL, on_unsubscribed,
+			     link) < 0) {
+		log_warning("ARI endpoint unsubscription not sent, ignoring");
+		return;
+	}
+	link->unsubscribing = true;
 }
 
 static void endpoints_start(struct link *link)
@@ -278,14 +362,29 @@ static void endpoints_start(struct link *link)
 		return;
 	}
 	*es = (struct endpoints_sync){link, link->generation};
-	snprintf(path, sizeof(path),
-		 "/applications/%s/subscription?eventSource=endpoint%%3A%s",
-		 link->app, link->endpoints);
+	if (link->unwatched) {
+		unsubscribe(link);
+		list_endpoints(es);
+		return;
+	}
+	subscription_path(link, path, sizeof(path));
 	if (ari_rest_request(link->rest, "POST", path, NULL, on_subscribed,
 			     es) < 0) {
 		log_warning("ARI endpoint subscription not sent, ignoring");
 		free(es);
 	}
+}
+
+int link_unwatch(struct link *link)
+{
+	if (!link->endpoints)
+		return -EINVAL;
+	if (link->unwatched)
+		return -EALREADY;
+	link->unwatched = true;
+	if (ari_events_connected(link->events))
+		unsubscribe(link);
+	return 0;
 }
 
 static void retry_now(uv_timer_t *timer)

@@ -99,6 +99,18 @@ struct ari_rest *link_rest(struct link *link);
 /* True while the events socket is open and the last resync finished. */
 bool link_ready(const struct link *link);
 
+/*
+ * An endpoints link stops watching for good: the application's endpoint
+ * subscription is removed, now if connected and after every connect, so
+ * that Asterisk no longer builds the technology's events for it (each
+ * call on a trunk makes two, listing all the trunk's channels).
+ * handlers.endpoints still gets GET /endpoints/<tech> after each connect;
+ * handlers.event is told nothing more. For an owner that learns
+ * reachability elsewhere. Returns 0, -EALREADY, or -EINVAL for a
+ * call-control link.
+ */
+int link_unwatch(struct link *link);
+
 /* New ARI credentials (copied): REST requests use them from now on, the
  * events socket from its next connection, so no call is dropped. Returns
  * 0 or a negative errno, the old credentials then still in place. */

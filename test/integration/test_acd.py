@@ -81,6 +81,10 @@ class AcdTest(unittest.TestCase):
         return res
 
     def test_rrmemory_rotates_3_3_3(self):
+        # Subscriptions that earlier processes left: Asterisk counts them.
+        for _ in range(2):
+            harness.ari("POST", "/applications/welcomedly-phones/subscription",
+                        query={"eventSource": "endpoint:PJSIP"})
         cid, did, agents = self.setup_campaign(3, strategy="rrmemory", wrapup_time=0)
         for _ in range(9):
             self.call(did, talk_ms=1500)
@@ -89,6 +93,19 @@ class AcdTest(unittest.TestCase):
         order = [int(r[1]) for r in cdrs(cid)]
         self.assertEqual(sorted(order.count(a) for a in agents), [3, 3, 3], order)
         self.assertEqual(order[:3] * 3, order, "rotation order")
+        # Registrations are in ps_contacts: ARI's endpoint states mean
+        # nothing, and the phones' application stops being told them.
+        app = {}
+
+        def unsubscribed():
+            app.update(harness.ari("GET", "/applications/welcomedly-phones"))
+            return app["endpoint_ids"] == []
+        try:
+            harness.wait_for(unsubscribed, 5)
+        except AssertionError:
+            self.fail(f"the phones' application still subscribed: {app}")
+        self.assertEqual(self.daemon.count(r"endpoint states no longer watched"), 1)
+        self.assertEqual(self.daemon.count(r"ARI endpoints no longer watched"), 1)
 
     def test_ring_no_answer_moves_on_and_auto_pauses(self):
         cid, did, (ignorer, answerer) = self.setup_campaign(
