@@ -414,30 +414,71 @@ static void append(char *buf, size_t size, size_t *len, const char *fmt, ...)
 		*len += (size_t)n;
 }
 
+static void format_candidates(const struct acd_decision *d,
+			      enum acd_decision_form form,
+			      const struct acd_agent *agents, char *buf,
+			      size_t size, size_t *len)
+{
+	bool json = form == ACD_DECISION_JSON;
+
+	if (json)
+		append(buf, size, len, "[");
+	for (uint32_t i = 0; i < d->ncandidates; i++) {
+		const struct acd_candidate *row = &d->candidates[i];
+		long long id = (long long)agents[row->agent].id;
+		const char *skip = acd_skip_name(row->skip);
+
+		if (json)
+			append(buf, size, len,
+			       "%s{\"agent\":%lld,\"skip\":\"%s\","
+			       "\"penalty\":%u}",
+			       i ? "," : "", id, skip, (unsigned)row->penalty);
+		else if (row->skip == ACD_SKIP_PENALTY)
+			append(buf, size, len, "%s%lld:%s(%u)", i ? " " : "",
+			       id, skip, (unsigned)row->penalty);
+		else
+			append(buf, size, len, "%s%lld:%s", i ? " " : "", id,
+			       skip);
+	}
+	if (json)
+		append(buf, size, len, "]");
+	else if (d->ncandidates_total > d->ncandidates)
+		append(buf, size, len, "%s+%u more", d->ncandidates ? " " : "",
+		       (unsigned)(d->ncandidates_total - d->ncandidates));
+}
+
+static void format_chosen(const struct acd_decision *d,
+			  const struct acd_agent *agents, char *buf,
+			  size_t size, size_t *len)
+{
+	append(buf, size, len, "{");
+	for (uint32_t i = 0; i < d->nchosen; i++)
+		append(buf, size, len, "%s%lld", i ? "," : "",
+		       (long long)agents[d->chosen[i]].id);
+	append(buf, size, len, "}");
+}
+
 int acd_decision_format(const struct acd_decision *d,
 			const struct acd_agent *agents, uint32_t nagents,
-			char *buf, size_t size)
+			enum acd_decision_form form, char *buf, size_t size)
 {
 	size_t len = 0;
 
 	if (!d || !agents || (size && !buf) ||
-	    (d->ncandidates && !d->candidates))
+	    (d->ncandidates && !d->candidates) || d->nchosen > ACD_MAX_RING ||
+	    (unsigned)form > ACD_DECISION_CHOSEN)
 		return -EINVAL;
+	for (uint32_t i = 0; i < d->ncandidates; i++)
+		if (d->candidates[i].agent >= nagents)
+			return -EINVAL;
+	for (uint32_t i = 0; i < d->nchosen; i++)
+		if (d->chosen[i] >= nagents)
+			return -EINVAL;
 	if (size)
 		buf[0] = '\0';
-	for (uint32_t i = 0; i < d->ncandidates; i++) {
-		const struct acd_candidate *row = &d->candidates[i];
-
-		if (row->agent >= nagents)
-			return -EINVAL;
-		append(buf, size, &len, "%s%lld:%s", i ? " " : "",
-		       (long long)agents[row->agent].id,
-		       acd_skip_name(row->skip));
-		if (row->skip == ACD_SKIP_PENALTY)
-			append(buf, size, &len, "(%u)", (unsigned)row->penalty);
-	}
-	if (d->ncandidates_total > d->ncandidates)
-		append(buf, size, &len, "%s+%u more", d->ncandidates ? " " : "",
-		       (unsigned)(d->ncandidates_total - d->ncandidates));
+	if (form == ACD_DECISION_CHOSEN)
+		format_chosen(d, agents, buf, size, &len);
+	else
+		format_candidates(d, form, agents, buf, size, &len);
 	return len > INT32_MAX ? -EOVERFLOW : (int)len;
 }

@@ -177,18 +177,30 @@ int acd_caller_cmp(const struct acd_caller *a, const struct acd_caller *b);
 int acd_caller_first(const struct acd_caller *callers, uint32_t n,
 		     uint32_t *ret_index);
 
+/* What acd_decision_format() writes. */
+enum acd_decision_form {
+	/* One line for people: "101:chosen 102:busy 103:penalty(2) +4
+	 * more", one "agent_id:reason" per candidate row (with the penalty
+	 * when it was the reason), then how many members did not fit in the
+	 * candidates buffer. */
+	ACD_DECISION_LINE,
+	/* The candidate rows as a JSON array, as routing_decisions keeps
+	 * them: [{"agent":101,"skip":"chosen","penalty":0},...]. */
+	ACD_DECISION_JSON,
+	/* The chosen agents' ids as a PostgreSQL array: "{101,102}". */
+	ACD_DECISION_CHOSEN,
+};
+
 /*
- * Writes decision as one line of text into buf, e.g.
- * "101:chosen 102:busy 103:penalty(2) +4 more": one "agent_id:reason" per
- * candidate row (with the penalty when it was the reason), then how many
- * members did not fit in the candidates buffer. Returns the length of the
- * whole text, like snprintf: buf holds at most size - 1 of it and is always
- * terminated when size > 0. Returns -EINVAL for NULL arguments or a row
- * whose agent is not below nagents, -EOVERFLOW past INT32_MAX bytes.
+ * Writes decision as text of the given form into buf. Returns the length
+ * of the whole text, like snprintf: buf holds at most size - 1 of it and
+ * is always terminated when size > 0. Returns -EINVAL for NULL arguments,
+ * an unknown form or a row or chosen agent not below nagents, -EOVERFLOW
+ * past INT32_MAX bytes.
  */
 int acd_decision_format(const struct acd_decision *decision,
 			const struct acd_agent *agents, uint32_t nagents,
-			char *buf, size_t size);
+			enum acd_decision_form form, char *buf, size_t size);
 
 /* "rrmemory" and so on; 0 or -EINVAL (then *ret is untouched). */
 int acd_strategy_parse(const char *name, enum acd_strategy *ret);

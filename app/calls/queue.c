@@ -371,55 +371,59 @@ static int offer(struct call *call, struct agent *agent)
 	return 0;
 }
 
+/* The decision as text of form: in buf when it fits, else in *big
+ * (allocated; the caller frees it). NULL when it cannot be written. */
+static const char *decision_text(const struct acd_decision *d,
+				 const struct acd_agent *acd, uint32_t n,
+				 enum acd_decision_form form, char *buf,
+				 size_t size, char **big)
+{
+	int len = acd_decision_format(d, acd, n, form, buf, size);
+
+	if (len < 0)
+		return NULL;
+	if ((size_t)len < size)
+		return buf;
+	*big = malloc((size_t)len + 1);
+	if (!*big ||
+	    acd_decision_format(d, acd, n, form, *big, (size_t)len + 1) != len)
+		return NULL;
+	return *big;
+}
+
 static void record_decision(struct call *call, const struct acd_decision *d)
 {
 	struct calls *calls = call->calls;
 	uint32_t n;
 	const struct acd_agent *acd = agents_acd(calls->agents, &n);
-	json_t *cands = json_array(), *chosen = json_array();
-	char *cands_text, *chosen_text = NULL, campaign_id[32];
-	const char *params[5];
+	char rows_buf[4096], chosen_buf[256], campaign_id[32];
+	char *rows_big = NULL, *chosen_big = NULL;
+	const char *strategy = acd_strategy_name(call->campaign->acd.strategy);
+	const char *rows = decision_text(d, acd, n, ACD_DECISION_JSON, rows_buf,
+					 sizeof(rows_buf), &rows_big);
+	const char *chosen =
+	    decision_text(d, acd, n, ACD_DECISION_CHOSEN, chosen_buf,
+			  sizeof(chosen_buf), &chosen_big);
+	const char *params[5] = {call->cdr.call_id, campaign_id, strategy,
+				 chosen, rows};
 
-	for (uint32_t i = 0; i < d->ncandidates; i++)
-		json_array_append_new(
-		    cands,
-		    json_pack("{s:I,s:s,s:i}", "agent",
-			      (json_int_t)acd[d->candidates[i].agent].id,
-			      "skip", acd_skip_name(d->candidates[i].skip),
-			      "penalty", d->candidates[i].penalty));
-	for (uint32_t i = 0; i < d->nchosen; i++)
-		json_array_append_new(chosen,
-				      json_integer(acd[d->chosen[i]].id));
-	cands_text = json_dumps(cands, JSON_COMPACT);
-	chosen_text = json_dumps(chosen, JSON_COMPACT);
 	log_debug("call=%s decision strategy=%s chosen=%s candidates=%s",
-		  call->cdr.call_id,
-		  acd_strategy_name(call->campaign->acd.strategy), chosen_text,
-		  cands_text);
-	if (chosen_text) {
-		/* A JSON array of integers reads as a PostgreSQL array once
-		 * its brackets become braces. */
-		chosen_text[0] = '{';
-		chosen_text[strlen(chosen_text) - 1] = '}';
-	}
+		  call->cdr.call_id, strategy, chosen ? chosen : "?",
+		  rows ? rows : "?");
 	snprintf(campaign_id, sizeof(campaign_id), "%lld",
 		 (long long)call->campaign->id);
-	params[0] = call->cdr.call_id;
-	params[1] = campaign_id;
-	params[2] = acd_strategy_name(call->campaign->acd.strategy);
-	params[3] = chosen_text;
-	params[4] = cands_text;
-	if (cands_text && chosen_text)
+	if (rows && chosen)
 		calls__db_write(
 		    calls,
 		    "INSERT INTO routing_decisions (call_id, campaign_id,"
 		    " strategy, chosen, candidates)"
 		    " VALUES ($1, $2, $3, $4, $5)",
 		    5, params);
-	free(cands_text);
-	free(chosen_text);
-	json_decref(cands);
-	json_decref(chosen);
+	else
+		log_warning("call=%s decision not stored: out of memory",
+			    call->cdr.call_id);
+	free(rows_big);
+	free(chosen_big);
 }
 
 static void offer_call(struct call *call)
@@ -445,7 +449,6 @@ static void offer_call(struct call *call)
 			    rand_u64(), &d);
 	if (chosen <= 0)
 		return;
-	record_decision(call, &d);
 	for (int i = 0; i < chosen; i++) {
 		struct agent *agent = agents_at(calls->agents, d.chosen[i]);
 		acd_note_offer(&call->campaign->acd, d.chosen[i]);
@@ -453,6 +456,8 @@ static void offer_call(struct call *call)
 			log_error("call=%s offer to agent=%lld failed",
 				  call->cdr.call_id, (long long)agent->id);
 	}
+	/* Stored once the phones are dialed: the row does not delay them. */
+	record_decision(call, &d);
 }
 
 static int cmp_waiting(const void *a, const void *b)

@@ -637,10 +637,21 @@ START_TEST(wrandom_weighs_by_penalty)
 }
 END_TEST
 
+/* acd_decision_format() writes want, whole, in form. */
+static void assert_format(struct fix *f, enum acd_decision_form form,
+			  const char *want)
+{
+	char text[1024];
+
+	ck_assert_int_eq(acd_decision_format(&f->d, f->agents, f->nagents, form,
+					     text, sizeof(text)),
+			 (int)strlen(want));
+	ck_assert_str_eq(text, want);
+}
+
 START_TEST(candidates_truncated)
 {
 	struct fix f;
-	char text[128];
 
 	fix_init(&f, 5, ACD_LINEAR);
 	for (uint32_t i = 0; i < 3; i++)
@@ -652,20 +663,67 @@ START_TEST(candidates_truncated)
 	ck_assert_uint_eq(f.d.ncandidates, 2);
 	ck_assert_uint_eq(f.d.ncandidates_total, 5);
 	ck_assert_int_eq(f.rows[2].skip, ACD_SKIP_PAUSED);
-	ck_assert_int_eq(
-	    acd_decision_format(&f.d, f.agents, f.nagents, text, sizeof(text)),
-	    (int)strlen("101:busy 102:busy +3 more"));
-	ck_assert_str_eq(text, "101:busy 102:busy +3 more");
+	assert_format(&f, ACD_DECISION_LINE, "101:busy 102:busy +3 more");
 
 	/* No buffer at all still decides. */
 	f.d.candidates = NULL;
 	f.d.max_candidates = 0;
 	ck_assert_int_eq(fix_choose(&f), 1);
 	ck_assert_uint_eq(f.d.ncandidates, 0);
-	ck_assert_int_eq(
-	    acd_decision_format(&f.d, f.agents, f.nagents, text, sizeof(text)),
-	    (int)strlen("+5 more"));
-	ck_assert_str_eq(text, "+5 more");
+	assert_format(&f, ACD_DECISION_LINE, "+5 more");
+	assert_format(&f, ACD_DECISION_JSON, "[]");
+}
+END_TEST
+
+/* The rows as routing_decisions stores them: a JSON array, and the chosen
+ * ids as a PostgreSQL array; the rows past the buffer are not in it. */
+START_TEST(decision_format_stored)
+{
+	static const char rows[] =
+	    "[{\"agent\":101,\"skip\":\"busy\",\"penalty\":0},"
+	    "{\"agent\":102,\"skip\":\"busy\",\"penalty\":0}]";
+	struct fix f;
+	char text[256];
+
+	fix_init(&f, 5, ACD_RINGALL);
+	for (uint32_t i = 0; i < 2; i++)
+		f.agents[i].state = ACD_AGENT_RINGING;
+	f.members[4].penalty = 3;
+	f.d.max_candidates = 2;
+	ck_assert_int_eq(fix_choose(&f), 2);
+	assert_format(&f, ACD_DECISION_JSON, rows);
+	assert_format(&f, ACD_DECISION_CHOSEN, "{103,104}");
+
+	f.d.max_candidates = 5;
+	ck_assert_int_eq(fix_choose(&f), 2);
+	assert_format(&f, ACD_DECISION_JSON,
+		      "[{\"agent\":101,\"skip\":\"busy\",\"penalty\":0},"
+		      "{\"agent\":102,\"skip\":\"busy\",\"penalty\":0},"
+		      "{\"agent\":103,\"skip\":\"chosen\",\"penalty\":0},"
+		      "{\"agent\":104,\"skip\":\"chosen\",\"penalty\":0},"
+		      "{\"agent\":105,\"skip\":\"penalty\",\"penalty\":3}]");
+
+	/* A chosen agent outside the table, or an unknown form. */
+	f.d.chosen[0] = f.nagents;
+	ck_assert_int_eq(acd_decision_format(&f.d, f.agents, f.nagents,
+					     ACD_DECISION_CHOSEN, text,
+					     sizeof(text)),
+			 -EINVAL);
+	f.d.chosen[0] = 0;
+	ck_assert_int_eq(acd_decision_format(&f.d, f.agents, f.nagents,
+					     (enum acd_decision_form)7, text,
+					     sizeof(text)),
+			 -EINVAL);
+}
+END_TEST
+
+/* The skip names go into JSON strings as they are: no escaping needed. */
+START_TEST(skip_names_plain)
+{
+	for (int i = 0; i < ACD_SKIP__COUNT; i++)
+		for (const char *c = acd_skip_name((enum acd_skip)i); *c; c++)
+			ck_assert_msg((*c >= 'a' && *c <= 'z') || *c == '_',
+				      "skip %d", i);
 }
 END_TEST
 
@@ -685,23 +743,23 @@ START_TEST(decision_format)
 	f.caller.declined_at_us = at;
 	f.caller.ndeclined = 1;
 	ck_assert_int_eq(fix_choose_at(&f, NOW, SEC, 0), 1);
-	ck_assert_int_eq(
-	    acd_decision_format(&f.d, f.agents, f.nagents, text, sizeof(text)),
-	    (int)strlen(want));
-	ck_assert_str_eq(text, want);
+	assert_format(&f, ACD_DECISION_LINE, want);
 	/* Short buffers get a terminated prefix and the whole length. */
-	ck_assert_int_eq(acd_decision_format(&f.d, f.agents, f.nagents, small,
+	ck_assert_int_eq(acd_decision_format(&f.d, f.agents, f.nagents,
+					     ACD_DECISION_LINE, small,
 					     sizeof(small)),
 			 (int)strlen(want));
 	ck_assert_str_eq(small, "101:paused ");
-	ck_assert_int_eq(
-	    acd_decision_format(&f.d, f.agents, f.nagents, NULL, 0),
-	    (int)strlen(want));
-	ck_assert_int_eq(
-	    acd_decision_format(&f.d, f.agents, 2, text, sizeof(text)),
-	    -EINVAL);
-	ck_assert_int_eq(acd_decision_format(NULL, f.agents, 5, text, 1),
+	ck_assert_int_eq(acd_decision_format(&f.d, f.agents, f.nagents,
+					     ACD_DECISION_LINE, NULL, 0),
+			 (int)strlen(want));
+	ck_assert_int_eq(acd_decision_format(&f.d, f.agents, 2,
+					     ACD_DECISION_LINE, text,
+					     sizeof(text)),
 			 -EINVAL);
+	ck_assert_int_eq(
+	    acd_decision_format(NULL, f.agents, 5, ACD_DECISION_LINE, text, 1),
+	    -EINVAL);
 }
 END_TEST
 
@@ -843,6 +901,8 @@ int main(void)
 	tcase_add_test(choose, wrandom_weighs_by_penalty);
 	tcase_add_test(choose, candidates_truncated);
 	tcase_add_test(choose, decision_format);
+	tcase_add_test(choose, decision_format_stored);
+	tcase_add_test(choose, skip_names_plain);
 	tcase_add_test(choose, choose_is_pure);
 	tcase_add_test(choose, invalid_input);
 	tcase_add_test(callers, caller_order);
