@@ -124,6 +124,15 @@ def peak_rss_kb(pid):
         return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
 
 
+def rss_split_mb(pid):
+    """(anonymous, file-backed) resident memory now, in MB: the pages of
+    the shared libraries count whole in RSS, whoever else maps them."""
+    with open(f"/proc/{pid}/status") as f:
+        text = f.read()
+    return tuple(int(re.search(rf"{k}:\s+(\d+)", text).group(1)) / 1024
+                 for k in ("RssAnon", "RssFile"))
+
+
 # -- Asterisk's own queue --------------------------------------------------------
 
 def cli(command):
@@ -333,6 +342,7 @@ def phase(workdir, label, did, rate, seconds, daemon=None):
         "ctl_ms": (d1 - d0) / 1e6 / n if daemon else None,
         "ctl_ticks_ms": (dt1 - dt0) * 1000 / hz / n if daemon else None,
         "rss_mb": peak_rss_kb(daemon.proc.pid) / 1024 if daemon else None,
+        "rss_split": rss_split_mb(daemon.proc.pid) if daemon else None,
         "idle_ms_per_s": idle,
         "pg_per_call": (x1 - x0) / n,
         "ring": [pct(ring, p) for p in (50, 90, 99)], "rang": len(ring),
@@ -361,7 +371,9 @@ def report(rows, rate, seconds):
           f" p99 x{w['ring'][2] / q['ring'][2]:.2f} (goal <= 1.5);"
           f" controller CPU/call {fmt(w['ctl_ms'], ' ms')} (goal <= 0.5;"
           f" {fmt(w['ctl_ticks_ms'], ' ms')} from utime+stime ticks),"
-          f" peak RSS {fmt(w['rss_mb'], ' MB')} (goal <= 10);"
+          f" peak RSS {fmt(w['rss_mb'], ' MB')} (goal <= 10; at the end"
+          f" {w['rss_split'][0]:.1f} MB anonymous, {w['rss_split'][1]:.1f} MB of"
+          " mapped files);"
           f" daemon idle {w['idle_ms_per_s']:.2f} ms of CPU per s")
     print("PostgreSQL transactions per call: " + ", ".join(
         f"{r['label']} {r['pg_per_call']:.1f}" for r in rows) +
