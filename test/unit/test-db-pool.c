@@ -509,6 +509,45 @@ START_TEST(unreachable_server)
 }
 END_TEST
 
+/* GSSAPI encryption is off unless asked for, and what asks wins: the
+ * conninfo, then PGGSSENCMODE (an invalid value keeps the pool down). */
+static unsigned connected_with(uv_loop_t *loop, const char *conninfo)
+{
+	struct db_pool_config cfg = {
+	    .size = 1, .reconnect_min_ms = 10, .reconnect_max_ms = 40};
+	struct db_pool *pool;
+	unsigned n;
+
+	cfg.conninfo = conninfo;
+	ck_assert_int_eq(db_pool_new(loop, &cfg, &pool), 0);
+	pgtest_run_for(loop, 300);
+	n = db_pool_connected(pool);
+	db_pool_close(pool);
+	return n;
+}
+
+START_TEST(gssencmode_asked_for_wins)
+{
+	const char *url = pgtest_url();
+	bool uri = strstr(url, "://") != NULL;
+	char conninfo[512];
+	uv_loop_t loop;
+
+	uv_loop_init(&loop);
+	ck_assert_uint_eq(connected_with(&loop, url), 1);
+	snprintf(conninfo, sizeof(conninfo),
+		 uri ? "%s%cgssencmode=bogus" : "%s%cgssencmode='bogus'", url,
+		 uri ? (strchr(url, '?') ? '&' : '?') : ' ');
+	ck_assert_uint_eq(connected_with(&loop, conninfo), 0);
+	ck_assert_int_eq(setenv("PGGSSENCMODE", "bogus", 1), 0);
+	ck_assert_uint_eq(connected_with(&loop, url), 0);
+	ck_assert_int_eq(setenv("PGGSSENCMODE", "disable", 1), 0);
+	ck_assert_uint_eq(connected_with(&loop, url), 1);
+	ck_assert_int_eq(unsetenv("PGGSSENCMODE"), 0);
+	pgtest_loop_close(&loop);
+}
+END_TEST
+
 /* A server that accepts and hangs up at once, and records when each
  * connection attempt arrived. */
 #define MAX_ATTEMPTS 64
@@ -693,6 +732,7 @@ int main(void)
 	tcase_add_test(tc, listen_notify);
 	tcase_add_test(tc, connection_lost_and_reconnect);
 	tcase_add_test(tc, unreachable_server);
+	tcase_add_test(tc, gssencmode_asked_for_wins);
 	tcase_add_test(tc, reconnect_backoff);
 	tcase_add_test(tc, close_with_pending);
 	tcase_add_test(tc, close_from_callback);
