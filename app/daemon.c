@@ -125,14 +125,12 @@ static void unwatch_if_contacts(struct daemon *d)
 static void on_phone_event(const struct ari_event *ev, void *userdata)
 {
 	struct daemon *d = userdata;
-
-	unwatch_if_contacts(d);
-
 	struct agents_endpoint e = {ev->endpoint_technology,
 				    ev->endpoint_resource, ev->endpoint_state};
 
 	if (ev->type == ARI_EVENT_ENDPOINT_STATE_CHANGE)
 		agents_phone_endpoint(d->agents, &e);
+	unwatch_if_contacts(d);
 }
 
 static void on_phone_endpoints(const json_t *endpoints, void *userdata)

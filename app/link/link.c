@@ -331,9 +331,10 @@ static void on_unsubscribed(const struct ari_response *resp, void *userdata)
  * Asterisk counts an application's subscriptions to a source, one per
  * POST (every connect of a watching link makes one, and they outlive the
  * socket and the process that made them), and stops forwarding once as
- * many DELETEs came: so DELETE is sent until it answers that it is not
- * subscribed (422 from Asterisk 22, 409 in ARI's description). One at a time; a call while one is in flight makes the run
- * go on past a 409, for a subscription made meanwhile.
+ * many DELETEs came: so DELETE is sent until it answers that nothing is
+ * subscribed (422 from Asterisk 22, 409 in ARI's description). One at a
+ * time; a call while one is in flight makes the run go on past that
+ * answer, for a subscription made meanwhile.
  */
 static void unsubscribe(struct link *link)
 {
