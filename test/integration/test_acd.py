@@ -81,10 +81,6 @@ class AcdTest(unittest.TestCase):
         return res
 
     def test_rrmemory_rotates_3_3_3(self):
-        # Subscriptions that earlier processes left: Asterisk counts them.
-        for _ in range(2):
-            harness.ari("POST", "/applications/welcomedly-phones/subscription",
-                        query={"eventSource": "endpoint:PJSIP"})
         cid, did, agents = self.setup_campaign(3, strategy="rrmemory", wrapup_time=0)
         for _ in range(9):
             self.call(did, talk_ms=1500)
@@ -93,8 +89,8 @@ class AcdTest(unittest.TestCase):
         order = [int(r[1]) for r in cdrs(cid)]
         self.assertEqual(sorted(order.count(a) for a in agents), [3, 3, 3], order)
         self.assertEqual(order[:3] * 3, order, "rotation order")
-        # Registrations are in ps_contacts: ARI's endpoint states mean
-        # nothing, and the phones' application stops being told them.
+
+    def assert_phones_unsubscribed(self):
         app = {}
 
         def unsubscribed():
@@ -105,7 +101,29 @@ class AcdTest(unittest.TestCase):
         except AssertionError:
             self.fail(f"the phones' application still subscribed: {app}")
         self.assertEqual(self.daemon.count(r"endpoint states no longer watched"), 1)
-        self.assertEqual(self.daemon.count(r"ARI endpoints no longer watched"), 1)
+
+    def test_phones_application_unsubscribes_with_contacts(self):
+        """Registrations are in ps_contacts: ARI's endpoint states mean
+        nothing there, and the phones' application stops being told them
+        (at the first endpoint event once the contacts are read: a trunk
+        call makes two), also through the subscriptions an earlier process
+        left (Asterisk counts them, one per POST)."""
+        cid, did, agents = self.setup_campaign(1, wrapup_time=0)
+        self.call(did, talk_ms=500)
+        acd.wait_calls(1, campaign_id=cid)
+        self.assert_phones_unsubscribed()
+        for _ in range(2):
+            harness.ari("POST", "/applications/welcomedly-phones/subscription",
+                        query={"eventSource": "endpoint:PJSIP"})
+        self.assertEqual(self.daemon.stop(), 0, self.daemon.log_path)
+        self.daemon = harness.Daemon(DATABASE_URL=harness.pg_url(),
+                                     JOURNAL_DIR=os.path.join(harness.LOG_DIR, "j-acd")).start()
+        self.daemon.wait_log(r"ARI resync done")
+        self.daemon.wait_log(rf"agent={agents[0]} phone=\S+ reachable", timeout=10)
+        acd.wait_stable(agents)
+        self.call(did, talk_ms=500)
+        acd.wait_calls(2, campaign_id=cid)
+        self.assert_phones_unsubscribed()
 
     def test_ring_no_answer_moves_on_and_auto_pauses(self):
         cid, did, (ignorer, answerer) = self.setup_campaign(
