@@ -30,23 +30,36 @@ const char *pgtest_url(void)
 	return url;
 }
 
-/* A URI takes the option as a query parameter, a key=value string as one
- * more pair; both set the GUC for every session of the pool. */
-char *pgtest_conninfo(const char *url, const char *schema)
+/* A URI takes the parameter as a query parameter (an '=' in value
+ * percent-encoded), a key=value string as one more quoted pair. */
+char *pgtest_conninfo_add(const char *url, const char *key, const char *value)
 {
 	bool uri = strncmp(url, "postgres://", 11) == 0 ||
 		   strncmp(url, "postgresql://", 13) == 0;
-	size_t len = strlen(url) + strlen(schema) + 64;
+	size_t len = strlen(url) + strlen(key) + 3 * strlen(value) + 8;
 	char *conninfo = malloc(len);
+	size_t n;
 
 	ck_assert_ptr_nonnull(conninfo);
-	if (uri)
-		snprintf(conninfo, len, "%s%coptions=-csearch_path%%3D%s", url,
-			 strchr(url, '?') ? '&' : '?', schema);
-	else
-		snprintf(conninfo, len, "%s options='-csearch_path=%s'", url,
-			 schema);
+	if (!uri) {
+		snprintf(conninfo, len, "%s %s='%s'", url, key, value);
+		return conninfo;
+	}
+	n = (size_t)snprintf(conninfo, len, "%s%c%s=", url,
+			     strchr(url, '?') ? '&' : '?', key);
+	for (const char *v = value; *v; v++)
+		n += (size_t)snprintf(conninfo + n, len - n,
+				      *v == '=' ? "%%3D" : "%c", *v);
 	return conninfo;
+}
+
+/* The option sets the GUC for every session of the pool. */
+char *pgtest_conninfo(const char *url, const char *schema)
+{
+	char value[256];
+
+	snprintf(value, sizeof(value), "-csearch_path=%s", schema);
+	return pgtest_conninfo_add(url, "options", value);
 }
 
 static void on_deadline(uv_timer_t *timer)

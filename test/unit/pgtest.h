@@ -24,6 +24,10 @@ const char *pgtest_url(void);
 /* Returns conninfo for url with search_path set to schema; free() it. */
 char *pgtest_conninfo(const char *url, const char *schema);
 
+/* url with one more connection parameter, URI or key=value alike
+ * (malloc'd; the caller frees it). */
+char *pgtest_conninfo_add(const char *url, const char *key, const char *value);
+
 /* Runs loop until *done turns true or timeout_ms passes; returns *done. */
 bool pgtest_run_until(uv_loop_t *loop, const bool *done, uint64_t timeout_ms);
 

@@ -529,16 +529,13 @@ static unsigned connected_with(uv_loop_t *loop, const char *conninfo)
 START_TEST(gssencmode_asked_for_wins)
 {
 	const char *url = pgtest_url();
-	bool uri = strstr(url, "://") != NULL;
-	char conninfo[512];
+	char *conninfo = pgtest_conninfo_add(url, "gssencmode", "bogus");
 	uv_loop_t loop;
 
 	uv_loop_init(&loop);
 	ck_assert_uint_eq(connected_with(&loop, url), 1);
-	snprintf(conninfo, sizeof(conninfo),
-		 uri ? "%s%cgssencmode=bogus" : "%s%cgssencmode='bogus'", url,
-		 uri ? (strchr(url, '?') ? '&' : '?') : ' ');
 	ck_assert_uint_eq(connected_with(&loop, conninfo), 0);
+	free(conninfo);
 	ck_assert_int_eq(setenv("PGGSSENCMODE", "bogus", 1), 0);
 	ck_assert_uint_eq(connected_with(&loop, url), 0);
 	ck_assert_int_eq(setenv("PGGSSENCMODE", "disable", 1), 0);
