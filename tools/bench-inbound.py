@@ -119,18 +119,17 @@ def cpu_ns(pid):
     return total
 
 
-def peak_rss_kb(pid):
+def status_kb(pid, *keys):
+    """Fields of /proc/PID/status, in KB, read at once."""
     with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
+        text = f.read()
+    return [int(re.search(rf"{k}:\s+(\d+)", text).group(1)) for k in keys]
 
 
 def rss_split_mb(pid):
     """(anonymous, file-backed) resident memory now, in MB: the pages of
     the shared libraries count whole in RSS, whoever else maps them."""
-    with open(f"/proc/{pid}/status") as f:
-        text = f.read()
-    return tuple(int(re.search(rf"{k}:\s+(\d+)", text).group(1)) / 1024
-                 for k in ("RssAnon", "RssFile"))
+    return tuple(kb / 1024 for kb in status_kb(pid, "RssAnon", "RssFile"))
 
 
 # -- Asterisk's own queue --------------------------------------------------------
@@ -341,7 +340,7 @@ def phase(workdir, label, did, rate, seconds, daemon=None):
         "ast_ms": (a1 - a0) * 1000 / hz / n,
         "ctl_ms": (d1 - d0) / 1e6 / n if daemon else None,
         "ctl_ticks_ms": (dt1 - dt0) * 1000 / hz / n if daemon else None,
-        "rss_mb": peak_rss_kb(daemon.proc.pid) / 1024 if daemon else None,
+        "rss_mb": status_kb(daemon.proc.pid, "VmHWM")[0] / 1024 if daemon else None,
         "rss_split": rss_split_mb(daemon.proc.pid) if daemon else None,
         "idle_ms_per_s": idle,
         "pg_per_call": (x1 - x0) / n,
