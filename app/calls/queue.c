@@ -420,7 +420,8 @@ static void record_decision(struct call *call, const struct acd_decision *d)
 		    " VALUES ($1, $2, $3, $4, $5)",
 		    5, params);
 	else
-		log_warning("call=%s decision not stored: out of memory",
+		log_warning("call=%s decision not stored: its text cannot be "
+			    "written",
 			    call->cdr.call_id);
 	free(rows_big);
 	free(chosen_big);

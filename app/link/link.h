@@ -105,7 +105,8 @@ bool link_ready(const struct link *link);
  * that Asterisk no longer builds the technology's events for it (each
  * call on a trunk makes two, listing all the trunk's channels).
  * handlers.endpoints still gets GET /endpoints/<tech> after each connect;
- * handlers.event is told nothing more. For an owner that learns
+ * handlers.event gets only what Asterisk sent before the removal took. For
+ * an owner that learns
  * reachability elsewhere. Returns 0, -EALREADY, or -EINVAL for a
  * call-control link.
  */
