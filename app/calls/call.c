@@ -481,13 +481,19 @@ static int failed_status_cause(const char *status)
  * leg did. */
 static bool is_side(const struct leg *leg)
 {
-	return leg->role == LEG_SUPERVISOR || leg->role == LEG_SNOOP;
+	return leg->role == LEG_SUPERVISOR || leg->role == LEG_SNOOP ||
+	       leg->role == LEG_RECORDER;
 }
 
-/* A side leg's news goes to the supervisions, never to the machine. */
+static void recorder_event(struct leg *leg, enum side_event ev);
+
+/* A side leg's news goes to the recorder's or the supervisions, never to
+ * the machine. */
 static void side(struct leg *leg, enum side_event ev)
 {
-	if (leg->call->calls->side_leg)
+	if (leg->role == LEG_RECORDER)
+		recorder_event(leg, ev);
+	else if (leg->call->calls->side_leg)
 		leg->call->calls->side_leg(leg, ev);
 }
 
@@ -967,6 +973,9 @@ static void act_end_talk(struct call *call, const struct call_event *ev)
 	(void)ev;
 	if (call->calls->talk_ended)
 		call->calls->talk_ended(call);
+	for (unsigned i = 0; i < call->nlegs; i++)
+		if (call->legs[i]->role == LEG_RECORDER)
+			calls__leg_hang_up(call->legs[i]);
 	if (leg) {
 		calls__leg_hang_up(leg);
 		if (leg->agent && leg->settled)
@@ -1032,6 +1041,93 @@ static void on_recording(const struct ari_response *resp, void *userdata)
 	calls__unref(call);
 }
 
+/* The recording is asked for once the recorder exists and is in Stasis
+ * (a channel not yet in Stasis cannot be recorded), in either order. */
+static void try_record(struct leg *rec)
+{
+	struct call *call = rec->call;
+	char path[512];
+
+	if (!rec->created || !rec->in_stasis || rec->recording ||
+	    rec->state != LEG_UP)
+		return;
+	rec->recording = true;
+	snprintf(path, sizeof(path),
+		 "/channels/%s/record?name=%s&format=wav&ifExists=%s"
+		 "&terminateOn=none&beep=false",
+		 rec->id, call->cdr.call_id, call->record_if_exists);
+	calls__request(call, "POST", path, NULL, on_recording);
+}
+
+/* A recorder that leaves while both sides still talk was hung up by
+ * someone else: what follows is not recorded (Asterisk hangs it up itself
+ * once the peer hangs up, after the peer's hangup request). */
+static void recorder_event(struct leg *leg, enum side_event ev)
+{
+	struct call *call = leg->call;
+	const struct leg *peer = call->peer;
+
+	if (ev == SIDE_IN_STASIS)
+		try_record(leg);
+	else if (ev == SIDE_FAILED)
+		log_warning("call=%s recorder=%s not made: not recorded",
+			    call->cdr.call_id, leg->id);
+	else if (ev == SIDE_LEFT && call->state == CALL_STATE_TALKING && peer &&
+		 peer->state != LEG_GONE && !peer->cause)
+		log_warning("call=%s recorder=%s gone while talking: the "
+			    "recording stops",
+			    call->cdr.call_id, leg->id);
+}
+
+/* The snoop's creation answered (it may enter Stasis before or after). */
+static void on_recorder_made(const struct ari_response *resp, void *userdata)
+{
+	struct leg *rec = userdata;
+
+	if (resp->error != -ECANCELED && rec->state != LEG_GONE) {
+		if (resp->error < 0) {
+			log_warning("call=%s recorder=%s not made error=%s "
+				    "http=%ld",
+				    rec->call->cdr.call_id, rec->id,
+				    strerror(-resp->error), resp->http_status);
+			leg_not_created(rec);
+		} else {
+			calls__leg_created(rec);
+			try_record(rec);
+		}
+	}
+	calls__leg_unref(rec);
+}
+
+/* The record names the recording the API serves. */
+static void name_recording(struct call *call, const char *if_exists)
+{
+	char path[512];
+
+	call->record_if_exists = if_exists;
+	snprintf(path, sizeof(path), "/api/v1/calls/%s/recording",
+		 call->cdr.call_id);
+	free(call->cdr.recording_url);
+	call->cdr.recording_url = strdup(path);
+}
+
+/* The recorder an earlier process left on the call's peer goes on: asked
+ * to record again, appending, it answers 409 while its recording runs, and
+ * starts again should it have stopped. */
+static void record_take_over(struct call *call, const char *id)
+{
+	struct leg *rec = calls__leg_take_over(call, LEG_RECORDER, id, false);
+
+	name_recording(call, "append");
+	if (!rec) {
+		calls__record(call, "append");
+		return;
+	}
+	rec->settled = true;
+	log_notice("call=%s recorder=%s taken over", call->cdr.call_id, id);
+	try_record(rec);
+}
+
 void calls__discard(struct call *call)
 {
 	log_error("call=%s cannot be set up: out of memory", call->cdr.call_id);
@@ -1080,9 +1176,10 @@ int calls__take_over(struct call *call, const struct calls_talking *t,
 		call->cdr.campaign_id = t->campaign->id;
 	/* Answered before: the record's own answer time stays (writer.c). */
 	call->cdr.answer_us = cdr_now_us();
-	/* The live recording outlives the earlier process's application (a
-	 * 409 then says so); should it have stopped, the file goes on. */
-	calls__record(call, "append");
+	if (t->recorder_id)
+		record_take_over(call, t->recorder_id);
+	else
+		calls__record(call, "append");
 	agents_set_call(t->agent, call->cdr.call_id);
 	agents_input(calls->agents, t->agent, AGENTS_INPUT_OFFER, NULL, 0);
 	agents_input(calls->agents, t->agent, AGENTS_INPUT_ANSWER, NULL, 0);
@@ -1097,20 +1194,31 @@ int calls__take_over(struct call *call, const struct calls_talking *t,
 
 void calls__record(struct call *call, const char *if_exists)
 {
-	char path[512];
+	struct leg *rec;
+	char id[IDS_MAX], path[512];
 
+	name_recording(call, if_exists);
+	if (!call->peer || call->peer->state == LEG_GONE)
+		return;
+	if (ids_new(id, sizeof(id), "rec") < 0 ||
+	    !(rec = calls__leg_add(call, LEG_RECORDER, id))) {
+		log_error("call=%s not recorded: out of memory",
+			  call->cdr.call_id);
+		return;
+	}
+	rec->state = LEG_UP; /* never dialed */
+	rec->settled = true;
 	snprintf(path, sizeof(path),
-		 "/bridges/%s/record?name=%s&format=wav&ifExists=%s"
-		 "&terminateOn=none&beep=false",
-		 call->bridge_id, call->cdr.call_id, if_exists);
-	calls__request(call, "POST", path, NULL, on_recording);
-	snprintf(path, sizeof(path), "/api/v1/calls/%s/recording",
-		 call->cdr.call_id);
-	free(call->cdr.recording_url);
-	call->cdr.recording_url = strdup(path);
+		 "/channels/%s/snoop?spy=both&app=%s&appArgs=record,%s"
+		 "&snoopId=%s",
+		 call->peer->id, call->calls->app, call->cdr.call_id, id);
+	calls__leg_ref(rec);
+	if (leg_request(rec, "POST", path, NULL, on_recorder_made) < 0)
+		leg_not_created(rec);
+	calls__leg_unref(rec);
 }
 
-/* Both sides talk: the bridge is recorded as <call id>.wav. */
+/* Both sides talk: the call is recorded as <call id>.wav. */
 static enum call_input enter_talking(struct call *call)
 {
 	calls__record(call, "overwrite");

@@ -19,9 +19,9 @@
 #include "util/strmap.h"
 
 /* Named caps: a channel id (Asterisk's unique ids are at most 149 bytes),
- * legs of one call (every agent a ringall rings, plus the caller), agents
- * that declined a caller remembered for retry_delay, and inputs that wait
- * while a call is in a transition. */
+ * legs of one call (every agent a ringall rings, plus the caller and the
+ * recorder), agents that declined a caller remembered for retry_delay, and
+ * inputs that wait while a call is in a transition. */
 #define CALL_MAX_ID 150
 #define CALL_MAX_LEGS (ACD_MAX_RING + 2)
 #define CALL_MAX_DECLINED 32
@@ -35,6 +35,7 @@ enum leg_role {
 	/* Side legs: they never change the call's state. */
 	LEG_SUPERVISOR, /* a supervisor's phone, rung by us */
 	LEG_SNOOP,      /* a snoop on the agent's leg, for a supervisor */
+	LEG_RECORDER,   /* a snoop on the peer's leg, recording the call */
 };
 
 /* What happens to a side leg, for the supervisions (supervise.c). */
@@ -69,6 +70,7 @@ struct leg {
 	bool preparing; /* its connected line is being set */
 	bool settled;   /* an agent leg: the agent knows how the offer ended */
 	bool dial_with_caller; /* dial with caller= the call's caller leg */
+	bool recording;        /* a recorder: its recording was asked for */
 	unsigned ring_s;       /* dial timeout */
 	int cause;             /* of its hangup request, 0 until one came */
 	char *connected;       /* connected line to set before dialing */
@@ -149,6 +151,9 @@ struct call {
 	struct leg *peer;   /* the caller, or the customer */
 	struct leg *winner; /* the agent's leg that answered */
 	char bridge_id[IDS_MAX];
+	/* How the recorder's recording treats an existing file (static):
+	 * "overwrite", or "append" for a call taken over. */
+	const char *record_if_exists;
 	char playback_id[IDS_MAX];
 	struct cdr cdr;        /* cdr.call_id is the call's id */
 	const char *hangup_by; /* who ended it: NULL while up */
@@ -281,22 +286,30 @@ struct calls_talking {
 	struct agent *agent;
 	const char *bridge_id;
 	struct campaign *campaign; /* named in the agent leg's arguments */
+	/* The snoop on the peer's channel that records the call, or NULL. */
+	const char *recorder_id;
 	const char *caller, *callee, *route_arg;
 	int64_t start_us;
 };
 
 /* Takes a new call over as t says, talking: its peer leg (peer_role,
  * holding the call), the agent's leg (holding it when agent_holds), the
- * bridge, the recording appended to, the agent busy with it. Returns 0 or
- * -ENOMEM (legs added so far stay; the caller discards the call). */
+ * bridge, its recorder (or a new one appending to the recording), the
+ * agent busy with it. Returns 0 or -ENOMEM (legs added so far stay; the
+ * caller discards the call). */
 int calls__take_over(struct call *call, const struct calls_talking *t,
 		     enum leg_role peer_role, bool agent_holds);
 /* Forgets a call that calls__new() made and that could not be set up. */
 void calls__discard(struct call *call);
 
-/* Records the call's bridge as <call id>.wav (if_exists: "overwrite", or
+/* Records the call as <call id>.wav (if_exists, static: "overwrite", or
  * "append" for a call taken over from an earlier process) and names the
- * recording in the record. */
+ * recording in the record. The recorder is a snoop on the peer's channel,
+ * spying both ways (what the caller says and hears), in our application
+ * with the arguments "record,<call id>": a side leg, recorded once it is
+ * in Stasis, hung up when the talk ends. Not a recorder in the bridge:
+ * that third member makes Asterisk mix the bridge, which costs it about
+ * twice as much as the snoop's audiohook. */
 void calls__record(struct call *call, const char *if_exists);
 /* Stores a snapshot of the record. */
 void calls__write_cdr(struct call *call);

@@ -434,7 +434,8 @@ static void describe(struct calls_talking *t, const json_t *ch, bool outbound,
 
 /* What a channel of ours was made for: its Stasis arguments after
  * "<app>,<kind>," (supervise.c gives "supervisor,<call id>" to a
- * supervisor's phone, "snoop,<call id>,<mode>" to a snoop), or NULL. */
+ * supervisor's phone, "snoop,<call id>,<mode>" to a snoop; call.c
+ * "record,<call id>" to a recorder), or NULL. */
 static const char *side_args(const json_t *ch, const char *kind)
 {
 	const json_t *dialplan = json_object_get(ch, "dialplan");
@@ -446,6 +447,34 @@ static const char *side_args(const json_t *ch, const char *kind)
 	if (!args || strncmp(args + 1, kind, n) != 0 || args[1 + n] != ',')
 		return NULL;
 	return args + 2 + n;
+}
+
+/* The recorder an earlier process left on the call's peer: an unknown
+ * channel of ours in our application, a snoop on the peer's channel made
+ * to record call_id ("record,<call id>", call.c), or NULL. */
+static const char *recorder_of(struct calls *calls, const char *call_id,
+			       const char *peer_id, const json_t *channel_ids,
+			       const json_t *channels)
+{
+	char prefix[CALL_MAX_ID + 16];
+	size_t i;
+	json_t *ch;
+
+	snprintf(prefix, sizeof(prefix), "Snoop/%s-", peer_id);
+	json_array_foreach(channels, i, ch)
+	{
+		const char *id = json_string_value(json_object_get(ch, "id"));
+		const char *name =
+		    json_string_value(json_object_get(ch, "name"));
+		const char *args = side_args(ch, "record");
+
+		if (id && ids_is_ours(id, "rec") && args &&
+		    strcmp(args, call_id) == 0 && name &&
+		    strncmp(name, prefix, strlen(prefix)) == 0 &&
+		    array_has(channel_ids, id) && !calls__leg_find(calls, id))
+			return id;
+	}
+	return NULL;
 }
 
 /* The snoop on the call's agent leg that listens or whispers with the
@@ -572,6 +601,10 @@ static void adopt_talking(struct calls *calls, const json_t *channel_ids,
 		t.bridge_id = id;
 		describe(&t, find_channel(channels, t.peer_id), outbound,
 			 campaign, sizeof(campaign));
+		/* The call's id: the caller's channel, or the agent's leg. */
+		t.recorder_id =
+		    recorder_of(calls, outbound ? t.agent_leg_id : t.peer_id,
+				t.peer_id, channel_ids, channels);
 		call = outbound ? calls__outbound_adopt_talking(calls, &t)
 				: calls__inbound_adopt_talking(calls, &t);
 		if (call)

@@ -674,12 +674,14 @@ class LiveApiTest(unittest.TestCase):
         return peers, (cid, call, caller, *agents)
 
     def test_supervise_listen_barge_whisper_and_end(self):
-        cid, did, (agent, sup) = self.setup_campaign(2, strategy="linear", wrapup_time=0)
-        # The second agent supervises: out of the campaign, it takes no call.
-        self.ok("DELETE", f"/api/v1/campaigns/{cid}/agents/{sup['id']}", expect=204)
+        # The phones send media, as real ones do: Asterisk lets a snoop that
+        # was hung up go only once a frame from the channel it snoops on
+        # passed (asterisk/asterisk#978); a snoop on a phone that sends no
+        # RTP stays until that phone hangs up. The second agent supervises:
+        # out of the campaign, it takes no call.
+        _, (cid, call, caller, agent, sup) = self.media_call(
+            (CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ))
         feed = self.feed(self.sup)
-        caller = self.call(did, scenario="uac-expect-bye.xml", timeout=90)
-        call = self.wait_live_call(cid, "talking")
         path = f"/api/v1/calls/{call['id']}/supervise"
         body = {"mode": "listen", "supervisor_agent_id": sup["id"]}
         _, agent_token = self.token("agent", agent["id"])
@@ -703,7 +705,10 @@ class LiveApiTest(unittest.TestCase):
             return next((b for b in harness.bridges() if channel_id in b["channels"]), None)
 
         def snoops():
-            return [c for c in harness.channels() if c["name"].startswith("Snoop/")]
+            """The supervisor's: on the agent's channel (the recorder snoops
+            on the caller's)."""
+            return [c for c in harness.channels()
+                    if c["name"].startswith(f"Snoop/{call['channels']['agent']}-")]
 
         def supervised(mode):
             feed.until(lambda m: m["type"] == "call.supervised"
@@ -748,7 +753,7 @@ class LiveApiTest(unittest.TestCase):
         supervised("listen")
         self.ok("DELETE", f"/api/v1/calls/{call['id']}", expect=202)
         feed.until(lambda m: m["type"] == "call.supervision_ended", what="ended with the call")
-        self.finish(caller)
+        caller.communicate(timeout=60)  # hung up by Asterisk: sipp says it failed
         harness.wait_idle()
         self.wait_ended(call["id"])
         self.assertEqual(self.ok("GET", f"/api/v1/agents/{sup['id']}")["state"], "available",
@@ -909,7 +914,8 @@ class LiveApiTest(unittest.TestCase):
             """The supervisor's phone, its snoops and the bridges, by id."""
             chans = harness.channels()
             return ([c["id"] for c in chans if c["name"].startswith(f"PJSIP/{sup['sip_username']}-")],
-                    sorted(c["id"] for c in chans if c["name"].startswith("Snoop/")),
+                    sorted(c["id"] for c in chans
+                           if c["name"].startswith(f"Snoop/{call['channels']['agent']}-")),
                     sorted((b["id"], tuple(sorted(b["channels"]))) for b in harness.bridges()))
 
         def check_audio(mode, since):
@@ -1025,6 +1031,10 @@ class LiveApiTest(unittest.TestCase):
         self.daemon, self.port = api.start_daemon(
             "apilive", journal=os.path.join(harness.LOG_DIR, "j-apilive"))
         self.daemon.wait_log(rf"call={call['id']} adopted talking agent={agent['id']}")
+        # The recorder of the first process goes on: no second one.
+        self.daemon.wait_log(rf"call={call['id']} recorder=wd-rec-\S+ taken over")
+        self.assertEqual(len([c for c in harness.channels() if c["name"].startswith(
+            f"Snoop/{call['channels']['caller']}-")]), 1)
         again = self.wait_live_call(cid, "talking")
         self.assertEqual((again["id"], again["agent_id"], again["bridge_id"]),
                          (call["id"], agent["id"], bridge))

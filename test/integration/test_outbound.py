@@ -640,6 +640,10 @@ class OutboundTest(unittest.TestCase):
         self.daemon, self.port = api.start_daemon(
             "outc", journal=os.path.join(harness.LOG_DIR, "j-outc"))
         self.daemon.wait_log(rf"call={call_id} adopted talking agent={aid}")
+        # The recorder on the customer's channel goes on, taken over.
+        self.daemon.wait_log(rf"call={call_id} recorder=wd-rec-\S+ taken over")
+        self.assertEqual(len([c for c in harness.channels()
+                              if c["name"].startswith("Snoop/")]), 1)
         live = self.ok("GET", f"/api/v1/calls/{call_id}")
         self.assertEqual((live["state"], live["agent_id"], live["campaign_id"],
                           live["direction"]), ("talking", aid, cid, "outbound"), live)

@@ -207,18 +207,22 @@ static int agree_text(const char *text)
 	return agree(text, text, strlen(text));
 }
 
-/* Every recorded event of test/data, and each line of its call traces. */
+/* Every recorded event of test/data, and each line of its call traces
+ * (those the unit tests replay, and earlier ones recorded without the
+ * application's event filter, which hold every type Asterisk sends). */
 START_TEST(recorded_events_decode_as_the_reference)
 {
+	static const char *const subdirs[] = {"", "calls/",
+					      "calls-unfiltered/"};
 	const char *dir = getenv("WELCOMEDLY_TEST_DATA");
 	char path[4096];
 	size_t n = 0, len;
 	struct dirent *e;
 	DIR *d;
 
-	for (int calls = 0; calls <= 1; calls++) {
-		snprintf(path, sizeof(path), "%s%s", dir ? dir : "test/data",
-			 calls ? "/calls" : "");
+	for (int calls = 0; calls <= 2; calls++) {
+		snprintf(path, sizeof(path), "%s/%s", dir ? dir : "test/data",
+			 subdirs[calls]);
 		d = opendir(path);
 		ck_assert_msg(d != NULL, "cannot open %s", path);
 		while ((e = readdir(d))) {
@@ -226,8 +230,8 @@ START_TEST(recorded_events_decode_as_the_reference)
 
 			if (!strstr(e->d_name, ".json"))
 				continue;
-			snprintf(name, sizeof(name), "%s%s",
-				 calls ? "calls/" : "", e->d_name);
+			snprintf(name, sizeof(name), "%s%s", subdirs[calls],
+				 e->d_name);
 			data = testlib_read_data(name, &len);
 			if (!calls) {
 				agree(name, data, len);
