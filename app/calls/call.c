@@ -1,6 +1,6 @@
 /* call.c: one call model for both directions: the machine that runs the
- * transition tables, legs (origination, dialing, hang-up), the bridge and
- * its recording, and the call's end (record and call.ended). */
+ * transition tables, legs (origination, dialing, hang-up), the bridge, the
+ * call's recorder, and the call's end (record and call.ended). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,7 +390,10 @@ struct leg *calls__leg_add(struct call *call, enum leg_role role,
 {
 	struct leg *leg;
 
-	if (call->nlegs == CALL_MAX_LEGS || strlen(id) >= CALL_MAX_ID ||
+	/* The last slot is the recorder's: offers and supervisors cannot
+	 * leave a talk unrecorded. */
+	if (call->nlegs + (role == LEG_RECORDER ? 0 : 1) >= CALL_MAX_LEGS ||
+	    strlen(id) >= CALL_MAX_ID ||
 	    strmap_get(call->calls->by_channel, id))
 		return NULL;
 	leg = calloc(1, sizeof(*leg));
@@ -1028,17 +1031,29 @@ static void run_actions(struct call *call, uint32_t actions,
 
 /* Entries ---------------------------------------------------------------- */
 
-static void on_recording(const struct ari_response *resp, void *userdata)
+/* A 409 says a recording of that name runs: the recorder taken over
+ * records on. An answer lost with the events socket leaves it to the
+ * resync to ask again. */
+static void on_recorder_recording(const struct ari_response *resp,
+				  void *userdata)
 {
-	struct call *call = userdata;
+	struct leg *rec = userdata;
+	const char *id = rec->call->cdr.call_id;
 
-	if (resp->error == -EEXIST) /* taken over: it never stopped */
-		log_info("call=%s recording goes on", call->cdr.call_id);
-	else if (resp->error < 0 && resp->error != -ECANCELED)
-		log_warning("call=%s recording not started error=%s http=%ld",
-			    call->cdr.call_id, strerror(-resp->error),
+	if (resp->error == -EEXIST) {
+		log_info("call=%s recorder=%s records on", id, rec->id);
+	} else if (resp->error == -ECONNABORTED) {
+		rec->recording = false;
+		log_notice("call=%s recorder=%s recording's answer lost with "
+			   "the events socket: the resync asks again",
+			   id, rec->id);
+	} else if (resp->error < 0 && resp->error != -ECANCELED) {
+		log_warning("call=%s recorder=%s recording not started "
+			    "error=%s http=%ld",
+			    id, rec->id, strerror(-resp->error),
 			    resp->http_status);
-	calls__unref(call);
+	}
+	calls__leg_unref(rec);
 }
 
 /* The recording is asked for once the recorder exists and is in Stasis
@@ -1056,7 +1071,8 @@ static void try_record(struct leg *rec)
 		 "/channels/%s/record?name=%s&format=wav&ifExists=%s"
 		 "&terminateOn=none&beep=false",
 		 rec->id, call->cdr.call_id, call->record_if_exists);
-	calls__request(call, "POST", path, NULL, on_recording);
+	if (leg_request(rec, "POST", path, NULL, on_recorder_recording) < 0)
+		rec->recording = false;
 }
 
 /* A recorder that leaves while both sides still talk was hung up by
@@ -1069,14 +1085,34 @@ static void recorder_event(struct leg *leg, enum side_event ev)
 
 	if (ev == SIDE_IN_STASIS)
 		try_record(leg);
-	else if (ev == SIDE_FAILED)
-		log_warning("call=%s recorder=%s not made: not recorded",
-			    call->cdr.call_id, leg->id);
 	else if (ev == SIDE_LEFT && call->state == CALL_STATE_TALKING && peer &&
 		 peer->state != LEG_GONE && !peer->cause)
 		log_warning("call=%s recorder=%s gone while talking: the "
 			    "recording stops",
 			    call->cdr.call_id, leg->id);
+}
+
+/* The snoop's creation failed: the call talks on unrecorded. One that
+ * entered Stasis all the same goes as an orphan; one whose answer went
+ * with the events socket is for the resync to find and take over. */
+static void recorder_not_made(struct leg *rec, const struct ari_response *resp)
+{
+	const char *id = rec->call->cdr.call_id;
+
+	if (resp->error == -ECONNABORTED) {
+		log_notice("call=%s recorder=%s answer lost with the events "
+			   "socket: the resync looks for it",
+			   id, rec->id);
+	} else {
+		log_warning("call=%s recorder=%s not made error=%s http=%ld: "
+			    "not recorded",
+			    id, rec->id, strerror(-resp->error),
+			    resp->http_status);
+		if (rec->in_stasis)
+			calls__delete_orphan(rec->call->calls, "channels",
+					     rec->id);
+	}
+	leg_not_created(rec);
 }
 
 /* The snoop's creation answered (it may enter Stasis before or after). */
@@ -1086,11 +1122,7 @@ static void on_recorder_made(const struct ari_response *resp, void *userdata)
 
 	if (resp->error != -ECANCELED && rec->state != LEG_GONE) {
 		if (resp->error < 0) {
-			log_warning("call=%s recorder=%s not made error=%s "
-				    "http=%ld",
-				    rec->call->cdr.call_id, rec->id,
-				    strerror(-resp->error), resp->http_status);
-			leg_not_created(rec);
+			recorder_not_made(rec, resp);
 		} else {
 			calls__leg_created(rec);
 			try_record(rec);
@@ -1111,21 +1143,49 @@ static void name_recording(struct call *call, const char *if_exists)
 	call->cdr.recording_url = strdup(path);
 }
 
-/* The recorder an earlier process left on the call's peer goes on: asked
- * to record again, appending, it answers 409 while its recording runs, and
- * starts again should it have stopped. */
+/* A recorder of the call that no leg held (an earlier process's, or one
+ * whose creation's answer was lost) goes on: asked to record again,
+ * appending, it answers 409 while its recording runs, and starts again
+ * should it have stopped. */
 static void record_take_over(struct call *call, const char *id)
 {
 	struct leg *rec = calls__leg_take_over(call, LEG_RECORDER, id, false);
 
 	name_recording(call, "append");
 	if (!rec) {
-		calls__record(call, "append");
+		log_error("call=%s recorder=%s cannot be taken over: out of "
+			  "memory",
+			  call->cdr.call_id, id);
 		return;
 	}
 	rec->settled = true;
 	log_notice("call=%s recorder=%s taken over", call->cdr.call_id, id);
 	try_record(rec);
+}
+
+struct leg *calls__recorder(const struct call *call)
+{
+	for (unsigned i = 0; i < call->nlegs; i++) {
+		struct leg *leg = call->legs[i];
+
+		if (leg->role == LEG_RECORDER && leg->state == LEG_UP)
+			return leg;
+	}
+	return NULL;
+}
+
+void calls__record_resume(struct call *call, const char *recorder_id)
+{
+	struct leg *rec = calls__recorder(call);
+
+	if (rec) {
+		call->record_if_exists = "append";
+		try_record(rec); /* once made and in Stasis, if not asked */
+	} else if (recorder_id) {
+		record_take_over(call, recorder_id);
+	} else {
+		calls__record(call, "append");
+	}
 }
 
 void calls__discard(struct call *call)
@@ -1176,10 +1236,7 @@ int calls__take_over(struct call *call, const struct calls_talking *t,
 		call->cdr.campaign_id = t->campaign->id;
 	/* Answered before: the record's own answer time stays (writer.c). */
 	call->cdr.answer_us = cdr_now_us();
-	if (t->recorder_id)
-		record_take_over(call, t->recorder_id);
-	else
-		calls__record(call, "append");
+	calls__record_resume(call, t->recorder_id);
 	agents_set_call(t->agent, call->cdr.call_id);
 	agents_input(calls->agents, t->agent, AGENTS_INPUT_OFFER, NULL, 0);
 	agents_input(calls->agents, t->agent, AGENTS_INPUT_ANSWER, NULL, 0);
@@ -1202,7 +1259,7 @@ void calls__record(struct call *call, const char *if_exists)
 		return;
 	if (ids_new(id, sizeof(id), "rec") < 0 ||
 	    !(rec = calls__leg_add(call, LEG_RECORDER, id))) {
-		log_error("call=%s not recorded: out of memory",
+		log_error("call=%s not recorded: out of memory or legs",
 			  call->cdr.call_id);
 		return;
 	}

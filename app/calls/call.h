@@ -38,7 +38,8 @@ enum leg_role {
 	LEG_RECORDER,   /* a snoop on the peer's leg, recording the call */
 };
 
-/* What happens to a side leg, for the supervisions (supervise.c). */
+/* What happens to a side leg, for the recorder's code (call.c) or the
+ * supervisions (supervise.c). */
 enum side_event {
 	SIDE_IN_STASIS = 0,
 	SIDE_ANSWERED,
@@ -278,15 +279,16 @@ int calls__request(struct call *call, const char *method, const char *path,
 void calls__delete_orphan(struct calls *calls, const char *kind,
 			  const char *id);
 /* The parts of a call an earlier process left talking: the caller's (or
- * customer's) channel in a bridge of ours with the agent's leg, which the
- * bridge still records. */
+ * customer's) channel in a bridge of ours with the agent's leg, and the
+ * recorder snooping on the former. */
 struct calls_talking {
 	const char *peer_id;      /* the caller's or customer's channel */
 	const char *agent_leg_id; /* the outbound call's id too */
 	struct agent *agent;
 	const char *bridge_id;
 	struct campaign *campaign; /* named in the agent leg's arguments */
-	/* The snoop on the peer's channel that records the call, or NULL. */
+	/* The snoop on the peer's channel that records the call, or NULL
+	 * when Asterisk lists none. */
 	const char *recorder_id;
 	const char *caller, *callee, *route_arg;
 	int64_t start_us;
@@ -304,13 +306,23 @@ void calls__discard(struct call *call);
 
 /* Records the call as <call id>.wav (if_exists, static: "overwrite", or
  * "append" for a call taken over from an earlier process) and names the
- * recording in the record. The recorder is a snoop on the peer's channel,
- * spying both ways (what the caller says and hears), in our application
- * with the arguments "record,<call id>": a side leg, recorded once it is
- * in Stasis, hung up when the talk ends. Not a recorder in the bridge:
- * that third member makes Asterisk mix the bridge, which costs it about
- * twice as much as the snoop's audiohook. */
+ * recording in the record (also when the recorder then cannot be made:
+ * the record names the file the call was to have). The recorder is a
+ * snoop on the peer's channel, spying both ways (what the caller says and
+ * hears), in our application with the arguments "record,<call id>": a side
+ * leg, recorded once it is in Stasis, hung up when the talk ends. Not a
+ * recorder in the bridge: that third member makes Asterisk mix the
+ * bridge, which costs it about twice as much as the snoop's audiohook. */
 void calls__record(struct call *call, const char *if_exists);
+/* The call's recorder that is up (being made, or made), or NULL. */
+struct leg *calls__recorder(const struct call *call);
+/* A talking call records on, appending to its file, after its recording
+ * may have been lost (a restart, or the answer to its recorder's creation
+ * or record request lost with the events socket): through its recorder
+ * (asked again unless it was), else through recorder_id (a recorder of
+ * the call that Asterisk lists and no leg holds; NULL when none), else
+ * through a new one. */
+void calls__record_resume(struct call *call, const char *recorder_id);
 /* Stores a snapshot of the record. */
 void calls__write_cdr(struct call *call);
 /* Reports an event about call to the feed (data stolen; NULL: nothing). */

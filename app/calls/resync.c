@@ -477,6 +477,34 @@ static const char *recorder_of(struct calls *calls, const char *call_id,
 	return NULL;
 }
 
+/* Talking calls record on: one whose recorder's creation or record
+ * request had its answer lost with the events socket is asked again, or
+ * takes over the recorder Asterisk made for it all the same, before the
+ * channels no call owns go as orphans. */
+static void resume_recordings(struct calls *calls, const json_t *channel_ids,
+			      const json_t *channels)
+{
+	size_t cursor = 0;
+	const char *key;
+	void *value;
+
+	while (strmap_next(calls->by_id, &cursor, &key, &value)) {
+		struct call *call = value;
+		const struct leg *rec;
+
+		if (call->state != CALL_STATE_TALKING || !call->peer)
+			continue;
+		rec = calls__recorder(call);
+		if (rec && rec->recording)
+			continue;
+		calls__record_resume(call,
+				     rec ? NULL
+					 : recorder_of(calls, call->cdr.call_id,
+						       call->peer->id,
+						       channel_ids, channels));
+	}
+}
+
 /* The snoop on the call's agent leg that listens or whispers with the
  * supervisor's phone in their bridge b, with the mode it was made for:
  * an unknown channel of ours in our application. */
@@ -683,6 +711,7 @@ void calls_resync(struct calls *calls, const json_t *channel_ids,
 	if (json_is_array(channel_ids)) {
 		end_missing(calls, channel_ids, restarted);
 		catch_up(calls, channel_ids, channels);
+		resume_recordings(calls, channel_ids, channels);
 		adopt_talking(calls, channel_ids, channels, bridges);
 		adopt_unknown(calls, channel_ids, channels, bridges);
 	}

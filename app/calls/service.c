@@ -150,6 +150,7 @@ int calls_hangup(struct calls *calls, const char *call_id)
 static void on_transfer_allowed(const struct ari_response *resp, void *userdata)
 {
 	struct call *call = userdata;
+	struct leg *rec;
 	char path[512];
 
 	if (resp->error == -ECANCELED)
@@ -162,6 +163,10 @@ static void on_transfer_allowed(const struct ari_response *resp, void *userdata)
 		call->hangup_by = NULL;
 		goto out;
 	}
+	/* The recorder goes first: it snoops on the caller, who lives on. */
+	rec = calls__recorder(call);
+	if (rec)
+		calls__leg_hang_up(rec);
 	snprintf(path, sizeof(path),
 		 "/channels/%s/continue?context=%s&extension=%s&priority=1",
 		 call->peer->id, call->transfer_context, call->transfer_exten);

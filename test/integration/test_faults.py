@@ -542,6 +542,41 @@ class FaultsTest(unittest.TestCase):
         self.assertEqual(self.daemon.count(rf"agent={agent[0]} phone=\S+ unreachable"), 0)
         self.finish(did, agent[0])
 
+    def recording_lost_then_found(self, uri, lost, found):
+        """The events socket goes with the answer to the recorder's request
+        on uri: after the resync the call records on, with one recorder,
+        and its file holds the talk from before the cut and after it."""
+        _, did, [agent] = self.campaign(["uas-answer.xml"], wrapup_time=0)
+        self.proxy.cut_on = re.compile(
+            rb'"type":"RESTResponse"[^{}]*"uri":"channels/[^"/]+/' + uri + rb'"')
+        self.call(did, talk_ms=120000)
+        self.daemon.wait_log(lost)
+        self.daemon.wait_log(r"ARI resync done", count=2, timeout=10)
+        self.daemon.wait_log(found)
+        call_id = re.search(r"call=(\S+) recorder=", self.daemon.log()).group(1)
+        cut = time.monotonic()
+        time.sleep(2.0)  # recorded after the cut
+        self.assertEqual(len([c for c in harness.channels()
+                              if c["name"].startswith(f"Snoop/{call_id}-")]), 1)
+        self.hang_up_callers()
+        harness.wait_for(lambda: self.open_cdrs() == 0, 30, what="every CDR closed")
+        talked = time.monotonic() - cut
+        self.assertGreaterEqual(acd.recording_seconds(call_id), talked - 0.5)
+        self.finish(did, agent[0])
+
+    def test_recorder_answer_lost(self):
+        """The snoop was made, its answer lost: taken over, recording."""
+        self.recording_lost_then_found(
+            rb"snoop", r"recorder=wd-rec-\S+ answer lost with the events socket",
+            r"recorder=wd-rec-\S+ taken over")
+
+    def test_recording_answer_lost(self):
+        """The recording started, its answer lost: asked again, it goes on
+        (Asterisk answers 409 to the second request)."""
+        self.recording_lost_then_found(
+            rb"record", r"recorder=wd-rec-\S+ recording's answer lost with the events",
+            r"recorder=wd-rec-\S+ records on")
+
     def test_silent_socket_is_replaced_before_it_is_closed(self):
         _, did, talkers = self.campaign(["uas-answer.xml"] * 2, wrapup_time=0)
         self.call(did, talk_ms=120000, calls=2)

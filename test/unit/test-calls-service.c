@@ -1732,12 +1732,13 @@ static const struct step blind_transfer[] = {
     {TRANSFER, "$CALLER welcomedly-transfer agent2"},
     {REQ, "POST /channels/$CALLER/variable?variable=WELCOMEDLY_TRANSFER"
 	  "&value=agent2"},
+    /* The recorder goes before the caller does: it would record on. */
+    {REQ, "DELETE /channels/$REC1?reason_code=16"},
     {REQ, "POST /channels/$CALLER/continue?context=welcomedly-transfer"
 	  "&extension=agent2&priority=1"},
     {STATE, "$CALLER talking"},
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
-    {REQ, "DELETE /channels/$REC1?reason_code=16"},
     {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {AGENT, "1 after_call_work"},
@@ -1755,12 +1756,12 @@ static const struct step blind_transfer_number[] = {
     {TRANSFER, "$CALLER welcomedly-transfer +12125550100"},
     {REQ, "POST /channels/$CALLER/variable?variable=WELCOMEDLY_TRANSFER"
 	  "&value=%2B12125550100"},
+    {REQ, "DELETE /channels/$REC1?reason_code=16"},
     {REQ, "POST /channels/$CALLER/continue?context=welcomedly-transfer"
 	  "&extension=%2B12125550100&priority=1"},
     {STATE, "$CALLER talking"},
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
-    {REQ, "DELETE /channels/$REC1?reason_code=16"},
     {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {AGENT, "1 after_call_work"},
