@@ -18,6 +18,12 @@ daemon's peak RSS (VmHWM), and the ring latency from sipp's message logs:
 the caller's INVITE sent to the agent's INVITE received, matched by the
 caller's number. It prints the table and the ratios of issue 16.
 
+With BENCH_ROUNDS=N (default 1) the two phases alternate N times in the same
+run, so that the machine's drift over minutes falls on both alike: one
+table row and one line of ratios per phase and round, then the median of
+each ratio over the rounds. The daemon starts before the first round's
+welcomedlyd phase and runs on, idle, through the app_queue phases after it.
+
 Run by `tools/bench ceiling [SECONDS] [FROM] [STEP] [TO]`, the same two
 controllers are each given FROM, FROM + STEP, ... calls/s for SECONDS until a
 phase has a failed call (sipp saw no 200 to its BYE; no agent was rung: the
@@ -62,6 +68,7 @@ LOG_LEVEL = os.environ.get("BENCH_LOG_LEVEL", "info")
 PERF = os.environ.get("BENCH_PERF", "")
 PERF_ARGS = ["-g"] if PERF == "1" else PERF.split()
 IDLE_S = 3
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1"))
 RING_LIMIT_MS = int(os.environ.get("BENCH_RING_LIMIT_MS", "5000"))
 RING_P99_MS = int(os.environ.get("BENCH_RING_P99_MS", "100"))
 # SIP ports of the sipp processes; their RTP from BENCH_MEDIA (default the
@@ -354,7 +361,19 @@ def fmt(v, unit=""):
     return "—" if v is None else f"{v:.2f}{unit}" if v < 10 else f"{v:.1f}{unit}"
 
 
+def ratios(q, w):
+    """welcomedlyd's figures against app_queue's of the same round."""
+    return {"ast": w["ast_ms"] / q["ast_ms"], "p50": w["ring"][0] - q["ring"][0],
+            "p99": w["ring"][2] / q["ring"][2], "ctl": w["ctl_ms"]}
+
+
+def median(values):
+    v = sorted(values)
+    return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
+
+
 def report(rows, rate, seconds):
+    """rows: app_queue's and welcomedlyd's phases, alternating by round."""
     print(f"\ninbound {rate} calls/s for {seconds} s, {AGENTS} agents in"
           f" {PHONE_PROCESSES} sipp phones, talk {TALK_MS} ms, pin {PIN}\n")
     print("| controller | calls ok | controller CPU/call | controller peak RSS"
@@ -364,16 +383,23 @@ def report(rows, rate, seconds):
         ring = " / ".join(fmt(v) for v in r["ring"]) + " ms"
         print(f"| {r['label']} | {r['ok']}/{r['calls']} | {fmt(r['ctl_ms'], ' ms')}"
               f" | {fmt(r['rss_mb'], ' MB')} | {fmt(r['ast_ms'], ' ms')} | {ring} |")
-    q, w = rows
-    print(f"\nwelcomedlyd vs app_queue: Asterisk CPU/call x{w['ast_ms'] / q['ast_ms']:.2f}"
-          f" (goal <= 1.3), ring p50 {w['ring'][0] - q['ring'][0]:+.1f} ms (goal <= +1),"
-          f" p99 x{w['ring'][2] / q['ring'][2]:.2f} (goal <= 1.5);"
-          f" controller CPU/call {fmt(w['ctl_ms'], ' ms')} (goal <= 0.5;"
-          f" {fmt(w['ctl_ticks_ms'], ' ms')} from utime+stime ticks),"
-          f" peak RSS {fmt(w['rss_mb'], ' MB')} (goal <= 10; at the end"
-          f" {w['rss_split'][0]:.1f} MB anonymous, {w['rss_split'][1]:.1f} MB of"
-          " mapped files);"
-          f" daemon idle {w['idle_ms_per_s']:.2f} ms of CPU per s")
+    rounds = [ratios(q, w) for q, w in zip(rows[0::2], rows[1::2])]
+    for i, (x, w) in enumerate(zip(rounds, rows[1::2])):
+        which = f" (round {i + 1})" if len(rounds) > 1 else ""
+        print(f"\nwelcomedlyd vs app_queue{which}: Asterisk CPU/call x{x['ast']:.2f}"
+              f" (goal <= 1.3), ring p50 {x['p50']:+.1f} ms (goal <= +1),"
+              f" p99 x{x['p99']:.2f} (goal <= 1.5);"
+              f" controller CPU/call {fmt(w['ctl_ms'], ' ms')} (goal <= 0.5;"
+              f" {fmt(w['ctl_ticks_ms'], ' ms')} from utime+stime ticks),"
+              f" peak RSS {fmt(w['rss_mb'], ' MB')} (goal <= 10; at the end"
+              f" {w['rss_split'][0]:.1f} MB anonymous, {w['rss_split'][1]:.1f} MB of"
+              " mapped files);"
+              f" daemon idle {w['idle_ms_per_s']:.2f} ms of CPU per s")
+    if len(rounds) > 1:
+        m = {k: median([x[k] for x in rounds]) for k in rounds[0]}
+        print(f"\nmedian of {len(rounds)} rounds: Asterisk CPU/call x{m['ast']:.2f},"
+              f" ring p50 {m['p50']:+.1f} ms, p99 x{m['p99']:.2f},"
+              f" controller CPU/call {fmt(m['ctl'], ' ms')}")
     print("PostgreSQL transactions per call: " + ", ".join(
         f"{r['label']} {r['pg_per_call']:.1f}" for r in rows) +
         " (app_queue's are Asterisk's realtime lookups alone)")
@@ -507,12 +533,14 @@ def main():
         if rates:
             ceiling(workdir, did, cid, agents, seconds, rates)
             return
-        rows = [phase(workdir, "app_queue", QUEUE_DID, rate, seconds)]
-
-        daemon = start_daemon(workdir, cid, agents)
-        rows.append(phase(workdir, "welcomedlyd", did, rate, seconds, daemon))
+        rows = []
+        for i in range(ROUNDS):
+            which = f"-{i + 1}" if ROUNDS > 1 else ""
+            rows.append(phase(workdir, "app_queue" + which, QUEUE_DID, rate, seconds))
+            daemon = daemon or start_daemon(workdir, cid, agents)
+            rows.append(phase(workdir, "welcomedlyd" + which, did, rate, seconds, daemon))
         report(rows, rate, seconds)
-        traffic(daemon.log(), rows[1]["calls"])
+        traffic(daemon.log(), sum(r["calls"] for r in rows[1::2]))
         print(f"\nlogs in {workdir}; the daemon's in {daemon.log_path}")
     finally:
         if daemon:
