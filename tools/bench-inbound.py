@@ -41,6 +41,7 @@ import glob
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -367,11 +368,6 @@ def ratios(q, w):
             "p99": w["ring"][2] / q["ring"][2], "ctl": w["ctl_ms"]}
 
 
-def median(values):
-    v = sorted(values)
-    return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
-
-
 def report(rows, rate, seconds):
     """rows: app_queue's and welcomedlyd's phases, alternating by round."""
     print(f"\ninbound {rate} calls/s for {seconds} s, {AGENTS} agents in"
@@ -396,7 +392,7 @@ def report(rows, rate, seconds):
               " mapped files);"
               f" daemon idle {w['idle_ms_per_s']:.2f} ms of CPU per s")
     if len(rounds) > 1:
-        m = {k: median([x[k] for x in rounds]) for k in rounds[0]}
+        m = {k: statistics.median(x[k] for x in rounds) for k in rounds[0]}
         print(f"\nmedian of {len(rounds)} rounds: Asterisk CPU/call x{m['ast']:.2f},"
               f" ring p50 {m['p50']:+.1f} ms, p99 x{m['p99']:.2f},"
               f" controller CPU/call {fmt(m['ctl'], ' ms')}")
