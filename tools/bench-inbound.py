@@ -508,6 +508,9 @@ def main():
         rate = int(sys.argv[1]) if len(sys.argv) > 1 else 6
         seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 12
         rates = None
+        if ROUNDS < 1:
+            sys.exit(f"tools/bench inbound: BENCH_ROUNDS is {ROUNDS}; it counts rounds,"
+                     " 1 or more")
     workdir = tempfile.mkdtemp(prefix="bench-inbound-", dir=harness.LOG_DIR)
     audio_file(workdir)
     # A fresh instance: the queue and its dialplan go into its rendered files.
