@@ -496,8 +496,13 @@ class WebRtcTest(unittest.TestCase):
         measure(c2c_agent_to_customer_ms=round(customer_at - agent_at))
         first_in = page.wait_js(
             "window.welcomedly.mediaStats().then(s => s && s.inboundPackets > 0)", 10,
-            what="media from the customer")
+            what="media in the page")
         self.assertTrue(first_in)
+        # The page's first packets can be the ringback played to the agent
+        # while the customer rings: the window starts once the customer, in
+        # the bridge, gets RTP (seen: the customer bridged 0.5 s into it).
+        harness.wait_for(lambda: customer.count_since(0) > 0, 10,
+                         what="media at the customer")
         self.media_flows(page, customer, time.monotonic())
         page.screenshot("c2c-in-call")
         page.click("button[data-testid=hangup]")
