@@ -967,7 +967,10 @@ static void act_cancel_offers(struct call *call, const struct call_event *ev)
 }
 
 /* The talk is over: the agent's leg is hung up and the agent goes to
- * after-call work; the bridge goes. */
+ * after-call work; the bridge goes. The recorder is not hung up: the
+ * talk ends with the peer gone or being hung up (HANGING_UP), and a snoop
+ * goes with the channel it snoops on; a transfer hangs it up before the
+ * caller moves on (service.c). */
 static void act_end_talk(struct call *call, const struct call_event *ev)
 {
 	struct leg *leg = call->winner;
@@ -976,9 +979,6 @@ static void act_end_talk(struct call *call, const struct call_event *ev)
 	(void)ev;
 	if (call->calls->talk_ended)
 		call->calls->talk_ended(call);
-	for (unsigned i = 0; i < call->nlegs; i++)
-		if (call->legs[i]->role == LEG_RECORDER)
-			calls__leg_hang_up(call->legs[i]);
 	if (leg) {
 		calls__leg_hang_up(leg);
 		if (leg->agent && leg->settled)
@@ -1348,7 +1348,8 @@ static enum call_input enter_connecting(struct call *call)
 }
 
 /* Every leg still up is hung up; the call ends once the legs that hold it
- * are gone. Entered again after a timeout, the hangups are sent again. */
+ * are gone. Entered again after a timeout, the hangups are sent again. The
+ * recorder goes with the peer it snoops on, hung up here too. */
 static enum call_input enter_hanging_up(struct call *call)
 {
 	struct leg *up[CALL_MAX_LEGS];
@@ -1360,7 +1361,8 @@ static enum call_input enter_hanging_up(struct call *call)
 		struct leg *leg = call->legs[i];
 
 		if (leg->state == LEG_GONE ||
-		    (leg->state == LEG_ENDING && !call->retries))
+		    (leg->state == LEG_ENDING && !call->retries) ||
+		    (leg->role == LEG_RECORDER && call->peer))
 			continue;
 		calls__leg_ref(leg);
 		up[n++] = leg;

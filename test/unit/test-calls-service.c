@@ -1091,9 +1091,8 @@ static const struct step inbound_answered[] = {
     {AGENT, "1 in_call"},
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
-    /* The talk's end hangs up the recorder that Asterisk is hanging up
-     * with the caller (404 or 204: both are fine). */
-    {REQ, "DELETE /channels/$REC1?reason_code=16"},
+    /* The recorder is not hung up: it goes with the caller it snoops
+     * on. */
     {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {STATE, "$CALLER -"},
@@ -1114,7 +1113,6 @@ static const struct step leg_before_reply[] = {
     BRIDGED(LEG1),
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
-    {REQ, "DELETE /channels/$REC1?reason_code=16"},
     {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {EV, "ChannelDestroyed $LEG1"},
@@ -1214,7 +1212,6 @@ static const struct step ringall_race[] = {
 	  "&ifExists=overwrite&terminateOn=none&beep=false"},
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
-    {REQ, "DELETE /channels/$REC1?reason_code=16"},
     {REQ, "DELETE /channels/$LEG2?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {AGENT, "2 after_call_work"},
@@ -1238,7 +1235,6 @@ static const struct step ring_no_answer[] = {
     BRIDGED(LEG2),
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
-    {REQ, "DELETE /channels/$REC1?reason_code=16"},
     {REQ, "DELETE /channels/$LEG2?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {AGENT, "2 after_call_work"},
@@ -1288,7 +1284,6 @@ static const struct step overflow[] = {
     BRIDGED(LEG1),
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
-    {REQ, "DELETE /channels/$REC1?reason_code=16"},
     {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {EV, "ChannelDestroyed $LEG1"},
@@ -1364,7 +1359,6 @@ static const struct step outbound_api_hangup[] = {
     OUT_CUSTOMER_RINGING("12123453927"),
     OUT_TALKING,
     {HANGUP, "$OUT"},
-    {REQ, "DELETE /channels/$REC1?reason_code=16"},
     {REQ, "DELETE /channels/$OUT?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {REQ, "DELETE /channels/$CUST?reason_code=16"},
@@ -1387,7 +1381,6 @@ static const struct step outbound_agent_hangs_up[] = {
     OUT_CUSTOMER_RINGING("12125683586"),
     OUT_TALKING,
     {EV, "StasisEnd $OUT"},
-    {REQ, "DELETE /channels/$REC1?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {REQ, "DELETE /channels/$CUST?reason_code=16"},
     {STATE, "$OUT hanging_up"},
@@ -1406,7 +1399,6 @@ static const struct step outbound_customer_hangs_up[] = {
     OUT_CUSTOMER_RINGING("12129295757"),
     OUT_TALKING,
     {EV, "StasisEnd $CUST"},
-    {REQ, "DELETE /channels/$REC1?reason_code=16"},
     {REQ, "DELETE /channels/$OUT?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {EV, "StasisEnd $OUT"},
@@ -1492,9 +1484,8 @@ static const struct step agent_hangs_up[] = {
     DIALED(LEG1),
     BRIDGED(LEG1),
     {EV, "StasisEnd $LEG1"},
-    /* The leg that left is not hung up again: the recorder and the bridge
-     * go, then the caller. */
-    {REQ, "DELETE /channels/$REC1?reason_code=16"},
+    /* The leg that left is not hung up again: the bridge goes, then the
+     * caller, and with the caller the recorder snooping on it. */
     {REQ, "DELETE /bridges/$BRIDGE"},
     {REQ, "DELETE /channels/$CALLER?reason_code=16"},
     {STATE, "$CALLER hanging_up"},
@@ -1704,11 +1695,10 @@ static const struct step supervise[] = {
     /* The supervision's parts go, then the talk's: more at once than the
      * client's four connections carry, so those waiting for one go out in
      * no set order. */
-    {ANY, "7"},
+    {ANY, "6"},
     {REQ, "DELETE /channels/$SNOOP3?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE4"},
     {REQ, "DELETE /channels/$SUP2?reason_code=16"},
-    {REQ, "DELETE /channels/$REC1?reason_code=16"},
     {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {REQ, "DELETE /channels/$CALLER?reason_code=16"},
@@ -1784,7 +1774,6 @@ static const struct step masquerade[] = {
     {STATE, "$CALLER talking"},
     {AGENT, "1 in_call"},
     {HANGUP, "$CALLER"},
-    {REQ, "DELETE /channels/$REC1?reason_code=16"},
     {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {REQ, "DELETE /channels/$NEW?reason_code=16"},
@@ -1817,7 +1806,6 @@ static const struct step adopted[] = {
     BRIDGED(LEG1),
     {EV, "StasisEnd $CALLER"},
     {FEED, "call.ended"},
-    {REQ, "DELETE /channels/$REC1?reason_code=16"},
     {REQ, "DELETE /channels/$LEG1?reason_code=16"},
     {REQ, "DELETE /bridges/$BRIDGE"},
     {EV, "ChannelDestroyed $LEG1"},
