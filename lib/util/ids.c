@@ -5,7 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
+
+#include "util/rand.h"
 
 #define IDS_KIND_MAX 16
 #define IDS_RANDOM_CHARS 26
@@ -25,16 +26,13 @@ int ids_new(char *buf, size_t size, const char *kind)
 {
 	uint8_t rnd[IDS_RANDOM_CHARS];
 	char out[IDS_MAX];
-	ssize_t n;
-	int len;
+	int len, r;
 
 	if (!kind || !kind_valid(kind))
 		return -EINVAL;
-	n = getrandom(rnd, sizeof(rnd), 0);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n != sizeof(rnd))
-		return -EIO;
+	r = rand_bytes(rnd, sizeof(rnd));
+	if (r < 0)
+		return r;
 	len = snprintf(out, sizeof(out), IDS_PREFIX "%s-", kind);
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		out[len++] = alphabet[rnd[i] & 31];

@@ -1,5 +1,8 @@
-/* test-util-rand.c: random values vary and cover every bit. */
+/* test-util-rand.c: random values vary and cover every bit; the pool
+ * never hands the same bytes out twice. */
 #include <check.h>
+#include <stdbool.h>
+#include <string.h>
 
 #include "testlib.h"
 #include "util/rand.h"
@@ -22,12 +25,53 @@ START_TEST(values_vary_and_cover_bits)
 }
 END_TEST
 
+/* Chunks of an identifier's size, across many refills of the pool: no two
+ * alike, and every byte value turns up. */
+START_TEST(pool_bytes_never_repeat)
+{
+	enum { CHUNK = 26, N = 8 * RAND_POOL_SIZE / CHUNK };
+	static uint8_t chunks[N][CHUNK];
+	bool seen[256] = {false};
+	unsigned values = 0;
+
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(rand_bytes(chunks[i], CHUNK), 0);
+		for (int k = 0; k < CHUNK; k++) {
+			values += !seen[chunks[i][k]];
+			seen[chunks[i][k]] = true;
+		}
+		for (int j = 0; j < i; j++)
+			ck_assert(memcmp(chunks[i], chunks[j], CHUNK) != 0);
+	}
+	ck_assert_uint_eq(values, 256);
+}
+END_TEST
+
+/* Requests larger than the pool, and mixed with small ones and with
+ * rand_u64(), are served whole. */
+START_TEST(large_and_mixed_requests)
+{
+	static uint8_t big[3 * RAND_POOL_SIZE + 7], zero[sizeof(big)];
+	uint8_t small[5];
+
+	ck_assert_int_eq(rand_bytes(small, sizeof(small)), 0);
+	ck_assert_int_eq(rand_bytes(big, sizeof(big)), 0);
+	ck_assert(memcmp(big + sizeof(big) - 64, zero, 64) != 0);
+	ck_assert(rand_u64() != rand_u64());
+	ck_assert_int_eq(rand_bytes(small, 0), 0);
+	ck_assert_int_eq(rand_bytes(big, RAND_POOL_SIZE), 0);
+	ck_assert(memcmp(big, zero, 64) != 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util-rand");
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, values_vary_and_cover_bits);
+	tcase_add_test(tc, pool_bytes_never_repeat);
+	tcase_add_test(tc, large_and_mixed_requests);
 	suite_add_tcase(s, tc);
 	return testlib_run(s);
 }
