@@ -29,14 +29,17 @@ void campaigns_stats_init(struct campaign_stats *st, int64_t now_us)
 	st->day = day_of(now_us, NULL);
 }
 
-/* A new day starts the day's figures again, at midnight. */
+/* A new day starts the day's figures again, at midnight. Its midnight is
+ * looked for only then: mktime(3) reads the time zone again (a stat(2) of
+ * /etc/localtime) on every call, and this runs for every answer. */
 static void roll_day(struct campaign_stats *st, int64_t now_us)
 {
 	int64_t midnight;
-	int day = day_of(now_us, &midnight);
+	int day = day_of(now_us, NULL);
 
 	if (day == st->day)
 		return;
+	day_of(now_us, &midnight);
 	st->day = day;
 	st->since_us = midnight;
 	memset(&st->today, 0, sizeof(st->today));
