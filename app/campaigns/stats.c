@@ -6,42 +6,46 @@
 
 #define MINUTE_US 60000000LL
 
-static int day_of(int64_t us, int64_t *ret_midnight_us)
+/* The local day of us, as a number that changes at each midnight. */
+static int day_of(int64_t us)
 {
 	time_t t = (time_t)(us / 1000000);
 	struct tm tm;
 
 	localtime_r(&t, &tm);
-	if (ret_midnight_us) {
-		struct tm m = tm;
-
-		m.tm_hour = m.tm_min = m.tm_sec = 0;
-		m.tm_isdst = -1;
-		*ret_midnight_us = (int64_t)mktime(&m) * 1000000;
-	}
 	return (tm.tm_year + 1900) * 1000 + tm.tm_yday;
+}
+
+/* The local midnight that began the day of us. Asked for only when the day
+ * changed: mktime(3) reads the time zone again (a stat(2) of
+ * /etc/localtime) on every call. */
+static int64_t midnight_of(int64_t us)
+{
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	return (int64_t)mktime(&tm) * 1000000;
 }
 
 void campaigns_stats_init(struct campaign_stats *st, int64_t now_us)
 {
 	memset(st, 0, sizeof(*st));
 	st->since_us = now_us;
-	st->day = day_of(now_us, NULL);
+	st->day = day_of(now_us);
 }
 
-/* A new day starts the day's figures again, at midnight. Its midnight is
- * looked for only then: mktime(3) reads the time zone again (a stat(2) of
- * /etc/localtime) on every call, and this runs for every answer. */
+/* A new day starts the day's figures again, at midnight. */
 static void roll_day(struct campaign_stats *st, int64_t now_us)
 {
-	int64_t midnight;
-	int day = day_of(now_us, NULL);
+	int day = day_of(now_us);
 
 	if (day == st->day)
 		return;
-	day_of(now_us, &midnight);
 	st->day = day;
-	st->since_us = midnight;
+	st->since_us = midnight_of(now_us);
 	memset(&st->today, 0, sizeof(st->today));
 }
 
@@ -96,11 +100,9 @@ void campaigns_stats_abandoned(struct campaign_stats *st, int64_t now_us)
 void campaigns_stats_day(const struct campaign_stats *st, int64_t now_us,
 			 struct campaign_figures *out, int64_t *ret_since_us)
 {
-	int64_t midnight;
-
-	if (day_of(now_us, &midnight) != st->day) {
+	if (day_of(now_us) != st->day) {
 		memset(out, 0, sizeof(*out));
-		*ret_since_us = midnight;
+		*ret_since_us = midnight_of(now_us);
 		return;
 	}
 	*out = st->today;
@@ -131,7 +133,7 @@ bool campaigns_stats_tick(struct campaign_stats *st, int64_t now_us)
 		moved = st->recent[i].minute >=
 			    minute - CAMPAIGN_STATS_WINDOW_MIN - 1 &&
 			(st->recent[i].f.answered || st->recent[i].f.abandoned);
-	moved = moved || day_of(now_us, NULL) != st->day;
+	moved = moved || day_of(now_us) != st->day;
 	st->dirty = st->dirty || moved;
 	return moved;
 }
