@@ -312,8 +312,9 @@ void calls__discard(struct call *call);
  * hears), in our application with the arguments "record,<call id>": a side
  * leg, recorded once it is in Stasis. It ends with the peer (Asterisk
  * ends a snoop with the channel it snoops on): hung up by us only before a
- * transfer, where the caller lives on. Not a recorder in the bridge: that third member makes Asterisk mix the
- * bridge, which costs it about twice as much as the snoop's audiohook. */
+ * transfer, where the caller lives on. Not a recorder in the bridge: that
+ * third member makes Asterisk mix the bridge, which costs it about twice as
+ * much as the snoop's audiohook. */
 void calls__record(struct call *call, const char *if_exists);
 /* The call's recorder that is up (being made, or made), or NULL. */
 struct leg *calls__recorder(const struct call *call);
