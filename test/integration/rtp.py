@@ -116,6 +116,35 @@ class RtpPeer:
         return sum(1 for when, e, _, shares in list(self.received)
                    if when >= t and e >= min_energy and shares.get(hz, 0.0) >= share)
 
+    def first_heard(self, hz, t, share=0.05, min_energy=100.0):
+        """Seconds from the first packet received since monotonic time t to
+        the first that carries tone hz (as heard() counts them), or None."""
+        got = [r for r in list(self.received) if r[0] >= t]
+        for when, e, _, shares in got:
+            if e >= min_energy and shares.get(hz, 0.0) >= share:
+                return when - got[0][0]
+        return None
+
+    def timeline(self, hz, t, share=0.05, min_energy=100.0, bin_s=0.1, bins=20):
+        """What was heard from the first packet received since monotonic
+        time t, per bin of bin_s seconds: "packets/with tone hz" (as heard()
+        counts them), and the mean amplitude and pitch of the first packet
+        without it; for assertion messages."""
+        got = [r for r in list(self.received) if r[0] >= t]
+        if not got:
+            return "no packets"
+        cells = []
+        for i in range(bins):
+            start = got[0][0] + i * bin_s
+            rows = [r for r in got if start <= r[0] < start + bin_s]
+            other = [(e, pitch) for _, e, pitch, shares in rows
+                     if e < min_energy or shares.get(hz, 0.0) < share]
+            cell = f"{len(rows)}/{len(rows) - len(other)}"
+            if other:
+                cell += f"(e={other[0][0]:.0f},{other[0][1]:.0f}Hz)"
+            cells.append(cell)
+        return " ".join(cells)
+
     def stop(self):
         self._stop.set()
         self._thread.join(2)

@@ -294,8 +294,11 @@ class WebRtcTest(unittest.TestCase):
             # The caller hears the agent: RTP with the page's tone in it
             # (not silence, nor the queue's music) since the answer.
             tone = rtp.heard(TONE_HZ, since)
+            first = rtp.first_heard(TONE_HZ, since)
+            measure(first_tone_ms=None if first is None else round(first * 1000))
             self.assertGreater(tone, 20, f"{tone} of {rtp.count_since(since)} packets at"
-                               f" the caller carry the page's {TONE_HZ} Hz tone")
+                               f" the caller carry the page's {TONE_HZ} Hz tone; per"
+                               f" 0.1 s: {rtp.timeline(TONE_HZ, since)}")
         return s1
 
     # -- calls --------------------------------------------------------------------
