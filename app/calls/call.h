@@ -193,6 +193,7 @@ struct call {
 	char *endpoint;
 	char *caller_id;
 	char ringback_id[IDS_MAX];
+	bool local_ringback; /* outbound: none played to the agent's phone */
 };
 
 /* The registry. */

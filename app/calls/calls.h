@@ -132,6 +132,7 @@ struct calls_outbound {
 	const char *endpoint;      /* dial string, e.g. PJSIP/+1555@trunk */
 	const char *caller_id;     /* NULL: the trunk's */
 	int64_t lead_id;           /* 0: none */
+	bool local_ringback;       /* the agent's phone plays its own */
 };
 
 /*

@@ -1,5 +1,7 @@
 /* outbound.c: calls an agent places to a customer. The agent's phone is
- * rung first; once the agent answers they hear ringback while the
+ * rung first; once the agent answers they hear ringback (unless their phone
+ * plays its own: a browser's echo canceller, fed a ringback tone, muted
+ * the agent's first words after the customer answered) while the
  * customer's leg is dialed through the campaign's dial template; when the
  * customer answers both are bridged and recorded (call.c). A customer who
  * is busy, does not answer or cannot be reached ends the call, and the
@@ -77,6 +79,8 @@ static void start_ringback(struct call *call)
 {
 	char path[256];
 
+	if (call->local_ringback)
+		return;
 	if (ids_new(call->ringback_id, sizeof(call->ringback_id), "pb") < 0 ||
 	    !call->winner)
 		return;
@@ -267,6 +271,7 @@ static struct call *outbound_new(struct calls *calls,
 	call->cdr.agent_id = req->agent->id;
 	call->cdr.campaign_id = req->campaign->id;
 	call->cdr.lead_id = req->lead_id;
+	call->local_ringback = req->local_ringback;
 	return call;
 }
 

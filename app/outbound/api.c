@@ -15,6 +15,7 @@ static const struct api_field call_fields[] = {
     {"campaign_id", API_INT, API_F_REQUIRED, 1, 0, NULL, NULL},
     {"lead_id", API_INT, 0, 1, 0, NULL, NULL},
     {"number", API_TEXT, 0, 1, GUARD_INPUT_MAX, NULL, NULL},
+    {"local_ringback", API_BOOL, 0, 0, 0, NULL, NULL},
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -92,6 +93,8 @@ static bool request_of(struct api_ctx *ctx, struct outbound_request *req)
 	    json_integer_value(json_object_get(ctx->body, "campaign_id"));
 	req->lead_id = json_integer_value(lead);
 	req->number = json_string_value(number);
+	req->local_ringback =
+	    json_is_true(json_object_get(ctx->body, "local_ringback"));
 	return api_server_own(ctx, req->agent_id,
 			      "an agent token places calls for its own agent "
 			      "only");

@@ -29,6 +29,7 @@ struct place {
 	struct agent *agent;
 	struct campaign *campaign;
 	int64_t lead_id;
+	bool local_ringback;
 	char number[GUARD_NUMBER_SIZE]; /* E.164, once screened */
 };
 
@@ -173,6 +174,7 @@ static void place_now(struct place *p)
 	req.endpoint = endpoint;
 	req.caller_id = p->campaign->caller_id;
 	req.lead_id = p->lead_id;
+	req.local_ringback = p->local_ringback;
 	r = calls_originate(p->ob->deps.calls, &req, call_id, sizeof(call_id));
 	if (r < 0) {
 		fail(p, OUTBOUND_NOT_PLACED, r, NULL);
@@ -301,6 +303,7 @@ int outbound_place(struct outbound *ob, const struct outbound_request *req,
 	p->ob = ob;
 	p->cb = cb;
 	p->userdata = userdata;
+	p->local_ringback = req->local_ringback;
 	if (!parties(p, req))
 		return 0;
 	if (req->lead_id <= 0) {

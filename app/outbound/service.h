@@ -7,6 +7,7 @@
 #define APP_OUTBOUND_SERVICE_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -46,6 +47,9 @@ struct outbound_request {
 	int64_t campaign_id;
 	int64_t lead_id;    /* > 0: dial this lead's phone */
 	const char *number; /* when lead_id is 0: the raw number */
+	/* The agent's phone plays its own ringback while the customer rings
+	 * (a browser softphone): none is played to it. */
+	bool local_ringback;
 };
 
 /* How a placement ended. */

@@ -563,6 +563,8 @@ class OutboundTest(unittest.TestCase):
                      "invalid-body", detail="campaign")
         self.refused({"agent_id": aid, "campaign_id": cid, "number": good, "x": 1}, 422,
                      "invalid-body")
+        self.refused(dict(base, number=good, local_ringback="yes"), 422, "invalid-body",
+                     detail="local_ringback")
         # International numbers pass once the campaign allows them, but
         # only through its allowed prefixes.
         self.ok("PATCH", f"/api/v1/campaigns/{cid}", {"allow_international": True})

@@ -250,14 +250,27 @@ class WebRtcTest(unittest.TestCase):
         }})()""")
 
     @staticmethod
-    def first_invite_at(trunk):
-        """When the trunk's sipp received its first INVITE (Unix ms)."""
-        text = trunk.message_text()
+    def first_message_at(trunk, head, sent=False):
+        """When the trunk's sipp first received (or sent) a SIP message whose
+        text matches the regex head from its start (Unix ms)."""
+        how = (r"UDP message sent \(\d+ bytes\):" if sent
+               else r"UDP message received \[\d+\] bytes :")
         m = re.search(r"^-+ (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\s*\n"
-                      r"UDP message received \[\d+\] bytes :\s*\n\s*INVITE ", text, re.M)
-        assert m, "no INVITE in " + trunk.messages
+                      + how + r"\s*\n\s*" + head, trunk.message_text(), re.M)
+        assert m, f"no {head!r} in " + trunk.messages
         at = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f")
         return at.timestamp() * 1000
+
+    @classmethod
+    def first_invite_at(cls, trunk):
+        return cls.first_message_at(trunk, "INVITE ")
+
+    @classmethod
+    def first_answer_at(cls, trunk):
+        """When the trunk answered its first INVITE: its 200 OK (header
+        lines up to the blank one) with CSeq INVITE."""
+        return cls.first_message_at(
+            trunk, r"SIP/2.0 200 OK\r?\n(?:[^\r\n]+\r?\n)*?CSeq: *\d+ INVITE", sent=True)
 
     def answer(self, page, timeout=10.0):
         """Clicks answer; returns ms from the click to the first inbound RTP
@@ -487,6 +500,15 @@ class WebRtcTest(unittest.TestCase):
         page.wait_visible(button, 10)
         page.screenshot("leads")
         self.watch_shown(page, "in-call")
+        # When the page's ringback starts and stops, and what it shows then.
+        page.evaluate("""(() => {
+            window.__wdRingback = {};
+            const timer = setInterval(() => {
+                const on = window.welcomedly.state.ringback, r = window.__wdRingback;
+                if (on && !r.on) r.on = Date.now(), r.flags = document.querySelector("#call-flags").textContent;
+                if (!on && r.on && !r.off) r.off = Date.now(), clearInterval(timer);
+            }, 5);
+        })()""")
         page.click(button)
         # The agent's leg first: the browser gets the INVITE (and answers
         # its own call by itself), and only then is the customer dialed.
@@ -507,6 +529,21 @@ class WebRtcTest(unittest.TestCase):
         harness.wait_for(lambda: customer.count_since(0) > 0, 10,
                          what="media at the customer")
         self.media_flows(page, customer, time.monotonic())
+        # The page played the ringback while the customer rang, and the
+        # server none: the customer hears the agent from the first packets
+        # (a ringback tone sent over the call made the browser's echo
+        # canceller mute the agent for 0.3-0.4 s after the answer).
+        ring = page.wait_js("window.__wdRingback.off && window.__wdRingback", 5,
+                            what="the page's ringback stopped")
+        self.assertIn("Ringing the customer", ring["flags"])
+        answered_at = self.first_answer_at(trunk)
+        self.assertLess(ring["on"], answered_at, ring)
+        self.assertGreater(ring["off"], answered_at, ring)
+        first = customer.first_heard(TONE_HZ, 0)
+        self.assertIsNotNone(first)
+        self.assertLess(first, 0.15, "the customer heard the agent's tone only"
+                        f" {first:.2f} s after the first packet; per 0.1 s:"
+                        f" {customer.timeline(TONE_HZ, 0)}")
         page.screenshot("c2c-in-call")
         page.click("button[data-testid=hangup]")
         page.wait_visible("[data-testid=in-call]", 10, visible=False)

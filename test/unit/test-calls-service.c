@@ -53,7 +53,8 @@ enum op {
 		      "key>=N" for a lower bound */
 	HANGUP,    /* calls_hangup("$ID") */
 	TRANSFER,  /* calls_transfer: "$ID context exten" */
-	ORIGINATE, /* "NAME agent number": calls_originate, binds $NAME */
+	ORIGINATE, /* "NAME agent number [local-ringback]": calls_originate,
+		      binds $NAME */
 	SUPERVISE, /* "$ID agent mode": calls_supervise (or _mode when the
 		      agent supervises already); mode "end": _end */
 	RESYNC,    /* calls_resync with the channel of the trace event fed
@@ -838,12 +839,14 @@ static void step_cdr(struct fx *fx, const char *arg)
 
 static void step_originate(struct fx *fx, const char *arg)
 {
-	char name[32], number[64], endpoint[128], id[128];
+	char name[32], number[64], endpoint[128], id[128], flag[32] = "";
 	long agent_id;
 	struct calls_outbound req = {0};
 
-	ck_assert_int_eq(sscanf(arg, "%31s %ld %63s", name, &agent_id, number),
-			 3);
+	ck_assert_int_ge(
+	    sscanf(arg, "%31s %ld %63s %31s", name, &agent_id, number, flag),
+	    3);
+	req.local_ringback = strcmp(flag, "local-ringback") == 0;
 	settle(fx);
 	snprintf(endpoint, sizeof(endpoint), "PJSIP/%s@trunk", number);
 	req.agent = agents_by_id(fx->agents, agent_id);
@@ -1319,9 +1322,10 @@ static const struct step max_wait[] = {
 
 /* clang-format off */
 /* Outbound: agent 1's phone rings first (the call id is the agent's leg,
- * $OUT), with the number it is about to call. */
-#define OUT_AGENT_RINGING(number)                                              \
-	{ORIGINATE, "OUT 1 +" number},                                         \
+ * $OUT), with the number it is about to call; how: "" or
+ * " local-ringback" (the phone plays its own). */
+#define OUT_AGENT_RINGING_AS(number, how)                                      \
+	{ORIGINATE, "OUT 1 +" number how},                                     \
 	{FEED, "call.offered"},                                                \
 	{REQ, "POST /channels/create?endpoint=PJSIP/agent1&app=welcomedly"     \
 	      "&appArgs=outbound,1&channelId=$OUT"},                           \
@@ -1329,12 +1333,10 @@ static const struct step max_wait[] = {
 	{STATE, "$OUT connecting"},                                            \
 	{EV, "StasisStart $OUT"},                                              \
 	{REQ, "POST /channels/$OUT/dial?timeout=15"}
-/* The agent answered: ringback, then the customer's leg with the
- * campaign's caller id, dialed once in Stasis. */
-#define OUT_CUSTOMER_RINGING(number)                                           \
-	{EV, "Dial ANSWER"},                                                   \
-	{AGENT, "1 in_call"},                                                  \
-	{REQ, "POST /channels/$OUT/play/$PB1?media=tone:ring"},                \
+#define OUT_AGENT_RINGING(number) OUT_AGENT_RINGING_AS(number, "")
+/* The customer's leg with the campaign's caller id, dialed once in
+ * Stasis. */
+#define OUT_CUSTOMER_DIALED(number)                                            \
 	{REQ, "POST /channels/create?endpoint=PJSIP%2F%2B" number "%40trunk"   \
 	      "&app=welcomedly&appArgs=customer,$OUT&channelId=$CUST"},        \
 	{EV, "StasisStart $CUST"},                                             \
@@ -1342,14 +1344,35 @@ static const struct step max_wait[] = {
 	      "&value=%22%2B12125550100%22%20%3C%2B12125550100%3E"},           \
 	{REQ, "POST /channels/$CUST/dial?timeout=45"},                         \
 	{STATE, "$OUT connecting"}
+/* The agent answered: ringback, then the customer's leg. */
+#define OUT_CUSTOMER_RINGING(number)                                           \
+	{EV, "Dial ANSWER"},                                                   \
+	{AGENT, "1 in_call"},                                                  \
+	{REQ, "POST /channels/$OUT/play/$PB1?media=tone:ring"},                \
+	OUT_CUSTOMER_DIALED(number)
+#define OUT_BRIDGED                                                            \
+	{REQ, "POST /bridges/$BRIDGE?type=mixing&name=$OUT"},                  \
+	{REQ, "POST /bridges/$BRIDGE/addChannel?channel=$OUT,$CUST"}
 /* The customer answered: ringback stopped, bridged, recorded. */
 #define OUT_TALKING                                                            \
 	{EV, "Dial ANSWER"},                                                   \
 	{FEED, "call.answered"},                                               \
 	{REQ, "DELETE /playbacks/$PB1"},                                       \
-	{REQ, "POST /bridges/$BRIDGE?type=mixing&name=$OUT"},                  \
-	{REQ, "POST /bridges/$BRIDGE/addChannel?channel=$OUT,$CUST"},          \
+	OUT_BRIDGED,                                                           \
 	RECORDED("$CUST", "$OUT")
+/* Talking; the customer hangs up first. */
+#define OUT_CUSTOMER_HANGS_UP                                                  \
+	{EV, "StasisEnd $CUST"},                                               \
+	{REQ, "DELETE /channels/$OUT?reason_code=16"},                         \
+	{REQ, "DELETE /bridges/$BRIDGE"},                                      \
+	{EV, "StasisEnd $OUT"},                                                \
+	{FEED, "call.ended"},                                                  \
+	{AGENT, "1 after_call_work"},                                          \
+	{STATE, "$OUT -"},                                                     \
+	{EV, "ChannelDestroyed $OUT"},                                         \
+	{CDR, "$OUT dir=outbound disposition=ANSWERED by=caller agent=1 "      \
+	      "answered=true rec=/api/v1/calls/$OUT/recording"},               \
+	{END, NULL}
 /* clang-format on */
 
 /* Outbound, answered by the customer, ended through the API: the agent's
@@ -1398,17 +1421,23 @@ static const struct step outbound_customer_hangs_up[] = {
     OUT_AGENT_RINGING("12129295757"),
     OUT_CUSTOMER_RINGING("12129295757"),
     OUT_TALKING,
-    {EV, "StasisEnd $CUST"},
-    {REQ, "DELETE /channels/$OUT?reason_code=16"},
-    {REQ, "DELETE /bridges/$BRIDGE"},
-    {EV, "StasisEnd $OUT"},
-    {FEED, "call.ended"},
-    {AGENT, "1 after_call_work"},
-    {STATE, "$OUT -"},
-    {EV, "ChannelDestroyed $OUT"},
-    {CDR, "$OUT dir=outbound disposition=ANSWERED by=caller agent=1 "
-	  "answered=true rec=/api/v1/calls/$OUT/recording"},
-    {END, NULL},
+    OUT_CUSTOMER_HANGS_UP,
+};
+
+/* As above, but the agent's phone plays its own ringback (a browser): none
+ * is played to it, nor stopped when the customer answers (the trace's
+ * playback event is not fed). */
+static const struct step outbound_local_ringback[] = {
+    OUT_AGENT_RINGING_AS("12129295757", " local-ringback"),
+    {EV, "Dial ANSWER"},
+    {AGENT, "1 in_call"},
+    OUT_CUSTOMER_DIALED("12129295757"),
+    {EV, "Dial ANSWER"},
+    {FEED, "call.answered"},
+    OUT_BRIDGED,
+    {SKIP, "PlaybackFinished"},
+    RECORDED("$CUST", "$OUT"),
+    OUT_CUSTOMER_HANGS_UP,
 };
 
 /* The customer is busy: Asterisk sends no Dial BUSY, only a hangup
@@ -1879,6 +1908,8 @@ static const struct row rows[] = {
      outbound_agent_hangs_up},
     {"outbound-customer-hangs-up", "outbound-customer-hangs-up", NULL, NULL,
      outbound_customer_hangs_up},
+    {"outbound-local-ringback", "outbound-customer-hangs-up", NULL, NULL,
+     outbound_local_ringback},
     {"outbound-busy", "outbound-busy", NULL, NULL, outbound_busy},
     {"outbound-no-answer", "outbound-no-answer", NULL, NULL,
      outbound_no_answer},

@@ -6,16 +6,26 @@
 // dialed; the server then rings this browser's phone for the agent's leg.
 // An INVITE that arrives while such a call is pending is that leg, and is
 // answered at once without asking (the agent just clicked "Call"). Every
-// other INVITE is shown as an incoming call to answer or decline.
+// other INVITE is shown as an incoming call to answer or decline. While
+// the customer's phone rings the page plays the ringback itself (placeCall
+// asks the server for none): from the answer of the agent's leg until the
+// feed says the customer answered, the call failed or ended, or sound
+// comes over the call.
 
 import { Api } from "/common/api.js";
 import { Feed } from "/common/feed.js";
-import { Ringtone } from "/common/ringtone.js";
+import { RINGBACK, Ringtone } from "/common/ringtone.js";
 import { Softphone } from "/common/softphone.js";
 
 // How long after a click-to-call an INVITE is taken as its agent leg.
 const CLICK_TO_CALL_WINDOW_MS = 90000;
 const LAST_CALL_KEY = "welcomedly.agent.lastCall";
+// Ringback: how often the call's incoming sound is looked at, the energy
+// (WebRTC's totalAudioEnergy) that means the customer is heard, and the
+// longest it plays (the server rings a customer 45 s).
+const RINGBACK_POLL_MS = 250;
+const RINGBACK_HEARD_ENERGY = 1e-4;
+const RINGBACK_MAX_MS = 60000;
 
 const CUSTOMER_FAILED = {
   BUSY: "The customer's line was busy.",
@@ -40,6 +50,8 @@ export class Shift {
     this.store = store;
     this.audio = audio;
     this.ringtone = new Ringtone();
+    this.ringback = new Ringtone(RINGBACK, this.ringtone);
+    this.ringbackTimer = null;
     this.api = null;
     this.feed = null;
     this.phone = null;
@@ -171,7 +183,7 @@ export class Shift {
       "call.offered": () => this.onOffered(d),
       "call.answered": () => this.onAnswered(d),
       "call.ended": () => this.onEnded(d),
-      "call.customer_failed": () => this.error(CUSTOMER_FAILED[d.reason] || "The customer could not be reached."),
+      "call.customer_failed": () => this.onCustomerFailed(d),
     }[m.type];
     if (handler) handler();
   }
@@ -201,9 +213,15 @@ export class Shift {
   }
 
   onAnswered(d) {
+    this.customerRang(d.call_id);
     this.set({ offer: null });
     const cur = this.state.currentCall;
     if (!cur || cur.id !== d.call_id) this.rememberCall({ id: d.call_id, campaignId: d.campaign_id, number: "" });
+  }
+
+  onCustomerFailed(d) {
+    this.customerRang(d.call_id);
+    this.error(CUSTOMER_FAILED[d.reason] || "The customer could not be reached.");
   }
 
   onEnded(d) {
@@ -211,6 +229,7 @@ export class Shift {
     const call = { id: d.call_id, campaignId: d.campaign_id, number: cur && cur.id === d.call_id ? cur.number : "" };
     this.set({ offer: null, clickToCall: null });
     this.stopRinging();
+    this.syncRingback();
     // An inbound call nobody answered here needs no outcome.
     const handled = d.direction === "outbound" || d.disposition === "ANSWERED";
     if (handled && !this.state.wrapup) this.beginWrapup(call);
@@ -239,6 +258,51 @@ export class Shift {
     if (!call && prev && prev.auto) this.set({ clickToCall: null });
     this.set({ phoneCall: call });
     if (!call && this.state.offer) this.set({ offer: null });
+    this.syncRingback();
+  }
+
+  // --- ringback while this page's click-to-call rings the customer ----------
+
+  // The customer of this page's click-to-call answered or could not be
+  // reached: their phone no longer rings. callId may precede the reply
+  // of POST /calls.
+  customerRang(callId) {
+    const c2c = this.state.clickToCall;
+    if (!c2c || (c2c.callId && c2c.callId !== callId)) return;
+    this.set({ clickToCall: { ...c2c, rang: true } });
+    this.syncRingback();
+  }
+
+  syncRingback() {
+    const c = this.state.phoneCall;
+    const c2c = this.state.clickToCall;
+    const want = !!c && !!c.auto && c.state === "talking" && !!c2c && !c2c.rang;
+    if (want === this.state.ringback) return;
+    this.set({ ringback: want });
+    clearInterval(this.ringbackTimer);
+    this.ringbackTimer = null;
+    if (!want) {
+      this.ringback.stop();
+      return;
+    }
+    this.ringback.start();
+    this.watchForCustomer();
+  }
+
+  // Should the feed be late or down, sound over the call (nothing comes
+  // before the customer is connected) or the time limit ends the ringback.
+  watchForCustomer() {
+    const started = Date.now();
+    let base = null;
+    this.ringbackTimer = setInterval(async () => {
+      const s = await this.mediaStats();
+      const energy = s ? s.inboundAudioEnergy : 0;
+      if (base === null) base = energy;
+      if (energy - base > RINGBACK_HEARD_ENERGY || Date.now() - started > RINGBACK_MAX_MS) {
+        const c2c = this.state.clickToCall;
+        if (c2c) this.customerRang(c2c.callId);
+      }
+    }, RINGBACK_POLL_MS);
   }
 
   stopRinging() {

@@ -13,7 +13,8 @@ export function initialState() {
     offer: null, // the feed's call.offered: {callId, campaignId, number, startedAt (ms)}
     phoneCall: null, // the softphone's call: {direction, number, state, muted, held, holding, answeredAt}
     currentCall: null, // the call being handled: {id, campaignId, number}
-    clickToCall: null, // a call this page placed: {callId, number, leadId, campaignId, at}
+    clickToCall: null, // a call this page placed: {callId, number, leadId, campaignId, at, rang}
+    ringback: false, // its customer's phone rings: the page plays ringback
     wrapup: null, // {callId, campaignId, number, codes: [...] | null, submitting, fieldErrors}
     leads: { items: [], loading: false, loaded: false },
     busy: false, // a state change is on its way

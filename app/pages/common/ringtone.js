@@ -1,29 +1,51 @@
-// ringtone.js: a ring made with WebAudio (no sound file to serve). The
+// ringtone.js: rings made with WebAudio (no sound file to serve). The
 // AudioContext must be created or resumed during a click ("Start shift"),
 // or browsers keep it silent.
 
-// A soft two-tone ring: 0.4 s on, 0.2 s off, 0.4 s on, then 2 s of silence.
-const TONES = [440, 480];
-const PATTERN = [
-  [0, 0.4],
-  [0.6, 1.0],
-];
-const PERIOD_S = 3;
-const VOLUME = 0.08;
+// An incoming call: a soft two-tone ring, 0.4 s on, 0.2 s off, 0.4 s on,
+// then 2 s of silence.
+export const RING = {
+  tones: [440, 480],
+  pattern: [
+    [0, 0.4],
+    [0.6, 1.0],
+  ],
+  periodS: 3,
+  volume: 0.08,
+};
+
+// The customer's phone rings (North American ringback: 2 s on, 4 s off).
+// Played here, not sent by the server: the browser's echo canceller takes
+// what comes over the call for echo, and a ringback tone over the call
+// made it mute the agent's first words once the customer answered.
+export const RINGBACK = {
+  tones: [440, 480],
+  pattern: [[0, 2.0]],
+  periodS: 6,
+  volume: 0.05,
+};
 
 export class Ringtone {
-  constructor() {
-    this.ctx = null;
+  // sound: RING or RINGBACK; shared: a Ringtone whose unlocked
+  // AudioContext this one uses.
+  constructor(sound = RING, shared = null) {
+    this.sound = sound;
+    this.shared = shared;
+    this.own = null;
     this.timer = null;
     this.nodes = [];
+  }
+
+  get ctx() {
+    return this.shared ? this.shared.ctx : this.own;
   }
 
   // Call from a click handler.
   unlock() {
     const Ctx = window.AudioContext || window.webkitAudioContext;
-    if (!Ctx) return;
-    if (!this.ctx) this.ctx = new Ctx();
-    if (this.ctx.state === "suspended") this.ctx.resume().catch(() => {});
+    if (this.shared || !Ctx) return;
+    if (!this.own) this.own = new Ctx();
+    if (this.own.state === "suspended") this.own.resume().catch(() => {});
   }
 
   get ringing() {
@@ -34,7 +56,7 @@ export class Ringtone {
     if (this.ringing || !this.ctx) return;
     const ring = () => this.schedule(this.ctx.currentTime + 0.05);
     ring();
-    this.timer = setInterval(ring, PERIOD_S * 1000);
+    this.timer = setInterval(ring, this.sound.periodS * 1000);
   }
 
   stop() {
@@ -45,24 +67,25 @@ export class Ringtone {
   }
 
   schedule(t0) {
+    const { tones, pattern, periodS, volume } = this.sound;
     const gain = this.ctx.createGain();
     gain.gain.value = 0;
     gain.connect(this.ctx.destination);
-    for (const [on, off] of PATTERN) {
+    for (const [on, off] of pattern) {
       // Short ramps: a hard edge clicks.
       gain.gain.setValueAtTime(0, t0 + on);
-      gain.gain.linearRampToValueAtTime(VOLUME, t0 + on + 0.02);
-      gain.gain.setValueAtTime(VOLUME, t0 + off - 0.02);
+      gain.gain.linearRampToValueAtTime(volume, t0 + on + 0.02);
+      gain.gain.setValueAtTime(volume, t0 + off - 0.02);
       gain.gain.linearRampToValueAtTime(0, t0 + off);
     }
     this.nodes = this.nodes.filter((n) => n.endAt > this.ctx.currentTime);
-    for (const f of TONES) {
+    for (const f of tones) {
       const osc = this.ctx.createOscillator();
       osc.frequency.value = f;
       osc.connect(gain);
       osc.start(t0);
-      osc.stop(t0 + PERIOD_S);
-      osc.endAt = t0 + PERIOD_S;
+      osc.stop(t0 + periodS);
+      osc.endAt = t0 + periodS;
       this.nodes.push(osc);
     }
   }

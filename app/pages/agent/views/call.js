@@ -40,7 +40,10 @@ export function mountCall(root, shift) {
       const cur = state.currentCall;
       inNumber.textContent = (cur && cur.number) || c.number || "";
       timer.textContent = c.answeredAt ? duration(since(c.answeredAt)) : "0:00";
-      flags.textContent = c.state === "connecting" ? "Connecting…" : [c.held && "On hold", c.muted && "Muted"].filter(Boolean).join(" · ");
+      flags.textContent =
+        c.state === "connecting"
+          ? "Connecting…"
+          : [state.ringback && "Ringing the customer…", c.held && "On hold", c.muted && "Muted"].filter(Boolean).join(" · ");
       mute.textContent = c.muted ? "Unmute " : "Mute ";
       mute.append(kbd("M"));
       mute.setAttribute("aria-pressed", String(!!c.muted));
