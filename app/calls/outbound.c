@@ -75,6 +75,8 @@ static enum call_input enter_ringing_agent(struct call *call)
 	return CALL_INPUT_NONE;
 }
 
+/* Plays ringback to the agent's leg (call->winner) while the customer
+ * rings, unless the agent's phone plays its own (call->local_ringback). */
 static void start_ringback(struct call *call)
 {
 	char path[256];
@@ -89,7 +91,8 @@ static void start_ringback(struct call *call)
 	calls__request(call, "POST", path, NULL, NULL);
 }
 
-/* The agent answered: ringback for them, and the customer is dialed. */
+/* The agent answered: ringback for them (start_ringback), and the customer
+ * is dialed. */
 static enum call_input enter_ringing_customer(struct call *call)
 {
 	struct call_event failed = {NULL, "CHANUNAVAIL", 38};

@@ -110,38 +110,44 @@ class RtpPeer:
         return sum(1 for when, e, hz, _ in list(self.received)
                    if when >= t and e >= min_energy and fits(hz))
 
+    @staticmethod
+    def _carries(row, hz, share, min_energy):
+        """A received packet (a row of received) carries tone hz: at least
+        that share of a sound of at least min_energy."""
+        _, e, _, shares = row
+        return e >= min_energy and shares.get(hz, 0.0) >= share
+
+    def _since(self, t):
+        return [r for r in list(self.received) if r[0] >= t]
+
     def heard(self, hz, t, share=0.05, min_energy=100.0):
         """Packets since monotonic time t in which tone hz (one of tones)
         carries at least that share of a sound of at least min_energy."""
-        return sum(1 for when, e, _, shares in list(self.received)
-                   if when >= t and e >= min_energy and shares.get(hz, 0.0) >= share)
+        return sum(1 for r in self._since(t) if self._carries(r, hz, share, min_energy))
 
-    def first_heard(self, hz, t, share=0.05, min_energy=100.0):
-        """Seconds from the first packet received since monotonic time t to
-        the first that carries tone hz (as heard() counts them), or None."""
-        got = [r for r in list(self.received) if r[0] >= t]
-        for when, e, _, shares in got:
-            if e >= min_energy and shares.get(hz, 0.0) >= share:
-                return when - got[0][0]
-        return None
+    def packets_before(self, hz, t, share=0.05, min_energy=100.0):
+        """How many of the packets received since monotonic time t came
+        before the first that carries tone hz (as heard() counts them), or
+        None when none does."""
+        return next((i for i, r in enumerate(self._since(t))
+                     if self._carries(r, hz, share, min_energy)), None)
 
     def timeline(self, hz, t, share=0.05, min_energy=100.0, bin_s=0.1, bins=20):
         """What was heard from the first packet received since monotonic
         time t, per bin of bin_s seconds: "packets/with tone hz" (as heard()
         counts them), and the mean amplitude and pitch of the first packet
         without it; for assertion messages."""
-        got = [r for r in list(self.received) if r[0] >= t]
+        got = self._since(t)
         if not got:
             return "no packets"
         cells = []
         for i in range(bins):
             start = got[0][0] + i * bin_s
             rows = [r for r in got if start <= r[0] < start + bin_s]
-            other = [(e, pitch) for _, e, pitch, shares in rows
-                     if e < min_energy or shares.get(hz, 0.0) < share]
+            other = [r for r in rows if not self._carries(r, hz, share, min_energy)]
             cell = f"{len(rows)}/{len(rows) - len(other)}"
             if other:
-                cell += f"(e={other[0][0]:.0f},{other[0][1]:.0f}Hz)"
+                cell += f"(e={other[0][1]:.0f},{other[0][2]:.0f}Hz)"
             cells.append(cell)
         return " ".join(cells)
 

@@ -846,7 +846,9 @@ static void step_originate(struct fx *fx, const char *arg)
 	ck_assert_int_ge(
 	    sscanf(arg, "%31s %ld %63s %31s", name, &agent_id, number, flag),
 	    3);
-	req.local_ringback = strcmp(flag, "local-ringback") == 0;
+	ck_assert_msg(!flag[0] || strcmp(flag, "local-ringback") == 0,
+		      "%s: ORIGINATE flag \"%s\"", fx->row->name, flag);
+	req.local_ringback = flag[0] != 0;
 	settle(fx);
 	snprintf(endpoint, sizeof(endpoint), "PJSIP/%s@trunk", number);
 	req.agent = agents_by_id(fx->agents, agent_id);

@@ -65,6 +65,7 @@ function main() {
   window.welcomedly = {
     state: store.state,
     mediaStats: () => shift.mediaStats(),
+    ringingBack: () => shift.ringback.ringing,
   };
 }
 

@@ -8,9 +8,9 @@
 // answered at once without asking (the agent just clicked "Call"). Every
 // other INVITE is shown as an incoming call to answer or decline. While
 // the customer's phone rings the page plays the ringback itself (placeCall
-// asks the server for none): from the answer of the agent's leg until the
-// feed says the customer answered, the call failed or ended, or sound
-// comes over the call.
+// asks the server for none when the page can play sound): from the answer
+// of the agent's leg until the feed says the customer answered or could
+// not be reached, the call ends, sound comes over the call, or 60 s pass.
 
 import { Api } from "/common/api.js";
 import { Feed } from "/common/feed.js";
@@ -21,8 +21,9 @@ import { Softphone } from "/common/softphone.js";
 const CLICK_TO_CALL_WINDOW_MS = 90000;
 const LAST_CALL_KEY = "welcomedly.agent.lastCall";
 // Ringback: how often the call's incoming sound is looked at, the energy
-// (WebRTC's totalAudioEnergy) that means the customer is heard, and the
-// longest it plays (the server rings a customer 45 s).
+// (WebRTC's totalAudioEnergy) gained between two looks that means the
+// customer is heard, and the longest it plays (the server rings a customer
+// 45 s).
 const RINGBACK_POLL_MS = 250;
 const RINGBACK_HEARD_ENERGY = 1e-4;
 const RINGBACK_MAX_MS = 60000;
@@ -227,9 +228,9 @@ export class Shift {
   onEnded(d) {
     const cur = this.state.currentCall;
     const call = { id: d.call_id, campaignId: d.campaign_id, number: cur && cur.id === d.call_id ? cur.number : "" };
-    this.set({ offer: null, clickToCall: null });
+    this.set({ offer: null });
+    this.setClickToCall(null);
     this.stopRinging();
-    this.syncRingback();
     // An inbound call nobody answered here needs no outcome.
     const handled = d.direction === "outbound" || d.disposition === "ANSWERED";
     if (handled && !this.state.wrapup) this.beginWrapup(call);
@@ -255,22 +256,26 @@ export class Shift {
     const prev = this.state.phoneCall;
     if (call && prev) call = { ...call, number: prev.auto ? prev.number : call.number, auto: prev.auto };
     if (!call || call.state !== "ringing") this.stopRinging();
-    if (!call && prev && prev.auto) this.set({ clickToCall: null });
     this.set({ phoneCall: call });
+    if (!call && prev && prev.auto) this.setClickToCall(null);
     if (!call && this.state.offer) this.set({ offer: null });
     this.syncRingback();
   }
 
   // --- ringback while this page's click-to-call rings the customer ----------
 
+  // Every change of clickToCall goes through here: the ringback follows.
+  setClickToCall(c2c) {
+    this.set({ clickToCall: c2c });
+    this.syncRingback();
+  }
+
   // The customer of this page's click-to-call answered or could not be
-  // reached: their phone no longer rings. callId may precede the reply
-  // of POST /calls.
+  // reached: their phone no longer rings. The feed's event may precede
+  // the reply of POST /calls (callId still null).
   customerRang(callId) {
     const c2c = this.state.clickToCall;
-    if (!c2c || (c2c.callId && c2c.callId !== callId)) return;
-    this.set({ clickToCall: { ...c2c, rang: true } });
-    this.syncRingback();
+    if (c2c && (!c2c.callId || c2c.callId === callId)) this.setClickToCall({ ...c2c, rang: true });
   }
 
   syncRingback() {
@@ -293,15 +298,15 @@ export class Shift {
   // before the customer is connected) or the time limit ends the ringback.
   watchForCustomer() {
     const started = Date.now();
-    let base = null;
+    let last = null;
     this.ringbackTimer = setInterval(async () => {
       const s = await this.mediaStats();
       const energy = s ? s.inboundAudioEnergy : 0;
-      if (base === null) base = energy;
-      if (energy - base > RINGBACK_HEARD_ENERGY || Date.now() - started > RINGBACK_MAX_MS) {
-        const c2c = this.state.clickToCall;
-        if (c2c) this.customerRang(c2c.callId);
-      }
+      const heard = last !== null && energy - last > RINGBACK_HEARD_ENERGY;
+      last = energy;
+      if (!heard && Date.now() - started <= RINGBACK_MAX_MS) return;
+      const c2c = this.state.clickToCall;
+      if (c2c && !c2c.rang) this.setClickToCall({ ...c2c, rang: true });
     }, RINGBACK_POLL_MS);
   }
 
@@ -407,13 +412,19 @@ export class Shift {
     this.error("");
     // Reserve the slot before the request: the INVITE may beat the reply.
     const c2c = { callId: null, number: lead.phone, leadId, campaignId: lead.campaign_id, at: Date.now() };
-    this.set({ clickToCall: c2c });
-    const placed = await this.attempt(() => this.api.placeCall(this.state.agentId, lead.campaign_id, leadId));
+    this.setClickToCall(c2c);
+    // A click: sound can be unlocked. Without it the server plays the
+    // ringback.
+    this.ringtone.unlock();
+    const local = this.ringback.canPlay;
+    const placed = await this.attempt(() => this.api.placeCall(this.state.agentId, lead.campaign_id, leadId, local));
+    const now = this.state.clickToCall;
+    const ours = now && now.at === c2c.at;
     if (!placed) {
-      this.set({ clickToCall: null });
+      if (ours) this.setClickToCall(null);
       return;
     }
-    this.set({ clickToCall: { ...c2c, callId: placed.id, number: placed.number } });
+    if (ours) this.setClickToCall({ ...now, callId: placed.id, number: placed.number });
     this.rememberCall({ id: placed.id, campaignId: placed.campaign_id, number: placed.number });
   }
 }

@@ -151,10 +151,10 @@ export class Api {
     return this.get(`/calls/${encodeURIComponent(id)}`);
   }
 
-  // The page plays the ringback itself while the customer rings (see
-  // shift.js): the server sends none to its phone.
-  placeCall(agentId, campaignId, leadId) {
-    return this.post("/calls", { agent_id: agentId, campaign_id: campaignId, lead_id: leadId, local_ringback: true });
+  // localRingback: the page plays the ringback itself while the customer
+  // rings (see shift.js), and the server sends none to its phone.
+  placeCall(agentId, campaignId, leadId, localRingback) {
+    return this.post("/calls", { agent_id: agentId, campaign_id: campaignId, lead_id: leadId, local_ringback: !!localRingback });
   }
 
   dispose(callId, disposition) {

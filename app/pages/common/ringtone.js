@@ -15,9 +15,10 @@ export const RING = {
 };
 
 // The customer's phone rings (North American ringback: 2 s on, 4 s off).
-// Played here, not sent by the server: the browser's echo canceller takes
-// what comes over the call for echo, and a ringback tone over the call
-// made it mute the agent's first words once the customer answered.
+// Played here, not sent by the server: a ringback tone that came over the
+// call primed the browser's echo canceller, which then muted the agent's
+// first 0.3-0.4 s once the customer answered (Chromium on Linux; a
+// browser that also cancels the page's own sounds may still do it).
 export const RINGBACK = {
   tones: [440, 480],
   pattern: [[0, 2.0]],
@@ -50,6 +51,11 @@ export class Ringtone {
 
   get ringing() {
     return this.timer !== null;
+  }
+
+  // Sound can be heard: the AudioContext was unlocked by a click.
+  get canPlay() {
+    return !!this.ctx && this.ctx.state === "running";
   }
 
   start() {
