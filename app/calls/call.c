@@ -1184,6 +1184,8 @@ void calls__record_resume(struct call *call, const char *recorder_id)
 	} else if (recorder_id) {
 		record_take_over(call, recorder_id);
 	} else {
+		log_notice("call=%s no recorder left: a new one appends",
+			   call->cdr.call_id);
 		calls__record(call, "append");
 	}
 }

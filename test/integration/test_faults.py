@@ -45,8 +45,11 @@ class AriProxy:
         self.stopped = False
         # A compiled bytes pattern: the first events socket data from
         # Asterisk that matches it is not passed on, the socket is cut and
-        # cut_on goes back to None.
+        # cut_on goes back to None. Or a list of them: from the first data
+        # that matches the first, nothing more is passed on, and the socket
+        # is cut once each has matched (in any order).
         self.cut_on = None
+        self._cut_seen = set()
         # Likewise: from the first data from Asterisk that matches it (that
         # data passed on), what the daemon sends on that socket is dropped.
         self.deaf_after = None
@@ -107,6 +110,21 @@ class AriProxy:
             setattr(self, name, None)
         return True
 
+    def _cut_check(self, seen):
+        """What cut_on makes of events socket data from Asterisk: "cut",
+        "hold" (not passed on) or None (passed on)."""
+        with self.lock:
+            patterns = self.cut_on
+            if patterns is None:
+                return None
+            if not isinstance(patterns, list):
+                patterns = [patterns]
+            self._cut_seen |= {i for i, p in enumerate(patterns) if p.search(seen)}
+            if len(self._cut_seen) == len(patterns):
+                self.cut_on, self._cut_seen = None, set()
+                return "cut"
+            return "hold" if 0 in self._cut_seen else None
+
     def _pump(self, entry, src, dst, watched):
         tail = b""
         try:
@@ -116,9 +134,12 @@ class AriProxy:
                     break
                 # What matches may straddle two reads.
                 seen, tail = tail + data, data[-4096:]
-                if watched and self._matches("cut_on", seen):
+                cut = self._cut_check(seen) if watched else None
+                if cut == "cut":
                     self.cut_events()
                     break
+                if cut == "hold":
+                    continue
                 # Deaf before the daemon can answer what matched.
                 if watched and self._matches("deaf_after", seen):
                     entry[3] = True
@@ -542,13 +563,15 @@ class FaultsTest(unittest.TestCase):
         self.assertEqual(self.daemon.count(rf"agent={agent[0]} phone=\S+ unreachable"), 0)
         self.finish(did, agent[0])
 
-    def recording_lost_then_found(self, uri, lost, found):
+    def recording_lost_then_found(self, uri, lost, found, then=None):
         """The events socket goes with the answer to the recorder's request
-        on uri: after the resync the call records on, with one recorder,
-        and its file holds the talk from before the cut and after it."""
+        on uri (once Asterisk also sent what matches then, when given): after
+        the resync the call records on, with one recorder, and its file
+        holds the talk from before the cut and after it."""
         _, did, [agent] = self.campaign(["uas-answer.xml"], wrapup_time=0)
-        self.proxy.cut_on = re.compile(
+        answer = re.compile(
             rb'"type":"RESTResponse"[^{}]*"uri":"channels/[^"/]+/' + uri + rb'"')
+        self.proxy.cut_on = [answer, re.compile(then)] if then else answer
         self.call(did, talk_ms=120000)
         self.daemon.wait_log(lost)
         self.daemon.wait_log(r"ARI resync done", count=2, timeout=10)
@@ -565,10 +588,15 @@ class FaultsTest(unittest.TestCase):
         self.finish(did, agent[0])
 
     def test_recorder_answer_lost(self):
-        """The snoop was made, its answer lost: taken over, recording."""
+        """The snoop was made, its answer lost: taken over, recording. The
+        cut waits for the snoop's StasisStart: Asterisk answers before the
+        snoop enters the application, and one that tries once the socket
+        went is refused ("Stasis app not active") and hung up (then the
+        resync makes a new recorder: seen once, under ASan)."""
         self.recording_lost_then_found(
             rb"snoop", r"recorder=wd-rec-\S+ answer lost with the events socket",
-            r"recorder=wd-rec-\S+ taken over")
+            r"recorder=wd-rec-\S+ taken over",
+            then=rb'"type":"StasisStart"[^{}]*"args":\["record",')
 
     def test_recording_answer_lost(self):
         """The recording started, its answer lost: asked again, it goes on
