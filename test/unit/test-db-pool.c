@@ -511,19 +511,28 @@ END_TEST
 
 /* GSSAPI encryption is off unless asked for, and what asks wins: the
  * conninfo, then PGGSSENCMODE (an invalid value keeps the pool down). */
-static unsigned connected_with(uv_loop_t *loop, const char *conninfo)
+static const struct db_pool_config one_conn = {
+    .size = 1, .reconnect_min_ms = 10, .reconnect_max_ms = 40};
+
+/* A pool on conninfo comes up (waited for as long as it takes: under
+ * valgrind a connection with its SCRAM exchange took over 300 ms). */
+static void comes_up(uv_loop_t *loop, const char *conninfo)
 {
-	struct db_pool_config cfg = {
-	    .size = 1, .reconnect_min_ms = 10, .reconnect_max_ms = 40};
+	db_pool_close(pgtest_pool(loop, conninfo, &one_conn));
+}
+
+/* A pool on conninfo stays down: libpq refuses the conninfo before it
+ * connects, attempt after attempt. */
+static void stays_down(uv_loop_t *loop, const char *conninfo)
+{
+	struct db_pool_config cfg = one_conn;
 	struct db_pool *pool;
-	unsigned n;
 
 	cfg.conninfo = conninfo;
 	ck_assert_int_eq(db_pool_new(loop, &cfg, &pool), 0);
 	pgtest_run_for(loop, 300);
-	n = db_pool_connected(pool);
+	ck_assert_uint_eq(db_pool_connected(pool), 0);
 	db_pool_close(pool);
-	return n;
 }
 
 START_TEST(gssencmode_asked_for_wins)
@@ -533,13 +542,13 @@ START_TEST(gssencmode_asked_for_wins)
 	uv_loop_t loop;
 
 	uv_loop_init(&loop);
-	ck_assert_uint_eq(connected_with(&loop, url), 1);
-	ck_assert_uint_eq(connected_with(&loop, conninfo), 0);
+	comes_up(&loop, url);
+	stays_down(&loop, conninfo);
 	free(conninfo);
 	ck_assert_int_eq(setenv("PGGSSENCMODE", "bogus", 1), 0);
-	ck_assert_uint_eq(connected_with(&loop, url), 0);
+	stays_down(&loop, url);
 	ck_assert_int_eq(setenv("PGGSSENCMODE", "disable", 1), 0);
-	ck_assert_uint_eq(connected_with(&loop, url), 1);
+	comes_up(&loop, url);
 	ck_assert_int_eq(unsetenv("PGGSSENCMODE"), 0);
 	pgtest_loop_close(&loop);
 }
