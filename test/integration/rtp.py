@@ -107,8 +107,7 @@ class RtpPeer:
         amplitude and, given tone_hz, a pitch within 15 % of it."""
         def fits(hz):
             return tone_hz is None or abs(hz - tone_hz) <= 0.15 * tone_hz
-        return sum(1 for when, e, hz, _ in list(self.received)
-                   if when >= t and e >= min_energy and fits(hz))
+        return sum(1 for _, e, hz, _ in self._since(t) if e >= min_energy and fits(hz))
 
     @staticmethod
     def _carries(row, hz, share, min_energy):

@@ -275,7 +275,13 @@ export class Shift {
   // the reply of POST /calls (callId still null).
   customerRang(callId) {
     const c2c = this.state.clickToCall;
-    if (c2c && (!c2c.callId || c2c.callId === callId)) this.setClickToCall({ ...c2c, rang: true });
+    if (c2c && (!c2c.callId || c2c.callId === callId)) this.ringOver();
+  }
+
+  // The click-to-call's customer no longer rings, as far as the page knows.
+  ringOver() {
+    const c2c = this.state.clickToCall;
+    if (c2c && !c2c.rang) this.setClickToCall({ ...c2c, rang: true });
   }
 
   syncRingback() {
@@ -304,9 +310,7 @@ export class Shift {
       const energy = s ? s.inboundAudioEnergy : 0;
       const heard = last !== null && energy - last > RINGBACK_HEARD_ENERGY;
       last = energy;
-      if (!heard && Date.now() - started <= RINGBACK_MAX_MS) return;
-      const c2c = this.state.clickToCall;
-      if (c2c && !c2c.rang) this.setClickToCall({ ...c2c, rang: true });
+      if (heard || Date.now() - started > RINGBACK_MAX_MS) this.ringOver();
     }, RINGBACK_POLL_MS);
   }
 
