@@ -16,6 +16,7 @@ import secrets
 import select
 import socket
 import unittest
+import urllib.parse
 
 import apispec
 import harness
@@ -151,6 +152,21 @@ class Client:
             raise AssertionError(f"{method} {path} -> {r.status}, expected {expect}: "
                                  f"{r.raw[:400]!r}")
         return r.body
+
+
+def pages(get, path, most=100):
+    """The pages of the list at path, following next_cursor; get(path)
+    returns one page. Fails past most pages: a cursor that does not
+    advance."""
+    cursor = None
+    for _ in range(most):
+        sep = "&" if "?" in path else "?"
+        page = get(path + (f"{sep}cursor={urllib.parse.quote(cursor)}" if cursor else ""))
+        yield page
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return
+    raise AssertionError(f"{path}: the cursor does not advance in {most} pages")
 
 
 def api_port(daemon, timeout=15.0):

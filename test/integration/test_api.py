@@ -201,18 +201,13 @@ class CrudTest(ApiCase):
 
     def walk(self, base, key):
         """Every item of a list, 2 a page, following next_cursor."""
-        got, cursor, pages = [], None, 0
-        while True:
-            path = f"{base}?limit=2" + (f"&cursor={cursor}" if cursor else "")
-            page = self.c.ok("GET", path)
+        got, pages = [], 0
+        for page in api.pages(lambda path: self.c.ok("GET", path), f"{base}?limit=2"):
             self.assertLessEqual(len(page["items"]), 2)
+            self.assertIsInstance(page["next_cursor"], (str, type(None)))
             got += [i[key] for i in page["items"]]
             pages += 1
-            cursor = page["next_cursor"]
-            if cursor is None:
-                return got, pages
-            self.assertIsInstance(cursor, str)
-            self.assertLess(pages, 100, "the cursor does not advance")
+        return got, pages
 
     def test_campaign_list_pages(self):
         for _ in range(5):
