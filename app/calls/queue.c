@@ -391,12 +391,15 @@ static const char *decision_text(const struct acd_decision *d,
 	return *big;
 }
 
+/* The decision goes through the CDR writer: in the statement of the rest
+ * of this turn (the chosen agent's ringing), and to the journal while the
+ * database is away. */
 static void record_decision(struct call *call, const struct acd_decision *d)
 {
 	struct calls *calls = call->calls;
 	uint32_t n;
 	const struct acd_agent *acd = agents_acd(calls->agents, &n);
-	char rows_buf[4096], chosen_buf[256], campaign_id[32];
+	char rows_buf[4096], chosen_buf[256];
 	char *rows_big = NULL, *chosen_big = NULL;
 	const char *strategy = acd_strategy_name(call->campaign->acd.strategy);
 	const char *rows = decision_text(d, acd, n, ACD_DECISION_JSON, rows_buf,
@@ -404,24 +407,21 @@ static void record_decision(struct call *call, const struct acd_decision *d)
 	const char *chosen =
 	    decision_text(d, acd, n, ACD_DECISION_CHOSEN, chosen_buf,
 			  sizeof(chosen_buf), &chosen_big);
-	const char *params[5] = {call->cdr.call_id, campaign_id, strategy,
-				 chosen, rows};
 
 	log_debug("call=%s decision strategy=%s chosen=%s candidates=%s",
 		  call->cdr.call_id, strategy, chosen ? chosen : "?",
 		  rows ? rows : "?");
-	snprintf(campaign_id, sizeof(campaign_id), "%lld",
-		 (long long)call->campaign->id);
-	if (rows && chosen)
-		calls__db_write(
-		    calls,
-		    "INSERT INTO routing_decisions (call_id, campaign_id,"
-		    " strategy, chosen, candidates)"
-		    " VALUES ($1, $2, $3, $4, $5)",
-		    5, params);
-	else
-		log_warning("call=%s decision not stored: its text cannot be "
-			    "written",
+	/* A text that could not be written (NULL) fails the pack, and the
+	 * writer refuses the NULL record. */
+	if (calls->cdr &&
+	    cdr_writer_submit_kind(
+		calls->cdr, CDR_KIND_ROUTING_DECISION,
+		json_pack("{s:s, s:I, s:s, s:s, s:s, s:I}", "call_id",
+			  call->cdr.call_id, "campaign_id",
+			  (json_int_t)call->campaign->id, "strategy", strategy,
+			  "chosen", chosen, "candidates", rows, "at_us",
+			  (json_int_t)cdr_now_us())) < 0)
+		log_warning("call=%s decision not stored, ignoring",
 			    call->cdr.call_id);
 	free(rows_big);
 	free(chosen_big);

@@ -85,11 +85,17 @@ struct cdr_writer; /* opaque */
  * CDR_KIND_QUEUE_ENTRY  call_id, op ("join" or "leave"); a join also
  *                       campaign_id, priority, caller_number, channel_id,
  *                       joined_us: a row of queue_entries made or deleted.
+ * CDR_KIND_ROUTING_DECISION
+ *                       call_id, campaign_id, strategy, chosen (the ids as
+ *                       a PostgreSQL array, "{101}"), candidates (the rows'
+ *                       JSON text, acd_decision_format), at_us: a row of
+ *                       routing_decisions.
  */
 enum cdr_kind {
 	CDR_KIND_CALL,
 	CDR_KIND_AGENT_STATE,
 	CDR_KIND_QUEUE_ENTRY,
+	CDR_KIND_ROUTING_DECISION,
 	CDR_KIND__COUNT
 };
 

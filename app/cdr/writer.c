@@ -1,5 +1,6 @@
-/* writer.c: CDR snapshots, agent states and queue entries to PostgreSQL in
- * batches, through one journal when the database is away.
+/* writer.c: CDR snapshots, agent states, queue entries and routing
+ * decisions to PostgreSQL in batches, through one journal when the
+ * database is away.
  *
  * Every snapshot carries a revision, and the upsert applies a snapshot only
  * when its revision is newer than the row's. So a snapshot may reach the
@@ -142,6 +143,19 @@ static const char queue_entry_ctes[] =
     " JOIN campaigns c ON c.id = qr.campaign_id WHERE qr.op = 'join'"
     " ON CONFLICT (call_id) DO UPDATE SET campaign_id = EXCLUDED.campaign_id)";
 
+/* Routing decisions: a row per decision, once per (call, seq). A campaign
+ * deleted meanwhile leaves the row without one, as its foreign key does. */
+static const char routing_decision_ctes[] =
+    "rr AS (SELECT x.* FROM json_to_recordset($4::json) AS x("
+    " call_id text, seq bigint, campaign_id bigint, strategy text,"
+    " chosen text, candidates text, at_us bigint)),"
+    " ri AS (INSERT INTO routing_decisions (call_id, campaign_id, at,"
+    " strategy, chosen, candidates, seq) SELECT rr.call_id, c.id,"
+    " to_timestamp(rr.at_us / 1e6), rr.strategy, rr.chosen::bigint[],"
+    " rr.candidates::jsonb, rr.seq FROM rr"
+    " LEFT JOIN campaigns c ON c.id = rr.campaign_id"
+    " ON CONFLICT (call_id, seq) DO NOTHING)";
+
 /* One statement takes a batch of every kind: the tables are distinct, and
  * within a kind the keys above make the order inside a batch irrelevant,
  * so that a journal where the kinds alternate still drains in batches. */
@@ -159,6 +173,7 @@ static const struct kind kinds[CDR_KIND__COUNT] = {
     [CDR_KIND_CALL] = {"cdr"},
     [CDR_KIND_AGENT_STATE] = {"agent_state"},
     [CDR_KIND_QUEUE_ENTRY] = {"queue_entry"},
+    [CDR_KIND_ROUTING_DECISION] = {"routing_decision"},
 };
 
 static enum cdr_kind kind_of(const json_t *record)
@@ -635,15 +650,16 @@ static void on_journal_open(int error, struct journal *j, void *userdata)
 
 static int prepare(struct db_pool *db)
 {
-	static const char fmt[] = "WITH %s, %s, %s SELECT 1";
+	static const char fmt[] = "WITH %s, %s, %s, %s SELECT 1";
 	size_t len = sizeof(fmt) + sizeof(cdr_ctes) + sizeof(agent_state_ctes) +
-		     sizeof(queue_entry_ctes);
+		     sizeof(queue_entry_ctes) + sizeof(routing_decision_ctes);
 	char *sql = malloc(len);
 	int r;
 
 	if (!sql)
 		return -ENOMEM;
-	snprintf(sql, len, fmt, cdr_ctes, agent_state_ctes, queue_entry_ctes);
+	snprintf(sql, len, fmt, cdr_ctes, agent_state_ctes, queue_entry_ctes,
+		 routing_decision_ctes);
 	r = db_pool_prepare(db, STMT_WRITE, sql, CDR_KIND__COUNT);
 	free(sql);
 	return r;

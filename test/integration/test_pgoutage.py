@@ -165,6 +165,12 @@ class PgOutageTest(test_pbx.PbxTest):
         self.assertEqual([int(v) for v in rows[:6]], [CALLS, CALLS, CALLS, CALLS, 0, CALLS],
                          "CDRs: all, distinct, with an agent, answered, abandoned, ANSWERED")
         self.assertEqual(harness.sql("SELECT count(*) FROM queue_entries"), [["0"]])
+        decided = harness.sql(
+            "SELECT count(*) FROM calls c WHERE EXISTS (SELECT 1 FROM routing_decisions r"
+            f" WHERE r.call_id = c.call_id AND r.campaign_id = {cid})"
+            f" AND c.campaign_id = {cid}")
+        self.assertEqual(decided, [[str(CALLS)]],
+                         "a routing decision for every call, those of the outage too")
         self.check_history(agents)
         outage = health.between(down, back)
         slowest = max(s[1] for s in outage)

@@ -2010,6 +2010,55 @@ START_TEST(one_statement_per_turn)
 }
 END_TEST
 
+/* A routing decision reaches routing_decisions once, however often the
+ * writer sends it (a replay resends what may be stored already), with its
+ * arrays as the dispatcher wrote them; one whose campaign is gone keeps
+ * its row without one. */
+START_TEST(decision_stored_once)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	bool durable = false;
+	char got[256];
+	json_t *rec[2];
+
+	ck_assert_ptr_nonnull(fx);
+	setup(fx, &rows[0]);
+	for (int i = 0; i < 2; i++) {
+		rec[i] = json_pack(
+		    "{s:s, s:i, s:s, s:s, s:s, s:I}", "call_id", "c-1",
+		    "campaign_id", i == 0 ? 1 : 999, "strategy", "linear",
+		    "chosen", i == 0 ? "{2}" : "{}", "candidates",
+		    i == 0 ? "[{\"agent\":2,\"skip\":\"chosen\",\"penalty\":0}]"
+			   : "[]",
+		    "at_us", (json_int_t)cdr_now_us());
+		ck_assert_int_eq(
+		    cdr_writer_submit_kind(fx->cdr, CDR_KIND_ROUTING_DECISION,
+					   json_incref(rec[i])),
+		    0);
+	}
+	ck_assert_int_eq(cdr_writer_durable(fx->cdr, on_durable, &durable), 0);
+	ck_assert(pgtest_run_until(&fx->loop, &durable, PGTEST_TIMEOUT_MS));
+	/* Sent again as a replay sends them: stamped already. */
+	durable = false;
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(cdr_writer_submit(fx->cdr, rec[i]), 0);
+	ck_assert_int_eq(cdr_writer_durable(fx->cdr, on_durable, &durable), 0);
+	ck_assert(pgtest_run_until(&fx->loop, &durable, PGTEST_TIMEOUT_MS));
+	ck_assert_int_eq(
+	    pgtest_query(
+		&fx->loop, fx->pool,
+		"SELECT string_agg(concat_ws('|', campaign_id, strategy,"
+		" chosen, candidates->0->>'skip', seq IS NOT NULL),"
+		" ';' ORDER BY seq) FROM routing_decisions"
+		" WHERE call_id = 'c-1'",
+		0, NULL, got, sizeof(got)),
+	    0);
+	ck_assert_str_eq(got, "1|linear|{2}|chosen|t;linear|{}|t");
+	teardown(fx);
+	free(fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("calls-service");
@@ -2029,6 +2078,7 @@ int main(void)
 	suite_add_tcase(s, tc);
 	if (!only) {
 		tcase_add_test(writer, one_statement_per_turn);
+		tcase_add_test(writer, decision_stored_once);
 		tcase_add_unchecked_fixture(writer, shared_schema_up,
 					    shared_schema_down);
 		suite_add_tcase(s, writer);
