@@ -84,16 +84,20 @@ void calls__write_cdr(struct call *call)
 	cdr_writer_submit(call->calls->cdr, snapshot);
 }
 
-void calls__write_queue_entry(struct call *call, json_t *record)
+void calls__write_record(struct call *call, enum cdr_kind kind, json_t *record,
+			 const char *what)
 {
+	int r;
+
 	if (!call->calls->cdr) {
 		json_decref(record);
 		return;
 	}
-	if (!record || cdr_writer_submit_kind(call->calls->cdr,
-					      CDR_KIND_QUEUE_ENTRY, record) < 0)
-		log_warning("call=%s queue entry not stored, ignoring",
-			    call->cdr.call_id);
+	/* A NULL record (its pack failed) is refused with -EINVAL. */
+	r = cdr_writer_submit_kind(call->calls->cdr, kind, record);
+	if (r < 0)
+		log_warning("call=%s %s not stored error=%s, ignoring",
+			    call->cdr.call_id, what, strerror(-r));
 }
 
 static int64_t campaign_id(const struct call *call)

@@ -342,10 +342,13 @@ void calls__emit_answered(struct call *call, int64_t agent_id, int wait_s);
 unsigned calls__ringing(const struct call *call, const struct leg *except);
 /* The call as the API shows it (new reference, NULL when out of memory). */
 json_t *calls__json(const struct call *call);
-/* Submits a join or leave of queue_entries (stolen, may be NULL when out
- * of memory) to the CDR writer, which journals it while the database is
- * away; see CDR_KIND_QUEUE_ENTRY. */
-void calls__write_queue_entry(struct call *call, json_t *record);
+/* Submits a record of kind (stolen, may be NULL when out of memory or its
+ * text could not be written) to the CDR writer, which journals it while the
+ * database is away: a join or leave of queue_entries, a routing decision
+ * (cdr.h says what each holds). One that is not taken is logged as the
+ * call's what, and the call goes on. */
+void calls__write_record(struct call *call, enum cdr_kind kind, json_t *record,
+			 const char *what);
 /* A best-effort write (logged when lost). */
 void calls__db_write(struct calls *calls, const char *sql, int n,
 		     const char *const *params);

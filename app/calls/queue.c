@@ -234,13 +234,15 @@ static enum call_input enter_queued(struct call *call)
 	call->q.max_wait_ms = c->max_wait_s ? now + c->max_wait_s * 1000ull : 0;
 	call->cdr.queue_wait_seconds = 0;
 	calls__write_cdr(call);
-	calls__write_queue_entry(
-	    call, json_pack("{s:s, s:s, s:I, s:i, s:s?, s:s, s:I}", "call_id",
-			    call->cdr.call_id, "op", "join", "campaign_id",
-			    (json_int_t)c->id, "priority", call->q.priority,
-			    "caller_number", call->cdr.caller_number,
-			    "channel_id", call->peer->id, "joined_us",
-			    (json_int_t)call->q.joined_us));
+	calls__write_record(call, CDR_KIND_QUEUE_ENTRY,
+			    json_pack("{s:s, s:s, s:I, s:i, s:s?, s:s, s:I}",
+				      "call_id", call->cdr.call_id, "op",
+				      "join", "campaign_id", (json_int_t)c->id,
+				      "priority", call->q.priority,
+				      "caller_number", call->cdr.caller_number,
+				      "channel_id", call->peer->id, "joined_us",
+				      (json_int_t)call->q.joined_us),
+			    "queue entry");
 	log_info("call=%s queued campaign=%lld waiting=%u", call->cdr.call_id,
 		 (long long)c->id, waiting_in(calls, c));
 	c->stats.dirty = true;
@@ -276,9 +278,10 @@ static void act_leave_queue(struct call *call, const struct call_event *ev)
 	} else if (!abandoned) {
 		stop_moh(call);
 	}
-	calls__write_queue_entry(call,
-				 json_pack("{s:s, s:s}", "call_id",
-					   call->cdr.call_id, "op", "leave"));
+	calls__write_record(call, CDR_KIND_QUEUE_ENTRY,
+			    json_pack("{s:s, s:s}", "call_id",
+				      call->cdr.call_id, "op", "leave"),
+			    "queue entry");
 }
 
 /* Offers ------------------------------------------------------------------- */
@@ -411,18 +414,15 @@ static void record_decision(struct call *call, const struct acd_decision *d)
 	log_debug("call=%s decision strategy=%s chosen=%s candidates=%s",
 		  call->cdr.call_id, strategy, chosen ? chosen : "?",
 		  rows ? rows : "?");
-	/* A text that could not be written (NULL) fails the pack, and the
-	 * writer refuses the NULL record. */
-	if (calls->cdr &&
-	    cdr_writer_submit_kind(
-		calls->cdr, CDR_KIND_ROUTING_DECISION,
-		json_pack("{s:s, s:I, s:s, s:s, s:s, s:I}", "call_id",
-			  call->cdr.call_id, "campaign_id",
-			  (json_int_t)call->campaign->id, "strategy", strategy,
-			  "chosen", chosen, "candidates", rows, "at_us",
-			  (json_int_t)cdr_now_us())) < 0)
-		log_warning("call=%s decision not stored, ignoring",
-			    call->cdr.call_id);
+	/* A text that could not be written (NULL) fails the pack. */
+	calls__write_record(
+	    call, CDR_KIND_ROUTING_DECISION,
+	    json_pack("{s:s, s:I, s:s, s:s, s:s, s:I}", "call_id",
+		      call->cdr.call_id, "campaign_id",
+		      (json_int_t)call->campaign->id, "strategy", strategy,
+		      "chosen", chosen, "candidates", rows, "at_us",
+		      (json_int_t)cdr_now_us()),
+	    "routing decision");
 	free(rows_big);
 	free(chosen_big);
 }

@@ -14,7 +14,8 @@
  * agent state change carries a sequence number (agent_state_events is
  * unique on agent and sequence, agents.state_seq only moves forward), and a
  * queue entry's join or leave carries one too (within a batch the last one
- * of a call wins, and batches run in submission order). Records of every
+ * of a call wins, and batches run in submission order); a routing decision
+ * is stored once per (call, sequence number). Records of every
  * kind share one order: a batch holds consecutive records, whatever their
  * kinds, one statement writes all of it, and one statement is in flight at
  * a time.
@@ -143,8 +144,9 @@ static const char queue_entry_ctes[] =
     " JOIN campaigns c ON c.id = qr.campaign_id WHERE qr.op = 'join'"
     " ON CONFLICT (call_id) DO UPDATE SET campaign_id = EXCLUDED.campaign_id)";
 
-/* Routing decisions: a row per decision, once per (call, seq). A campaign
- * deleted meanwhile leaves the row without one, as its foreign key does. */
+/* Routing decisions: a row per decision, once per (call, seq), their ids in
+ * the order decided (the API lists them by id). A campaign deleted
+ * meanwhile leaves the row without one, as its foreign key does. */
 static const char routing_decision_ctes[] =
     "rr AS (SELECT x.* FROM json_to_recordset($4::json) AS x("
     " call_id text, seq bigint, campaign_id bigint, strategy text,"
@@ -153,7 +155,7 @@ static const char routing_decision_ctes[] =
     " strategy, chosen, candidates, seq) SELECT rr.call_id, c.id,"
     " to_timestamp(rr.at_us / 1e6), rr.strategy, rr.chosen::bigint[],"
     " rr.candidates::jsonb, rr.seq FROM rr"
-    " LEFT JOIN campaigns c ON c.id = rr.campaign_id"
+    " LEFT JOIN campaigns c ON c.id = rr.campaign_id ORDER BY rr.seq"
     " ON CONFLICT (call_id, seq) DO NOTHING)";
 
 /* One statement takes a batch of every kind: the tables are distinct, and
