@@ -50,7 +50,8 @@ struct daemon {
 	/* Who waits for a configuration load: the one in flight, and the
 	 * next one to start (the API, after it changed the database). */
 	struct config_waiter *load_waiters, *next_waiters;
-	unsigned db_up; /* live query connections */
+	unsigned db_up;      /* live query connections */
+	bool schema_checked; /* against MIGRATIONS_DIR, once */
 	struct link *link;
 	struct link *phones; /* watches PJSIP endpoints (ARI_APP-phones) */
 	struct calls *calls;
@@ -270,6 +271,41 @@ static void load_config(struct daemon *d)
 		on_campaigns_loaded(r, d);
 }
 
+/* The writer's statement and the API's queries need the newest schema: a
+ * daemon upgraded before `welcomedlyd migrate` says so at once, not in the
+ * errors of every write. */
+static void on_schema_checked(int error, unsigned pending, const char *first,
+			      void *userdata)
+{
+	struct daemon *d = userdata;
+
+	if (error == -ECANCELED)
+		return;
+	if (error < 0)
+		log_notice("database schema not checked dir=%s error=%s",
+			   d->cfg->migrations_dir, strerror(-error));
+	else if (pending > 0)
+		log_error("database schema lacks migrations=%u first=%s: run "
+			  "welcomedlyd migrate; writes that need them fail "
+			  "until then",
+			  pending, first);
+	else
+		log_info("database schema current");
+}
+
+static void check_schema(struct daemon *d)
+{
+	int r;
+
+	if (d->schema_checked)
+		return;
+	d->schema_checked = true;
+	r = db_migrate_check(d->db, d->cfg->migrations_dir, on_schema_checked,
+			     d);
+	if (r < 0)
+		on_schema_checked(r, 0, NULL, d);
+}
+
 static void on_db_state(unsigned up, void *userdata)
 {
 	struct daemon *d = userdata;
@@ -281,6 +317,8 @@ static void on_db_state(unsigned up, void *userdata)
 	if (d->cdr)
 		cdr_writer_db_state(d->cdr, up);
 	/* Back from none: what changed meanwhile was not notified. */
+	if (up && !was)
+		check_schema(d);
 	if (up && !was)
 		load_config(d);
 	if (up && !was && d->api && d->active)

@@ -2,12 +2,14 @@
 #include "doctor/doctor.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
 #include "ari/rest.h"
+#include "db/migrate.h"
 #include "db/pool.h"
 #include "util/log.h"
 
@@ -33,6 +35,7 @@ struct doctor {
 	unsigned polls;
 	bool ari_down; /* the ARI checks after the first are skipped */
 	bool db_waiting;
+	char db_last[32]; /* the last migration applied */
 };
 
 static void next(struct doctor *d);
@@ -253,6 +256,32 @@ static void db_result(struct doctor *d, bool ok, const char *what,
 	next(d);
 }
 
+/* The files of MIGRATIONS_DIR the database lacks: a binary upgraded before
+ * `welcomedlyd migrate`. A directory that cannot be read checks nothing. */
+static void on_pending(int error, unsigned pending, const char *first,
+		       void *userdata)
+{
+	struct doctor *d = userdata;
+	char what[256 + PATH_MAX];
+
+	if (error == -ECANCELED)
+		return;
+	if (error < 0)
+		snprintf(what, sizeof(what),
+			 "PostgreSQL answers; last migration %s (%s not read)",
+			 d->db_last, d->cfg->migrations_dir);
+	else if (pending > 0)
+		snprintf(what, sizeof(what),
+			 "PostgreSQL answers; last migration %s, but %u of "
+			 "%s not applied, from %s",
+			 d->db_last, pending, d->cfg->migrations_dir, first);
+	else
+		snprintf(what, sizeof(what),
+			 "PostgreSQL answers; last migration %s", d->db_last);
+	db_result(d, error < 0 || pending == 0, what,
+		  "run welcomedlyd migrate");
+}
+
 static void on_migrations(int error, const PGresult *res, void *userdata)
 {
 	struct doctor *d = userdata;
@@ -265,12 +294,19 @@ static void on_migrations(int error, const PGresult *res, void *userdata)
 			  "run welcomedlyd migrate");
 		return;
 	}
-	snprintf(what, sizeof(what), "PostgreSQL answers; last migration %s",
-		 PQgetisnull(res, 0, 0) ? "none" : PQgetvalue(res, 0, 0));
-	if (PQgetisnull(res, 0, 0))
-		db_result(d, false, what, "run welcomedlyd migrate");
-	else
+	if (PQgetisnull(res, 0, 0)) {
+		db_result(d, false, "PostgreSQL answers; last migration none",
+			  "run welcomedlyd migrate");
+		return;
+	}
+	snprintf(d->db_last, sizeof(d->db_last), "%s", PQgetvalue(res, 0, 0));
+	if (db_migrate_check(d->db, d->cfg->migrations_dir, on_pending, d) <
+	    0) {
+		snprintf(what, sizeof(what),
+			 "PostgreSQL answers; last migration %s (%s not read)",
+			 d->db_last, d->cfg->migrations_dir);
 		db_result(d, true, what, NULL);
+	}
 }
 
 static void on_db_state(unsigned up, void *userdata)

@@ -40,6 +40,7 @@ struct db_migrate {
 	size_t prefix_len; /* bytes of the script before the file's text */
 	unsigned applied;
 	db_migrate_cb cb;
+	db_migrate_check_cb check; /* set: compare only (db_migrate_check) */
 	void *userdata;
 	char detail[DB_MIGRATE_MAX_DETAIL];
 };
@@ -334,25 +335,58 @@ static void migrate_apply_next(struct db_migrate *m)
 	}
 }
 
+static void mark_applied(struct db_migrate *m, int version)
+{
+	struct migration key = {.version = version};
+	struct migration *f =
+	    bsearch(&key, m->files, m->nfiles, sizeof(key), compare_versions);
+
+	if (f)
+		f->applied = true;
+}
+
+static void check_finish(struct db_migrate *m, int error)
+{
+	const char *first = NULL;
+	unsigned pending = 0;
+
+	for (size_t i = 0; error == 0 && i < m->nfiles; i++) {
+		if (m->files[i].applied)
+			continue;
+		if (!first)
+			first = m->files[i].file;
+		pending++;
+	}
+	m->check(error, pending, first, m->userdata);
+	migrate_free(m);
+}
+
+static bool no_table(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state && strcmp(state, "42P01") == 0;
+}
+
 static void on_listed(int error, const PGresult *res, void *userdata)
 {
 	struct db_migrate *m = userdata;
 
+	if (m->check) {
+		if (error == -EIO && no_table(res))
+			error = 0;
+		for (int i = 0; error == 0 && res && i < PQntuples(res); i++)
+			mark_applied(m, atoi(PQgetvalue(res, i, 0)));
+		check_finish(m, error);
+		return;
+	}
 	if (error < 0) {
 		migrate_detail(m, "schema_migrations", error, res);
 		migrate_finish(m, error);
 		return;
 	}
-	for (int i = 0; i < PQntuples(res); i++) {
-		struct migration key = {
-		    .version = atoi(PQgetvalue(res, i, 0)),
-		};
-		struct migration *f = bsearch(&key, m->files, m->nfiles,
-					      sizeof(key), compare_versions);
-
-		if (f)
-			f->applied = true;
-	}
+	for (int i = 0; i < PQntuples(res); i++)
+		mark_applied(m, atoi(PQgetvalue(res, i, 0)));
 	migrate_apply_next(m);
 }
 
@@ -370,27 +404,46 @@ static void on_created(int error, const PGresult *res, void *userdata)
 	}
 }
 
-int db_migrate_run(struct db_pool *pool, const char *dir, db_migrate_cb cb,
-		   void *userdata)
+/* A run (cb) or a check (check) of dir's files: listed, then the first
+ * query sent. Returns 0, or a negative errno with nothing left behind. */
+static int migrate_start(struct db_pool *pool, const char *dir,
+			 db_migrate_cb cb, db_migrate_check_cb check,
+			 void *userdata)
 {
 	struct db_migrate *m;
 	int r;
 
-	if (!pool || !dir || !cb)
+	if (!pool || !dir || !(cb || check))
 		return -EINVAL;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	m->pool = pool;
 	m->cb = cb;
+	m->check = check;
 	m->userdata = userdata;
 	m->dir = strdup(dir);
 	r = m->dir ? migrate_scan(m) : -ENOMEM;
-	if (r == 0)
+	if (r == 0 && check)
+		r = db_pool_query(pool, "SELECT version FROM schema_migrations",
+				  0, NULL, on_listed, m);
+	else if (r == 0)
 		r = db_pool_script(pool, create_sql, on_created, m);
 	if (r < 0) {
 		migrate_free(m);
 		return r;
 	}
 	return 0;
+}
+
+int db_migrate_run(struct db_pool *pool, const char *dir, db_migrate_cb cb,
+		   void *userdata)
+{
+	return cb ? migrate_start(pool, dir, cb, NULL, userdata) : -EINVAL;
+}
+
+int db_migrate_check(struct db_pool *pool, const char *dir,
+		     db_migrate_check_cb cb, void *userdata)
+{
+	return cb ? migrate_start(pool, dir, NULL, cb, userdata) : -EINVAL;
 }

@@ -47,4 +47,23 @@ typedef void (*db_migrate_cb)(int error, unsigned applied, const char *detail,
 int db_migrate_run(struct db_pool *pool, const char *dir, db_migrate_cb cb,
 		   void *userdata);
 
+/*
+ * error is 0 when dir and schema_migrations could be read, and pending then
+ * counts the files of dir not recorded there (all of them when the table
+ * does not exist), first naming the lowest of them (NULL when none;
+ * borrowed, valid only during the callback). Otherwise a negative errno as
+ * for db_migrate_cb, pending 0 and first NULL.
+ */
+typedef void (*db_migrate_check_cb)(int error, unsigned pending,
+				    const char *first, void *userdata);
+
+/*
+ * Compares the files of dir (named and listed as by db_migrate_run) with
+ * what schema_migrations records, and changes nothing: for a daemon whose
+ * statements need the newest schema, so that it can say which migration is
+ * missing. Returns like db_migrate_run, whose rules for cb and pool hold.
+ */
+int db_migrate_check(struct db_pool *pool, const char *dir,
+		     db_migrate_check_cb cb, void *userdata);
+
 #endif /* DB_MIGRATE_H */

@@ -225,7 +225,8 @@ class Daemon:
         self.env = dict(os.environ)
         self.env.update({"ARI_URL": ARI_URL, "ARI_USERNAME": ARI_USER,
                          "ARI_PASSWORD": ARI_PASSWORD, "LOG_LEVEL": "debug",
-                         "API_LISTEN": "127.0.0.1:0"})
+                         "API_LISTEN": "127.0.0.1:0",
+                         "MIGRATIONS_DIR": os.path.join(SOURCE, "migrations")})
         self.env.update({k: str(v) for k, v in env.items()})
         self.proc = None
 

@@ -232,6 +232,71 @@ START_TEST(numeric_order_and_ignored_names)
 }
 END_TEST
 
+struct checked {
+	bool done;
+	int error;
+	unsigned pending;
+	char first[64];
+};
+
+static void on_checked(int error, unsigned pending, const char *first,
+		       void *userdata)
+{
+	struct checked *c = userdata;
+
+	ck_assert(!c->done);
+	c->done = true;
+	c->error = error;
+	c->pending = pending;
+	ck_assert(pending == 0 ? first == NULL : first != NULL);
+	snprintf(c->first, sizeof(c->first), "%s", first ? first : "");
+}
+
+static struct checked check(struct fixture *fx)
+{
+	struct checked c = {0};
+
+	ck_assert_int_eq(db_migrate_check(fx->pool, fx->dir, on_checked, &c),
+			 0);
+	ck_assert_msg(pgtest_run_until(&fx->loop, &c.done, PGTEST_TIMEOUT_MS),
+		      "check never finished");
+	ck_assert_int_eq(c.error, 0);
+	return c;
+}
+
+/* The check names what a migration would apply, and applies nothing. */
+START_TEST(check_names_the_missing)
+{
+	struct fixture fx;
+	struct checked c;
+	struct outcome o;
+
+	fixture_open(&fx);
+	write_file(fx.dir, "10_ten.sql", "CREATE TABLE ten (x int);");
+	write_file(fx.dir, "2_two.sql", "CREATE TABLE two (x int);");
+	/* No schema_migrations yet: every file is missing. */
+	c = check(&fx);
+	ck_assert_uint_eq(c.pending, 2);
+	ck_assert_str_eq(c.first, "2_two.sql");
+	ck_assert_str_eq(value(&fx.loop, fx.pool,
+			       "SELECT to_regclass('schema_migrations')"
+			       " IS NULL AND to_regclass('two') IS NULL"),
+			 "t");
+	o = migrate(&fx.loop, fx.pool, fx.dir);
+	ck_assert_uint_eq(o.applied, 2);
+	c = check(&fx);
+	ck_assert_uint_eq(c.pending, 0);
+	write_file(fx.dir, "11_eleven.sql", "CREATE TABLE eleven (x int);");
+	c = check(&fx);
+	ck_assert_uint_eq(c.pending, 1);
+	ck_assert_str_eq(c.first, "11_eleven.sql");
+	ck_assert_str_eq(
+	    value(&fx.loop, fx.pool, "SELECT to_regclass('eleven') IS NULL"),
+	    "t");
+	fixture_close(&fx);
+}
+END_TEST
+
 START_TEST(broken_file_rolls_back)
 {
 	struct fixture fx;
@@ -331,6 +396,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, core_from_empty);
 	tcase_add_test(tc, numeric_order_and_ignored_names);
+	tcase_add_test(tc, check_names_the_missing);
 	tcase_add_test(tc, broken_file_rolls_back);
 	tcase_add_test(tc, rejected_directories);
 	tcase_add_test(tc, concurrent_migrators);
