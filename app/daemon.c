@@ -281,18 +281,25 @@ static void on_schema_checked(int error, unsigned pending, const char *first,
 
 	if (error == -ECANCELED)
 		return;
-	if (error < 0)
-		log_notice("database schema not checked dir=%s error=%s",
-			   d->cfg->migrations_dir, strerror(-error));
-	else if (pending > 0)
+	if (error < 0) {
+		/* The connection went meanwhile: at the next one. */
+		d->schema_checked = false;
+		log_notice("database schema not checked error=%s, again at "
+			   "the next connection",
+			   strerror(-error));
+	} else if (pending > 0) {
+		/* A statement prepared on the old schema stays refused on
+		 * its connection: hence the restart. */
 		log_error("database schema lacks migrations=%u first=%s: run "
-			  "welcomedlyd migrate; writes that need them fail "
-			  "until then",
+			  "welcomedlyd migrate, then restart welcomedlyd; "
+			  "writes that need them fail until then",
 			  pending, first);
-	else
+	} else {
 		log_info("database schema current");
+	}
 }
 
+/* The directory is listed on the loop, once: a few names. */
 static void check_schema(struct daemon *d)
 {
 	int r;
@@ -303,7 +310,9 @@ static void check_schema(struct daemon *d)
 	r = db_migrate_check(d->db, d->cfg->migrations_dir, on_schema_checked,
 			     d);
 	if (r < 0)
-		on_schema_checked(r, 0, NULL, d);
+		log_notice("database schema not checked: dir=%s not read "
+			   "error=%s",
+			   d->cfg->migrations_dir, strerror(-r));
 }
 
 static void on_db_state(unsigned up, void *userdata)

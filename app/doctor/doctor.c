@@ -257,7 +257,7 @@ static void db_result(struct doctor *d, bool ok, const char *what,
 }
 
 /* The files of MIGRATIONS_DIR the database lacks: a binary upgraded before
- * `welcomedlyd migrate`. A directory that cannot be read checks nothing. */
+ * `welcomedlyd migrate`. */
 static void on_pending(int error, unsigned pending, const char *first,
 		       void *userdata)
 {
@@ -268,24 +268,26 @@ static void on_pending(int error, unsigned pending, const char *first,
 		return;
 	if (error < 0)
 		snprintf(what, sizeof(what),
-			 "PostgreSQL answers; last migration %s (%s not read)",
-			 d->db_last, d->cfg->migrations_dir);
+			 "PostgreSQL answers; last migration %s (not compared "
+			 "with %s: %s)",
+			 d->db_last, d->cfg->migrations_dir, strerror(-error));
 	else if (pending > 0)
 		snprintf(what, sizeof(what),
-			 "PostgreSQL answers; last migration %s, but %u of "
-			 "%s not applied, from %s",
+			 "PostgreSQL answers; last migration %s, but %u "
+			 "migration(s) of %s not applied, first %s",
 			 d->db_last, pending, d->cfg->migrations_dir, first);
 	else
 		snprintf(what, sizeof(what),
 			 "PostgreSQL answers; last migration %s", d->db_last);
 	db_result(d, error < 0 || pending == 0, what,
-		  "run welcomedlyd migrate");
+		  "run welcomedlyd migrate, then restart welcomedlyd");
 }
 
 static void on_migrations(int error, const PGresult *res, void *userdata)
 {
 	struct doctor *d = userdata;
-	char what[256];
+	char what[256 + PATH_MAX];
+	int r;
 
 	if (error == -ECANCELED)
 		return;
@@ -300,11 +302,13 @@ static void on_migrations(int error, const PGresult *res, void *userdata)
 		return;
 	}
 	snprintf(d->db_last, sizeof(d->db_last), "%s", PQgetvalue(res, 0, 0));
-	if (db_migrate_check(d->db, d->cfg->migrations_dir, on_pending, d) <
-	    0) {
+	/* A directory that cannot be listed checks nothing more. */
+	r = db_migrate_check(d->db, d->cfg->migrations_dir, on_pending, d);
+	if (r < 0) {
 		snprintf(what, sizeof(what),
-			 "PostgreSQL answers; last migration %s (%s not read)",
-			 d->db_last, d->cfg->migrations_dir);
+			 "PostgreSQL answers; last migration %s (%s not read: "
+			 "%s)",
+			 d->db_last, d->cfg->migrations_dir, strerror(-r));
 		db_result(d, true, what, NULL);
 	}
 }

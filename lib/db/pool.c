@@ -558,17 +558,7 @@ static int conn_drain_copy(struct db_conn *c)
 static void conn_setup_done(struct db_conn *c, enum conn_op op,
 			    const PGresult *res)
 {
-	/* A statement that cannot be prepared fails every query that uses
-	 * it: most likely a schema older than the daemon. */
-	if (result_failed(res) && op == OP_PREPARE)
-		log_error("db: statement %s cannot be prepared (is the schema "
-			  "migrated? welcomedlyd migrate): %.*s",
-			  c->pool->stmts[c->nprepared].name,
-			  (int)strcspn(res ? PQresultErrorMessage(res)
-					   : "out of memory",
-				       "\n"),
-			  res ? PQresultErrorMessage(res) : "out of memory");
-	else if (result_failed(res))
+	if (result_failed(res))
 		log_debug("db: upkeep command failed: %s",
 			  res ? PQresultErrorMessage(res) : "out of memory");
 	if (op == OP_PREPARE)

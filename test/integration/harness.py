@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -80,6 +81,19 @@ def sql(query, db_url=None):
                           "-v", "ON_ERROR_STOP=1", "-c", query],
                          check=True, capture_output=True, text=True).stdout
     return [line.split("|") for line in out.splitlines() if line]
+
+
+def migrations_ahead():
+    """A copy of the migrations with one more, 9999_ahead.sql, that no
+    database of the tests has: what a daemon upgraded before `welcomedlyd
+    migrate` sees. Returns its directory (under LOG_DIR)."""
+    ahead = tempfile.mkdtemp(prefix="migrations-ahead-", dir=LOG_DIR)
+    src = os.path.join(SOURCE, "migrations")
+    for name in os.listdir(src):
+        shutil.copy(os.path.join(src, name), ahead)
+    with open(os.path.join(ahead, "9999_ahead.sql"), "w") as f:
+        f.write("CREATE TABLE never_applied (x int);\n")
+    return ahead
 
 
 def sql_admin(query):

@@ -145,26 +145,18 @@ class ServiceTest(unittest.TestCase):
         self.manager.until("STOPPING=1", timeout=2.0)
 
     def test_schema_behind_is_named(self):
-        """A daemon started on a database that lacks its newest migration
-        (an upgrade before `welcomedlyd migrate`) names the migration in an
-        error at once; on a current one it says the schema is current."""
+        """A daemon whose MIGRATIONS_DIR holds a migration the database
+        lacks (an upgrade before `welcomedlyd migrate`) names it in an error
+        at once; on a current database it says the schema is current."""
         self.manager.until("READY=1")
         self.daemon.wait_log(r"database schema current", timeout=5)
         self.assertEqual(self.daemon.stop(), 0, self.daemon.log_path)
-        newest = max(f for f in os.listdir(os.path.join(harness.SOURCE, "migrations"))
-                     if f.endswith(".sql"))
-        version, name = harness.sql("DELETE FROM schema_migrations WHERE version ="
-                                    " (SELECT max(version) FROM schema_migrations)"
-                                    " RETURNING version, name")[0]
-        self.addCleanup(harness.sql, "INSERT INTO schema_migrations (version, name)"
-                        f" VALUES ({version}, '{name}')")
-        self.assertEqual(int(version), int(newest.split("_")[0]), newest)
         behind = harness.Daemon(name="service-behind", DATABASE_URL=harness.pg_url(),
-                                LOG_LEVEL="info",
+                                LOG_LEVEL="info", MIGRATIONS_DIR=harness.migrations_ahead(),
                                 JOURNAL_DIR=os.path.join(harness.LOG_DIR, "j-service")).start()
         self.addCleanup(behind.kill)
-        behind.wait_log(rf"database schema lacks migrations=1 first={newest}: run"
-                        r" welcomedlyd migrate", timeout=10)
+        behind.wait_log(r"database schema lacks migrations=1 first=9999_ahead.sql: run"
+                        r" welcomedlyd migrate, then restart welcomedlyd", timeout=10)
         self.assertEqual(behind.stop(), 0, behind.log_path)
 
     def agent_with_phone(self):
